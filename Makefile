@@ -1,0 +1,51 @@
+# dotdo workers: `make dev` starts the whole platform locally, `make test` runs every test.
+# Both bootstrap .venv (Python) and node_modules (wrangler, Node 22) on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8787
+HOST ?= 127.0.0.1
+
+.DEFAULT_GOAL := help
+.PHONY: help bootstrap dev test lint format check-wrangler create-service bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 or python3 on PATH)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	echo "$(CURDIR)/dotdo_dev/sdk" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/dotdo_local_sdk.pth"
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bootstrap: $(VENV)/.installed node_modules/.installed ## Create .venv and node_modules if missing
+
+dev: bootstrap ## Serve the whole platform on $(HOST):$(PORT) (dispatcher in front of every worker)
+	$(BIN)/python -m dotdo_dev dev --host $(HOST) --port $(PORT)
+
+test: bootstrap ## Lint, check formatting, run every test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m dotdo_dev test
+
+lint: bootstrap ## ruff check only
+	$(BIN)/ruff check .
+
+format: bootstrap ## Format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+create-service: bootstrap ## Generate a service: make create-service NAME=orders TYPE=domain
+	$(BIN)/dotdo create-service --name "$(NAME)" --type "$(or $(TYPE),domain)"
+
+bench: bootstrap ## Run the benchmarks and print their figures
+	$(BIN)/python benchmarks/dispatch.py
+
+clean: ## Remove .venv, node_modules and local state
+	rm -rf $(VENV) node_modules .state

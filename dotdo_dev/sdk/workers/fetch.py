@@ -1,0 +1,50 @@
+"""`fetch`: outbound HTTP from a worker. Locally it makes real HTTP requests through httpx."""
+
+from __future__ import annotations
+
+from http import HTTPMethod
+from typing import Any, Unpack
+
+from .request import Request
+from .response import Response
+from .types import FetchKwargs
+
+_client: Any = None
+
+
+def _http_client():
+    global _client  # one pooled client per worker process, like the runtime's connection pool
+    import httpx
+
+    if _client is None or _client.is_closed:
+        _client = httpx.AsyncClient(timeout=httpx.Timeout(30.0), trust_env=False)
+    return _client
+
+
+async def fetch(resource: str | Request, **other_options: Unpack[FetchKwargs]) -> Response:
+    """Send `resource` (a URL or a `Request`) and return the `Response`.
+
+    `fetcher=` routes the request to a binding (a service binding or a dispatch-namespace worker)
+    instead of the network, as the real SDK does.
+    """
+    if "method" in other_options and isinstance(other_options["method"], HTTPMethod):
+        other_options["method"] = other_options["method"].value
+    fetcher = other_options.pop("fetcher", None)
+    request = resource if isinstance(resource, Request) and not other_options else Request(resource, **other_options)
+    if fetcher is not None:
+        return Response(await fetcher(request))
+    client = _http_client()
+    follow = request.redirect != "manual"
+    reply = await client.request(
+        request.method.value,
+        request.url,
+        headers=list(request._headers),
+        content=request.body,
+        follow_redirects=follow,
+    )
+    if request.redirect == "error" and reply.is_redirect:
+        raise OSError(f"redirect mode is 'error' and {request.url} redirected")
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in reply.headers.raw]
+    # httpx has already decoded the body, so the encoding headers no longer describe it.
+    headers = [(k, v) for k, v in headers if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return Response._from_parts(str(reply.url), reply.status_code, reply.reason_phrase, headers, reply.content)

@@ -1,0 +1,168 @@
+"""`Response` and `FetchResponse`: the same public API as in Cloudflare's SDK, backed by plain Python data."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any, Never
+
+from ._headers import HeaderList, header_value, to_header_list, to_http_message
+from .types import Body, Headers
+
+_REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+_NULL_BODY_STATUSES = {101, 204, 205, 304}
+
+
+class FetchResponse:
+    """A response with a body that can be read once (like `pyodide.http.FetchResponse`)."""
+
+    def __init__(self, url: str, status: int, status_text: str, headers: HeaderList, body: bytes | None) -> None:
+        self._url = url
+        self._status = status
+        self._status_text = status_text
+        self._headers = headers
+        self._body = body
+        self._body_used = False
+
+    @property
+    def body(self) -> bytes | None:
+        return self._body
+
+    @property
+    def js_object(self) -> FetchResponse:
+        """The underlying response object. Locally this is the response itself."""
+        return self
+
+    @property
+    def headers(self):
+        return to_http_message(self._headers)
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def status_text(self) -> str:
+        return self._status_text
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self._status < 300
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def body_used(self) -> bool:
+        return self._body_used
+
+    def _raise_if_failed(self) -> None:
+        if self._body_used:
+            raise OSError("Body already used")
+
+    def _consume(self) -> bytes:
+        self._raise_if_failed()
+        self._body_used = self._body is not None
+        return self._body or b""
+
+    def raise_for_status(self) -> None:
+        if self._status >= 400:
+            raise OSError(f"{self._status} {self._status_text or 'Error'} for url: {self._url}")
+
+    def clone(self) -> Response:
+        self._raise_if_failed()
+        return Response._from_parts(self._url, self._status, self._status_text, list(self._headers), self._body)
+
+    async def buffer(self) -> bytes:
+        return self._consume()
+
+    async def bytes(self) -> bytes:
+        return self._consume()
+
+    async def text(self) -> str:
+        return self._consume().decode("utf-8", errors="replace")
+
+    async def _read_json(self, **kwargs: Any) -> Any:
+        return json.loads(await self.text(), **kwargs)
+
+    def replace_body(self, body: Body) -> Response:
+        return Response(body, status=self._status, status_text=self._status_text, headers=list(self._headers))
+
+    @staticmethod
+    def redirect(url: str, status: HTTPStatus | int = HTTPStatus.FOUND):
+        code = status.value if isinstance(status, HTTPStatus) else status
+        if code not in _REDIRECT_STATUSES:
+            raise ValueError(f"Invalid status code {code} for a redirect")
+        return Response(None, status=code, headers={"location": url})
+
+    @staticmethod
+    def from_json(
+        data: str | dict[str, Any] | list[Any],
+        status: HTTPStatus | int = HTTPStatus.OK,
+        status_text="",
+        headers: Headers = None,
+    ) -> Response:
+        header_list = to_header_list(headers)
+        if header_value(header_list, "content-type") is None:
+            header_list.append(("content-type", "application/json"))
+        return Response(json.dumps(data), status=status, status_text=status_text, headers=header_list)
+
+    def json(self, *args: Never, **kwargs: Never):
+        if isinstance(self, FetchResponse):
+            return self._read_json()
+        # Static use, `Response.json(data, status=...)`, means `Response.from_json`.
+        return Response.from_json(self, *args, **kwargs)
+
+
+class Response(FetchResponse):
+    """The response a Python Worker returns (see the Fetch API's `Response`)."""
+
+    def __init__(
+        self,
+        body: Body | FetchResponse = None,
+        status: HTTPStatus | int | None = None,
+        status_text="",
+        headers: Headers = None,
+        web_socket: Any = None,
+    ):
+        if isinstance(body, FetchResponse):
+            # Like constructing a Python Response from a JS Response: wrap it, no options allowed.
+            if status is not None or len(status_text) > 0 or headers is not None:
+                raise ValueError("Expected no options when constructing Response from a js.Response")
+            body._raise_if_failed()
+            super().__init__(body._url, body._status, body._status_text, list(body._headers), body._body)
+            return
+        if web_socket is not None:
+            raise TypeError("WebSocket responses are not supported by the local runtime")
+        if isinstance(body, str):
+            data: bytes | None = body.encode("utf-8")
+            default_type = "text/plain;charset=UTF-8"
+        elif isinstance(body, bytes):
+            data, default_type = body, None
+        elif body is None:
+            data, default_type = None, None
+        else:
+            raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
+        code = status.value if isinstance(status, HTTPStatus) else (status or 200)
+        if not isinstance(code, int) or not 200 <= code <= 599:
+            raise ValueError(f"Responses may only be constructed with status codes in the range 200 to 599, not {code}")
+        if data is not None and code in _NULL_BODY_STATUSES:
+            raise TypeError(f"Response with null body status ({code}) cannot have body")
+        header_list = to_header_list(headers)
+        if default_type and header_value(header_list, "content-type") is None:
+            header_list.append(("content-type", default_type))
+        super().__init__("", code, status_text or "", header_list, data)
+
+    def __repr__(self) -> str:
+        parts = [f"status={self._status}"]
+        content_type = header_value(self._headers, "content-type")
+        if content_type:
+            parts.append(f"content_type={content_type!r}")
+        return f"Response({', '.join(parts)})"
+
+    @classmethod
+    def _from_parts(cls, url: str, status: int, status_text: str, headers: HeaderList, body: bytes | None) -> Response:
+        response = cls.__new__(cls)
+        FetchResponse.__init__(response, url, status, status_text, headers, body)
+        return response
