@@ -204,7 +204,9 @@ def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | N
         binding = r.string(item, "binding", required=True, prefix=k)
         name = r.string(item, "database_name", prefix=k) or binding
         cfg.d1_databases.append(
-            D1DatabaseConfig(binding=binding, database_name=name, database_id=r.string(item, "database_id", prefix=k) or name)
+            D1DatabaseConfig(
+                binding=binding, database_name=name, database_id=r.string(item, "database_id", prefix=k) or name
+            )
         )
     for i, item in enumerate(r.objs(d, "kv_namespaces")):
         k = f"kv_namespaces[{i}]"
@@ -225,12 +227,27 @@ def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | N
             QueueConsumerConfig(
                 queue=r.string(item, "queue", required=True, prefix=k),
                 max_batch_size=int(
-                    r.number(item, "max_batch_size", QUEUE_DEFAULT_BATCH_SIZE, prefix=k, minimum=1, maximum=QUEUE_MAX_BATCH_SIZE)
+                    r.number(
+                        item,
+                        "max_batch_size",
+                        QUEUE_DEFAULT_BATCH_SIZE,
+                        prefix=k,
+                        minimum=1,
+                        maximum=QUEUE_MAX_BATCH_SIZE,
+                    )
                 ),
                 max_batch_timeout=float(
-                    r.number(item, "max_batch_timeout", QUEUE_DEFAULT_BATCH_TIMEOUT, prefix=k, maximum=QUEUE_MAX_BATCH_TIMEOUT)
+                    r.number(
+                        item,
+                        "max_batch_timeout",
+                        QUEUE_DEFAULT_BATCH_TIMEOUT,
+                        prefix=k,
+                        maximum=QUEUE_MAX_BATCH_TIMEOUT,
+                    )
                 ),
-                max_retries=int(r.number(item, "max_retries", QUEUE_DEFAULT_MAX_RETRIES, prefix=k, maximum=QUEUE_MAX_RETRIES)),
+                max_retries=int(
+                    r.number(item, "max_retries", QUEUE_DEFAULT_MAX_RETRIES, prefix=k, maximum=QUEUE_MAX_RETRIES)
+                ),
                 retry_delay=int(r.number(item, "retry_delay", 0, prefix=k, maximum=43200)),
                 dead_letter_queue=r.string(item, "dead_letter_queue", prefix=k),
             )

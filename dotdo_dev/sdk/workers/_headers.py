@@ -37,7 +37,9 @@ def to_header_list(headers: Any) -> HeaderList:
             raise TypeError("Headers must be name/value pairs")
         name, value = pair
         if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(f"Header names and values must be strings, not {type(name).__name__}/{type(value).__name__}")
+            raise TypeError(
+                f"Header names and values must be strings, not {type(name).__name__}/{type(value).__name__}"
+            )
         if not name or any(c in name for c in " \t\r\n:") or any(c in value for c in "\r\n\0"):
             raise TypeError(f"Invalid header name or value: {name!r}")
         name = name.lower()

@@ -46,5 +46,7 @@ async def fetch(resource: str | Request, **other_options: Unpack[FetchKwargs]) -
         raise OSError(f"redirect mode is 'error' and {request.url} redirected")
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in reply.headers.raw]
     # httpx has already decoded the body, so the encoding headers no longer describe it.
-    headers = [(k, v) for k, v in headers if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    headers = [
+        (k, v) for k, v in headers if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
     return Response._from_parts(str(reply.url), reply.status_code, reply.reason_phrase, headers, reply.content)

@@ -45,7 +45,9 @@ def _refuse(value: Any) -> TypeError:
     if inspect.isawaitable(value):
         return TypeError(f"Awaitable {type(value)} cannot be sent over RPC.")
     if callable(value):
-        return TypeError(f"{type(value).__name__} cannot be sent over RPC by the local runtime (functions are not supported).")
+        return TypeError(
+            f"{type(value).__name__} cannot be sent over RPC by the local runtime (functions are not supported)."
+        )
     return TypeError(
         f"Could not serialize object of type {type(value).__name__!r} over RPC: send plain data "
         "(None, bool, int, float, str, bytes, list, dict, set, datetime) instead."

@@ -1,0 +1,3 @@
+from dotdo_dev.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""`dotdo` / `python -m dotdo_dev`: the developer commands.
+
+    dotdo dev [--host H] [--port P]             serve the whole platform locally
+    dotdo test [pytest args]                    run every test suite (repo, dispatcher, each worker)
+    dotdo create-service --name N --type T      generate a service from a template
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from dotdo_dev.platform import LocalPlatform, find_repo_root
+
+
+def _dev(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    root = find_repo_root()
+    port = int(args.port if args.port is not None else os.environ.get("PORT", 8787))
+    platform = LocalPlatform(root, host=args.host, port=port)
+    asyncio.run(platform.run())
+    return 0
+
+
+def test_suites(root: Path) -> list[Path]:
+    """Test folders run as separate pytest sessions: the repo's own, then one per worker.
+
+    Each worker runs alone because, as on Cloudflare, every worker's modules are top-level
+    (`entry`, `routes`, ...): two workers' tests cannot share one Python process.
+    """
+    suites = [root / "tests"]
+    for parent in (root / "dispatcher", root / "deploy"):
+        if (parent / "tests").is_dir():
+            suites.append(parent / "tests")
+    suites += sorted(p for p in (root / "workers").glob("*/tests") if p.is_dir())
+    return suites
+
+
+_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
+
+
+def _test(args: argparse.Namespace) -> int:
+    root = find_repo_root()
+    totals = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+    failed_suites: list[str] = []
+    for suite in test_suites(root):
+        name = suite.relative_to(root)
+        print(f"\n=== {name} ===", flush=True)
+        proc = subprocess.run(  # noqa: S603 - our own interpreter running pytest
+            [sys.executable, "-m", "pytest", str(suite), *args.pytest_args],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+        sys.stdout.write(proc.stdout)
+        summary = [line for line in proc.stdout.splitlines() if line.startswith("=") or " passed" in line][-1:]
+        for count, kind in _COUNT.findall(summary[0] if summary else ""):
+            key = "error" if kind.startswith("error") else ("passed" if kind == "xpassed" else kind)
+            if key in totals:
+                totals[key] += int(count)
+        if proc.returncode not in (0, 5):  # 5: no tests collected
+            failed_suites.append(str(name))
+    print()
+    if failed_suites:
+        print("failing suites: " + ", ".join(failed_suites))
+    failed = totals["failed"] + totals["error"]
+    if failed_suites and failed == 0:
+        failed = len(failed_suites)  # a suite that crashed before reporting counts as a failure
+    print(f"total: {totals['passed']} passed, {failed} failed, {totals['skipped']} skipped")
+    return 1 if failed_suites else 0
+
+
+def _create_service(args: argparse.Namespace) -> int:
+    from dotdo_dev.generator.create_service import CreateServiceError, create_service
+
+    root = find_repo_root()
+    try:
+        created = create_service(root, name=args.name, kind=args.type, description=args.description)
+    except CreateServiceError as exc:
+        print(f"create-service: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {created.relative_to(root)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="dotdo", description="dotdo workers developer commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="serve the whole platform locally")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=None, help="default: $PORT or 8787")
+    dev.set_defaults(run=_dev)
+
+    test = sub.add_parser("test", help="run every test suite")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(run=_test)
+
+    create = sub.add_parser("create-service", help="generate a service from a template")
+    create.add_argument("--name", required=True)
+    create.add_argument("--type", default="domain")
+    create.add_argument("--description", default=None)
+    create.set_defaults(run=_create_service)
+
+    args = parser.parse_args(argv)
+    sys.exit(args.run(args))

@@ -1,0 +1,329 @@
+"""The local platform: every worker in a process of its own, the dispatcher in front.
+
+`make dev` runs `LocalPlatform(repo).run()`: it finds the dispatcher and every worker under
+`workers/` (each folder with a `wrangler.jsonc`), starts one host process per worker, registers
+them all in the local dispatch namespace, and serves HTTP on 127.0.0.1:8787. Each request goes
+to the dispatcher worker, which routes it by `Host` (`<svc>.do`, `<svc>.localhost`, ...) or by
+path (`/api/<svc>/...`), as in production.
+
+Development URLs served by the front itself (never reach a worker's `fetch`):
+- `GET /__scheduled?cron=<expr>` with `Host: <svc>.do` (or `?worker=<svc>`): run that worker's
+  `scheduled` handler now, like `wrangler dev --test-scheduled`.
+- `GET /__platform`: which workers run, as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs
+
+from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_worker
+from dotdo_dev.runtime.peers import SOCKETS_ENV, TOKEN_ENV, Peers, RemoteError, WorkerNotFound
+from dotdo_dev.runtime.state import StateDir
+from workers import Request
+
+log = logging.getLogger("dotdo.platform")
+
+DISPATCHER = "dispatcher"
+LOCAL_ENVIRONMENT = "development"
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The folder holding `pyproject.toml` and `workers/`, searching upwards."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "workers").is_dir():
+            return candidate
+    raise FileNotFoundError("not inside the dotdo workers repository (no pyproject.toml with a workers/ folder)")
+
+
+def discover_workers(root: Path) -> list[Path]:
+    """`wrangler.jsonc` of the dispatcher, the deploy API and every worker under `workers/`."""
+    found = [root / "dispatcher" / CONFIG_FILENAME, root / "deploy" / CONFIG_FILENAME]
+    found += sorted((root / "workers").glob(f"*/{CONFIG_FILENAME}"))
+    return [p for p in found if p.is_file()]
+
+
+def load_local(path: Path) -> WorkerConfig:
+    """Read a worker's config for the local platform: its `env.development` block if it has one."""
+    config = load_worker(path)
+    envs = config.raw.get("env")
+    if isinstance(envs, dict) and LOCAL_ENVIRONMENT in envs:
+        return load_worker(path, environment=LOCAL_ENVIRONMENT)
+    return config
+
+
+def dispatcher_routing(root: Path) -> ModuleType:
+    """The dispatcher's routing rules (`dispatcher/src/routing.py`), so dev URLs route as requests do."""
+    path = root / "dispatcher" / "src" / "routing.py"
+    spec = importlib.util.spec_from_file_location("dotdo_dispatcher_routing", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class WorkerProcess:
+    config: WorkerConfig
+    process: asyncio.subprocess.Process
+    output: list[str]
+
+
+class LocalPlatform:
+    """Start, serve and stop the local platform."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        configs: list[Path] | None = None,
+        state_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8787,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        self.config_paths = configs if configs is not None else discover_workers(root)
+        self.state = StateDir(state_dir or root / ".state")
+        self.host = host
+        self.port = port
+        self.environ = environ
+        self.token = secrets.token_urlsafe(32)
+        digest = hashlib.sha256(str(self.state.root.resolve()).encode()).hexdigest()[:10]
+        self.sockets = Path(tempfile.gettempdir()) / f"dotdo-{os.getuid()}-{digest}-{os.getpid()}"
+        self.peers = Peers(self.sockets, self.token)
+        self.processes: dict[str, WorkerProcess] = {}
+        self._server: Any = None
+        self._serving: asyncio.Task[Any] | None = None
+        self.bound_port: int | None = None
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(self, *, wait_seconds: float = 60.0) -> None:
+        """Start every worker process and the front server; return when all answer."""
+        configs = [load_local(p) for p in self.config_paths]
+        names = [c.name for c in configs]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ConfigError(self.root, f"two workers are named {sorted(duplicates)}")
+        self.sockets.mkdir(parents=True, exist_ok=True)
+        for stale in self.sockets.iterdir():
+            stale.unlink()
+        self.state.root.mkdir(parents=True, exist_ok=True)
+        for config in configs:
+            (self.sockets / f"{config.name}.registered").write_text(str(config.path))
+        env = dict(os.environ if self.environ is None else self.environ)
+        env[SOCKETS_ENV] = str(self.sockets)
+        env[TOKEN_ENV] = self.token
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        started = time.monotonic()
+        for config in configs:
+            await self._spawn(config, env)
+        await self._wait_ready(wait_seconds)
+        log.info("%d workers ready in %.2f s", len(configs), time.monotonic() - started)
+        await self._serve_front()
+
+    async def _spawn(self, config: WorkerConfig, env: dict[str, str]) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "dotdo_dev.runtime.host",
+            "--config",
+            str(config.path),
+            "--state",
+            str(self.state.root),
+            "--sockets",
+            str(self.sockets),
+        ]
+        if config.environment:
+            args += ["--environment", config.environment]
+        process = await asyncio.create_subprocess_exec(
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        entry = WorkerProcess(config, process, [])
+        self.processes[config.name] = entry
+        self._pumps.add(asyncio.create_task(self._pump(entry)))
+
+    async def _pump(self, entry: WorkerProcess) -> None:
+        """Copy a worker's output to ours, each line tagged with the worker's name."""
+        assert entry.process.stdout is not None
+        while True:
+            line = await entry.process.stdout.readline()
+            if not line:
+                return
+            text = line.decode("utf-8", errors="replace").rstrip()
+            entry.output.append(text)
+            del entry.output[:-200]
+            if '"event": "ready"' not in text:
+                print(f"[{entry.config.name}] {text}", file=sys.stderr, flush=True)
+
+    async def _wait_ready(self, wait_seconds: float) -> None:
+        deadline = time.monotonic() + wait_seconds
+        waiting = set(self.processes)
+        while waiting:
+            for name in list(waiting):
+                entry = self.processes[name]
+                if self.peers.socket_path(name).exists():
+                    waiting.discard(name)
+                elif entry.process.returncode is not None:
+                    await asyncio.sleep(0.1)
+                    tail = "\n".join(entry.output[-30:])
+                    await self.stop()
+                    raise RuntimeError(f"worker {name!r} failed to start (exit {entry.process.returncode}):\n{tail}")
+            if waiting and time.monotonic() > deadline:
+                await self.stop()
+                raise TimeoutError(f"workers did not start within {wait_seconds:.0f} s: {sorted(waiting)}")
+            if waiting:
+                await asyncio.sleep(0.02)
+
+    async def _serve_front(self) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.front, host=self.host, port=self.port, log_level="warning", access_log=False, lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # the platform owns signals
+        self._serving = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._serving.done():
+                await self._serving  # raises the bind error
+                raise RuntimeError(f"could not serve on {self.host}:{self.port}")
+            await asyncio.sleep(0.01)
+        self.bound_port = self._server.servers[0].sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.bound_port or self.port}"
+
+    async def stop(self) -> None:
+        """Stop the front server and every worker process."""
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._serving is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._serving, 5)
+            self._server = None
+        for entry in self.processes.values():
+            if entry.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    entry.process.send_signal(signal.SIGTERM)
+        for entry in self.processes.values():
+            try:
+                await asyncio.wait_for(entry.process.wait(), 5)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    entry.process.kill()
+                await entry.process.wait()
+        self.processes.clear()
+        await self.peers.aclose()
+        if self.sockets.exists():
+            for leftover in self.sockets.iterdir():
+                leftover.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.sockets.rmdir()
+
+    async def __aenter__(self) -> LocalPlatform:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.stop()
+
+    async def run(self) -> None:
+        """Serve until interrupted (Ctrl-C or SIGTERM)."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        names = ", ".join(sorted(self.processes))
+        print(f"dotdo local platform on {self.url}  (workers: {names})", file=sys.stderr, flush=True)
+        print(f"  try: curl -s -H 'Host: <service>.do' {self.url}/health", file=sys.stderr, flush=True)
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, self._serving}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
+        await self.stop()
+
+    # -- the front door ----------------------------------------------------------------------------
+    async def front(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """ASGI app on the public port: dev URLs, else hand the request to the dispatcher worker."""
+        if scope["type"] != "http":
+            return
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        host = dict(headers).get("host", f"{self.host}:{self.port}")
+        query = scope.get("query_string", b"").decode("latin-1")
+        path = scope["path"]
+        if path == "/__scheduled":
+            await self._scheduled(host, parse_qs(query), send)
+            return
+        if path == "/__platform":
+            await _reply(send, 200, {"workers": sorted(self.processes), "state": str(self.state.root)})
+            return
+        raw_path = (scope.get("raw_path") or path.encode()).decode("latin-1")
+        url = f"http://{host}{raw_path}" + (f"?{query}" if query else "")
+        request = Request(url, method=scope["method"], headers=headers, body=body or None)
+        try:
+            response = await self.peers.fetch(DISPATCHER, None, request)
+        except (RemoteError, WorkerNotFound) as exc:
+            log.error("dispatcher failed: %s", exc)
+            await _reply(send, 500, None, text="Internal Server Error")
+            return
+        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
+        data = response.body or b""
+        out.append((b"content-length", str(len(data)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
+        await send({"type": "http.response.body", "body": data})
+
+    async def _scheduled(self, host: str, query: dict[str, list[str]], send: Any) -> None:
+        cron = (query.get("cron") or ["* * * * *"])[0]
+        worker = (query.get("worker") or [None])[0] or dispatcher_routing(self.root).service_from_host(host)
+        if not worker or worker not in self.processes:
+            await _reply(send, 404, {"error": f"no local worker for host {host!r}; pass ?worker=<name>"})
+            return
+        try:
+            result = await self.peers.scheduled(worker, cron)
+        except RemoteError as exc:
+            await _reply(send, 500, {"worker": worker, "cron": cron, "outcome": "exception", "error": str(exc)})
+            return
+        await _reply(send, 200, {"worker": worker, **result})
+
+
+async def _reply(send: Any, status: int, data: Any, *, text: str | None = None) -> None:
+    body = (text if text is not None else json.dumps(data)).encode()
+    content_type = b"text/plain;charset=UTF-8" if text is not None else b"application/json"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,238 @@
+"""The process that hosts one worker of the local platform.
+
+`python -m dotdo_dev.runtime.host --config workers/db/wrangler.jsonc --state .state --sockets DIR`
+loads the worker into an `Isolate`, serves it over HTTP on `DIR/<name>.sock` (plain requests go to
+its `fetch`; calls carrying the platform token may also be RPC or cron), and runs its queue
+consumers and cron triggers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from workers.response import FetchResponse
+
+from dotdo_dev.config import load_worker
+from dotdo_dev.runtime import wire
+from dotdo_dev.runtime.isolate import Isolate
+from dotdo_dev.runtime.peers import (
+    ENTRYPOINT_HEADER,
+    EXCEPTION_HEADER,
+    INTERNAL_HEADERS,
+    OP_HEADER,
+    TOKEN_HEADER,
+    URL_HEADER,
+    Peers,
+    quote_header,
+)
+from dotdo_dev.runtime.state import StateDir
+from workers import Request
+
+log = logging.getLogger("dotdo.runtime")
+
+MAX_BODY = 100 * 1024 * 1024  # Cloudflare's request body limit on the free and pro plans
+
+
+class WorkerApp:
+    """ASGI app in front of one isolate."""
+
+    def __init__(self, isolate: Isolate, token: str | None) -> None:
+        self.isolate = isolate
+        self.token = token
+        self.background: set[asyncio.Task[Any]] = set()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        hmap = dict(headers)
+        body, too_large = await _read_body(receive)
+        if too_large:
+            await _send_plain(send, 413, "Payload Too Large")
+            return
+        internal = self.token is not None and hmac.compare_digest(hmap.get(TOKEN_HEADER, ""), self.token)
+        path = scope.get("path", "/")
+        if internal and path == "/__dotdo/rpc" and OP_HEADER not in hmap:
+            await self._rpc(body, send)
+            return
+        if internal and path == "/__dotdo/scheduled" and OP_HEADER not in hmap:
+            await self._scheduled(body, send)
+            return
+        forwarded = internal and hmap.get(OP_HEADER) == "fetch"
+        url = hmap.get(URL_HEADER) if forwarded else None
+        if not url:
+            host = hmap.get("host", "localhost")
+            query = scope.get("query_string", b"").decode("latin-1")
+            raw_path = (scope.get("raw_path") or path.encode()).decode("latin-1")
+            url = f"http://{host}{raw_path}" + (f"?{query}" if query else "")
+        entrypoint = (hmap.get(ENTRYPOINT_HEADER) or None) if forwarded else None
+        clean = [(k, v) for k, v in headers if k not in INTERNAL_HEADERS]
+        request = Request(url, method=scope["method"], headers=clean, body=body or None)
+        try:
+            response, ctx = await self.isolate.fetch(request, entrypoint=entrypoint)
+        except Exception as exc:
+            log.exception("%s: uncaught exception in fetch", self.isolate.config.name)
+            if forwarded:
+                # The calling worker gets the exception (its message only), as through a binding on Cloudflare.
+                await _send_plain(
+                    send, 500, "Internal Server Error", [(EXCEPTION_HEADER, quote_header(_describe(exc)))]
+                )
+            else:
+                await _send_plain(send, 500, "Internal Server Error")
+            return
+        await _send_response(send, response)
+        self._after(ctx)
+
+    async def _rpc(self, body: bytes, send: Any) -> None:
+        try:
+            call = wire.loads(body)
+            value, ctx = await self.isolate.call(call["entrypoint"], call["method"], call["args"], call["kwargs"])
+            payload = wire.dumps({"value": value})
+        except Exception as exc:
+            log.info("%s: RPC raised %s", self.isolate.config.name, type(exc).__name__)
+            await _send_bytes(send, 200, wire.dumps({"error": _describe(exc)}), "application/json")
+            return
+        await _send_bytes(send, 200, payload, "application/json")
+        self._after(ctx)
+
+    async def _scheduled(self, body: bytes, send: Any) -> None:
+        try:
+            call = wire.loads(body)
+            ctx = await self.isolate.scheduled(call["cron"], call.get("scheduled_time"))
+            await ctx.drain()
+            payload = wire.dumps({"value": {"outcome": "ok", "cron": call["cron"]}})
+        except Exception as exc:
+            log.exception("%s: scheduled handler failed", self.isolate.config.name)
+            payload = wire.dumps({"error": _describe(exc)})
+        await _send_bytes(send, 200, payload, "application/json")
+
+    def _after(self, ctx: Any) -> None:
+        task = asyncio.ensure_future(ctx.drain())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def _read_body(receive: Any) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks), False
+
+
+async def _send_plain(send: Any, status: int, text: str, extra: list[tuple[str, str]] | None = None) -> None:
+    await _send_bytes(send, status, text.encode(), "text/plain;charset=UTF-8", extra)
+
+
+async def _send_bytes(
+    send: Any, status: int, body: bytes, content_type: str, extra: list[tuple[str, str]] | None = None
+) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra or []]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_response(send: Any, response: FetchResponse) -> None:
+    body = response.body or b""
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve(config_path: Path, *, state: Path, sockets: Path, token: str, environment: str | None) -> None:
+    """Load the worker, start its consumers and crons, and serve until cancelled."""
+    import uvicorn
+
+    from dotdo_dev.runtime.bindings.queues import QueueConsumer
+    from dotdo_dev.runtime.cron import CronScheduler
+
+    config = load_worker(config_path, environment=environment)
+    peers = Peers(sockets, token)
+    isolate = Isolate(config, state=StateDir(state), peers=peers)
+    app = WorkerApp(isolate, token)
+    tasks: list[asyncio.Task[Any]] = []
+    for consumer in config.queue_consumers:
+        tasks.append(asyncio.create_task(QueueConsumer(isolate.queue_store, consumer, isolate.queue).run()))
+    if config.crons:
+
+        async def fire(cron: str, when: Any) -> None:
+            ctx = await isolate.scheduled(cron, when.timestamp())
+            await ctx.drain()
+
+        tasks.append(asyncio.create_task(CronScheduler(config.crons, fire).run()))
+    socket_path = sockets / f"{config.name}.sock"
+    temp_path = sockets / f".{config.name}.{os.getpid()}.sock"
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, uds=str(temp_path), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.01)
+    if serving.done():
+        await serving
+        return
+    os.replace(temp_path, socket_path)  # appear atomically: a peer never connects to a half-started worker
+    print(json.dumps({"event": "ready", "worker": config.name, "pid": os.getpid(), "t": time.time()}), flush=True)
+    try:
+        await serving
+    finally:
+        for task in tasks:
+            task.cancel()
+        await peers.aclose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Host one worker of the local platform.")
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--state", required=True, type=Path)
+    parser.add_argument("--sockets", required=True, type=Path)
+    parser.add_argument("--environment", default=None)
+    args = parser.parse_args(argv)
+    token = os.environ.get("DOTDO_RUNTIME_TOKEN")
+    if not token:
+        sys.exit("DOTDO_RUNTIME_TOKEN must be set (the platform sets it)")
+    logging.basicConfig(level=os.environ.get("DOTDO_LOG_LEVEL", "INFO"), format="%(message)s", stream=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            serve(args.config, state=args.state, sockets=args.sockets, token=token, environment=args.environment)
+        )
+
+
+if __name__ == "__main__":
+    main()
