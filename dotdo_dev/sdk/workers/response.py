@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Never
 
@@ -13,15 +14,26 @@ _REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 _NULL_BODY_STATUSES = {101, 204, 205, 304}
 
 
+@dataclass
+class RawResponse:
+    """What the local runtime keeps of a response (the role of the JS `Response` under Pyodide)."""
+
+    status: int
+    status_text: str
+    headers: HeaderList
+    body: bytes | None
+
+
 class FetchResponse:
     """A response with a body that can be read once (like `pyodide.http.FetchResponse`)."""
 
-    def __init__(self, url: str, status: int, status_text: str, headers: HeaderList, body: bytes | None) -> None:
+    def __init__(self, url: str, js_response: RawResponse) -> None:
+        self.js_response = js_response
         self._url = url
-        self._status = status
-        self._status_text = status_text
-        self._headers = headers
-        self._body = body
+        self._status = js_response.status
+        self._status_text = js_response.status_text
+        self._headers = js_response.headers
+        self._body = js_response.body
         self._body_used = False
 
     @property
@@ -131,7 +143,7 @@ class Response(FetchResponse):
             if status is not None or len(status_text) > 0 or headers is not None:
                 raise ValueError("Expected no options when constructing Response from a js.Response")
             body._raise_if_failed()
-            super().__init__(body._url, body._status, body._status_text, list(body._headers), body._body)
+            super().__init__(body._url, RawResponse(body._status, body._status_text, list(body._headers), body._body))
             return
         if web_socket is not None:
             raise TypeError("WebSocket responses are not supported by the local runtime")
@@ -152,7 +164,7 @@ class Response(FetchResponse):
         header_list = to_header_list(headers)
         if default_type and header_value(header_list, "content-type") is None:
             header_list.append(("content-type", default_type))
-        super().__init__("", code, status_text or "", header_list, data)
+        super().__init__("", RawResponse(code, status_text or "", header_list, data))
 
     def __repr__(self) -> str:
         parts = [f"status={self._status}"]
@@ -164,5 +176,5 @@ class Response(FetchResponse):
     @classmethod
     def _from_parts(cls, url: str, status: int, status_text: str, headers: HeaderList, body: bytes | None) -> Response:
         response = cls.__new__(cls)
-        FetchResponse.__init__(response, url, status, status_text, headers, body)
+        FetchResponse.__init__(response, url, RawResponse(status, status_text, headers, body))
         return response

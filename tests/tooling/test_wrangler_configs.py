@@ -1,0 +1,69 @@
+"""Real wrangler validates every wrangler.jsonc in the repo: no error, no warning, in every environment."""
+
+from pathlib import Path
+
+import pytest
+
+from dotdo_dev import jsonc, wrangler
+from dotdo_dev.config import ConfigError, load_worker
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = [(cfg, env) for cfg in wrangler.repo_configs(ROOT) for env in wrangler.environments(cfg)]
+PLATFORM = jsonc.load(ROOT / "wrangler" / "platform.jsonc")
+
+
+def _id(case):
+    cfg, env = case
+    return f"{cfg.parent.relative_to(ROOT)}[{env or 'top'}]"
+
+
+def test_the_repo_has_configs_to_check():
+    assert any(cfg.parent.name == "dispatcher" for cfg, _ in CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_wrangler_accepts_config(case, tmp_path):
+    cfg, env = case
+    result = wrangler.dry_run(ROOT, cfg, tmp_path, environment=env)
+    assert result.returncode == 0, result.output
+    assert result.errors == [], result.output
+    assert result.warnings == [], result.output
+    assert "--dry-run: exiting now." in result.output
+
+
+@pytest.mark.parametrize("cfg", wrangler.repo_configs(ROOT), ids=lambda c: str(c.parent.relative_to(ROOT)))
+def test_config_follows_platform_settings(cfg):
+    config = load_worker(cfg)
+    assert config.compatibility_date == PLATFORM["compatibility_date"]
+    assert set(PLATFORM["compatibility_flags"]) <= set(config.compatibility_flags)
+    for consumer in config.queue_consumers:
+        # Cloudflare deletes a message after its last retry unless a dead-letter queue is named.
+        assert consumer.dead_letter_queue, f"{cfg}: consumer of {consumer.queue} has no dead_letter_queue"
+
+
+def test_wrangler_rejects_a_malformed_config(tmp_path):
+    worker = tmp_path / "broken"
+    (worker / "src").mkdir(parents=True)
+    (worker / "src" / "entry.py").write_text("from workers import WorkerEntrypoint\n")
+    cfg = worker / "wrangler.jsonc"
+    cfg.write_text('{\n  "name": "broken",\n  "main": "src/entry.py"\n  "compatibility_date": "2026-11-01"\n}\n')
+    result = wrangler.dry_run(ROOT, cfg, tmp_path / "out")
+    assert not result.ok
+    with pytest.raises(ConfigError) as info:
+        load_worker(cfg)
+    assert info.value.line == 4
+    assert str(cfg) in str(info.value)
+
+
+def test_wrangler_warns_about_an_unknown_field(tmp_path):
+    worker = tmp_path / "odd"
+    (worker / "src").mkdir(parents=True)
+    (worker / "src" / "entry.py").write_text("from workers import WorkerEntrypoint\n")
+    cfg = worker / "wrangler.jsonc"
+    cfg.write_text(
+        '{"name": "odd", "main": "src/entry.py", "compatibility_date": "2026-11-01",'
+        ' "compatibility_flags": ["python_workers"], "servises": []}'
+    )
+    result = wrangler.dry_run(ROOT, cfg, tmp_path / "out")
+    assert not result.ok
+    assert any("servises" in w for w in result.warnings)
