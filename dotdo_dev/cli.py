@@ -1,8 +1,8 @@
 """`dotdo` / `python -m dotdo_dev`: the developer commands.
 
-    dotdo dev [--host H] [--port P]             serve the whole platform locally
-    dotdo test [pytest args]                    run every test suite (repo, dispatcher, each worker)
-    dotdo create-service --name N --type T      generate a service from a template
+dotdo dev [--host H] [--port P]             serve the whole platform locally
+dotdo test [pytest args]                    run every test suite (repo, dispatcher, each worker)
+dotdo create-service --name N --type T      generate a service from a template
 """
 
 from __future__ import annotations

@@ -32,10 +32,11 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
 
+from workers import Request
+
 from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_worker
 from dotdo_dev.runtime.peers import SOCKETS_ENV, TOKEN_ENV, Peers, RemoteError, WorkerNotFound
 from dotdo_dev.runtime.state import StateDir
-from workers import Request
 
 log = logging.getLogger("dotdo.platform")
 

@@ -63,8 +63,10 @@ def download(package: str, version: str, cache: Path) -> Path:
     found = sorted(cache.glob(f"{stem}-{version}-*.whl"))
     if not found:
         subprocess.run(  # noqa: S603 - pip of this interpreter, fixed arguments
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
-            + ["--disable-pip-version-check", "-d", str(cache), f"{package}=={version}"],
+            [
+                *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"),
+                *("--disable-pip-version-check", "-d", str(cache), f"{package}=={version}"),
+            ],
             check=True,
         )
         found = sorted(cache.glob(f"{stem}-{version}-*.whl"))

@@ -25,12 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workers import Request
+from workers.response import FetchResponse
+
 from dotdo_dev.config import load_worker
 from dotdo_dev.runtime import wire
 from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.state import StateDir
-from workers import Request
-from workers.response import FetchResponse
 
 
 def worker_root(test_file: str | Path) -> Path:

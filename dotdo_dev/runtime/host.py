@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workers import Request
 from workers.response import FetchResponse
 
 from dotdo_dev.config import load_worker
@@ -36,7 +37,6 @@ from dotdo_dev.runtime.peers import (
     quote_header,
 )
 from dotdo_dev.runtime.state import StateDir
-from workers import Request
 
 log = logging.getLogger("dotdo.runtime")
 
@@ -177,17 +177,18 @@ async def serve(config_path: Path, *, state: Path, sockets: Path, token: str, en
     """Load the worker, start its consumers and crons, and serve until cancelled."""
     import uvicorn
 
-    from dotdo_dev.runtime.bindings.queues import QueueConsumer
-    from dotdo_dev.runtime.cron import CronScheduler
-
     config = load_worker(config_path, environment=environment)
     peers = Peers(sockets, token)
     isolate = Isolate(config, state=StateDir(state), peers=peers)
     app = WorkerApp(isolate, token)
     tasks: list[asyncio.Task[Any]] = []
+    if config.queue_consumers:
+        from dotdo_dev.runtime.bindings.queues import QueueConsumer
+
     for consumer in config.queue_consumers:
         tasks.append(asyncio.create_task(QueueConsumer(isolate.queue_store, consumer, isolate.queue).run()))
     if config.crons:
+        from dotdo_dev.runtime.cron import CronScheduler
 
         async def fire(cron: str, when: Any) -> None:
             ctx = await isolate.scheduled(cron, when.timestamp())

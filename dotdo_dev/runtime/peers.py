@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from workers import Request, Response
 
 from dotdo_dev.runtime import wire
-from workers import Request, Response
 
 TOKEN_HEADER = "x-dotdo-runtime-token"  # noqa: S105 - a header name, not a secret
 OP_HEADER = "x-dotdo-op"

@@ -13,9 +13,8 @@ import json
 import math
 from typing import Any
 
-from workers.response import FetchResponse
-
 from workers import Request, Response, python_from_rpc, python_to_rpc
+from workers.response import FetchResponse
 
 _TAG = "$t"
 

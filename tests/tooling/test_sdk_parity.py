@@ -4,8 +4,8 @@ import types
 from pathlib import Path
 
 import pytest
-
 import workers
+
 from dotdo_dev import sdk_parity
 
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "sdk-wheels"
@@ -57,7 +57,8 @@ def test_a_sync_method_that_is_async_in_the_sdk_is_reported():
             return ""
 
     problems = sdk_parity.compare(_drifted_module(Response=Response), CACHE)
-    assert len(problems) == 1 and problems[0].startswith("workers.Response.text: local method() != real async")
+    assert len(problems) == 1
+    assert problems[0].startswith("workers.Response.text: local method() != real async")
 
 
 def test_an_extra_export_is_reported():

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Unpack
 
+from workers import Request, Response, fetch
 from workers.types import FetchKwargs
 
 from dotdo_dev.runtime.peers import Peers, RemoteError, WorkerNotFound
-from workers import Request, Response, fetch
 
 
 class Fetcher:

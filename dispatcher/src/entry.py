@@ -1,0 +1,13 @@
+"""The dispatcher: the one public front of the platform. Routes each request to a user worker.
+
+`<svc>.do`, `<svc>.staging.do`, `<svc>.dev.do` and `/api/<svc>/...` (prefix stripped) go to the
+script `<svc>` in the dispatch namespace of this deployment's ENVIRONMENT (`env.DISPATCHER`).
+"""
+
+from dispatch import dispatch
+from workers import WorkerEntrypoint
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return await dispatch(request, self.env)
