@@ -1,0 +1,157 @@
+"""wrangler.jsonc is read as wrangler reads it: JSONC syntax, bindings, env blocks, secrets."""
+
+import pytest
+
+from dotdo_dev import jsonc
+from dotdo_dev.config import ConfigError, load_worker, read_dev_vars, secrets_for
+
+BASE = (
+    '"name": "svc", "main": "src/entry.py", "compatibility_date": "2026-11-01", '
+    '"compatibility_flags": ["python_workers"]'
+)
+
+
+def write(tmp_path, body, name="wrangler.jsonc"):
+    path = tmp_path / name
+    path.write_text(body)
+    return path
+
+
+def test_comments_and_trailing_commas(tmp_path):
+    path = write(
+        tmp_path,
+        """{
+  // line comment
+  "name": "svc", /* block
+  comment */ "main": "src/entry.py",
+  "compatibility_date": "2026-11-01",
+  "compatibility_flags": ["python_workers",],
+  "vars": {"URL": "http://x.do/a//b", "STAR": "/* not a comment */",},
+}""",
+    )
+    cfg = load_worker(path)
+    assert cfg.name == "svc"
+    assert cfg.vars == {"URL": "http://x.do/a//b", "STAR": "/* not a comment */"}
+
+
+def test_malformed_json_names_file_and_line(tmp_path):
+    path = write(tmp_path, '{\n  "name": "svc",\n  "main": "src/entry.py"\n  "compatibility_date": "x"\n}')
+    with pytest.raises(ConfigError) as info:
+        load_worker(path)
+    assert info.value.line == 4
+    assert str(info.value).startswith(f"{path}:4: ")
+
+
+def test_unterminated_comment_names_its_line(tmp_path):
+    with pytest.raises(jsonc.JSONCError) as info:
+        jsonc.loads('{\n"a": 1\n/* open', path="x.jsonc")
+    assert (info.value.line, info.value.column) == (3, 1)
+
+
+def test_all_bindings_are_read(tmp_path):
+    path = write(
+        tmp_path,
+        "{"
+        + BASE
+        + """,
+  "services": [{"binding": "DB_SERVICE", "service": "db", "entrypoint": "Admin"}],
+  "d1_databases": [{"binding": "DB", "database_name": "main", "database_id": "abc"}],
+  "kv_namespaces": [{"binding": "KV", "id": "k1"}],
+  "queues": {"producers": [{"binding": "Q", "queue": "jobs", "delivery_delay": 5}],
+             "consumers": [{"queue": "jobs", "max_batch_size": 50, "max_batch_timeout": 2,
+                            "max_retries": 7, "retry_delay": 30, "dead_letter_queue": "jobs-dlq"}]},
+  "triggers": {"crons": ["*/5 * * * *", "0 0 * * MON"]},
+  "dispatch_namespaces": [{"binding": "DISPATCHER", "namespace": "dotdo-production"}],
+  "durable_objects": {"bindings": [{"name": "LIMITER", "class_name": "RateLimiter"}]},
+  "secrets": {"required": ["API_KEY"]}
+}""",
+    )
+    cfg = load_worker(path)
+    assert (cfg.services[0].service, cfg.services[0].entrypoint) == ("db", "Admin")
+    assert (cfg.d1_databases[0].binding, cfg.d1_databases[0].database_id) == ("DB", "abc")
+    assert cfg.kv_namespaces[0].id == "k1"
+    assert cfg.queue_producers[0].delivery_delay == 5
+    consumer = cfg.queue_consumers[0]
+    assert (consumer.max_batch_size, consumer.max_batch_timeout, consumer.max_retries) == (50, 2.0, 7)
+    assert (consumer.retry_delay, consumer.dead_letter_queue) == (30, "jobs-dlq")
+    assert cfg.crons == ["*/5 * * * *", "0 0 * * MON"]
+    assert cfg.dispatch_namespaces[0].namespace == "dotdo-production"
+    assert cfg.durable_objects[0].class_name == "RateLimiter"
+    assert cfg.secrets_required == ["API_KEY"]
+    assert cfg.main_module == "entry"
+    assert cfg.module_root == (tmp_path / "src").resolve()
+
+
+def test_queue_consumer_defaults_are_cloudflares(tmp_path):
+    cfg = load_worker(write(tmp_path, "{" + BASE + ', "queues": {"consumers": [{"queue": "q"}]}}'))
+    c = cfg.queue_consumers[0]
+    assert (c.max_batch_size, c.max_batch_timeout, c.max_retries, c.retry_delay, c.dead_letter_queue) == (
+        10,
+        5.0,
+        3,
+        0,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fragment", "key"),
+    [
+        ('"queues": {"consumers": [{"queue": "q", "max_batch_size": 101}]}', "queues.consumers[0].max_batch_size"),
+        ('"queues": {"consumers": [{"queue": "q", "max_retries": "3"}]}', "queues.consumers[0].max_retries"),
+        ('"services": [{"binding": "X"}]', "services[0].service"),
+        ('"services": {"binding": "X"}', "services"),
+        ('"triggers": {"crons": "* * * * *"}', "triggers.crons"),
+        ('"vars": []', "vars"),
+    ],
+)
+def test_wrong_types_name_the_key(tmp_path, fragment, key):
+    with pytest.raises(ConfigError) as info:
+        load_worker(write(tmp_path, "{" + BASE + ", " + fragment + "}"))
+    assert info.value.key == key
+
+
+def test_python_workers_flag_and_py_main_are_required(tmp_path):
+    with pytest.raises(ConfigError, match="python_workers"):
+        load_worker(write(tmp_path, '{"name": "s", "main": "src/entry.py", "compatibility_date": "2026-11-01"}'))
+    with pytest.raises(ConfigError, match=r"\.py"):
+        load_worker(write(tmp_path, "{" + BASE.replace("src/entry.py", "src/index.ts") + "}"))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_worker(tmp_path / "nope")
+
+
+def test_env_block_overrides_and_bindings_are_not_inherited(tmp_path):
+    path = write(
+        tmp_path,
+        "{"
+        + BASE
+        + """, "vars": {"ENVIRONMENT": "production", "ONLY_TOP": "1"},
+  "kv_namespaces": [{"binding": "KV", "id": "top"}],
+  "env": {"staging": {"vars": {"ENVIRONMENT": "staging"}}}}""",
+    )
+    staging = load_worker(path, environment="staging")
+    assert staging.name == "svc-staging"
+    assert staging.vars == {"ENVIRONMENT": "staging"}
+    assert staging.kv_namespaces == []
+    assert staging.compatibility_date == "2026-11-01"
+    assert load_worker(path).vars["ENVIRONMENT"] == "production"
+
+
+def test_dev_vars_and_environment(tmp_path):
+    write(tmp_path, "{" + BASE + ', "secrets": {"required": ["FROM_ENV"]}, "vars": {"PLAIN": "cfg"}}')
+    (tmp_path / ".dev.vars").write_text("# comment\nexport API_KEY=\"s3cret\"\nOTHER='x y'\n\nEMPTY=\n")
+    cfg = load_worker(tmp_path)
+    values = secrets_for(cfg, {"FROM_ENV": "e", "OTHER": "override", "PLAIN": "ignored", "UNRELATED": "no"})
+    assert values == {"API_KEY": "s3cret", "OTHER": "override", "EMPTY": "", "FROM_ENV": "e"}
+
+
+def test_bad_dev_vars_line_names_the_line_not_the_value(tmp_path):
+    path = tmp_path / ".dev.vars"
+    path.write_text("GOOD=1\nthis is not an assignment sk_live_secret\n")
+    with pytest.raises(ConfigError) as info:
+        read_dev_vars(path)
+    assert info.value.line == 2
+    assert "sk_live_secret" not in str(info.value)
