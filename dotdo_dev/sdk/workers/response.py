@@ -14,14 +14,43 @@ _REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 _NULL_BODY_STATUSES = {101, 204, 205, 304}
 
 
+class JSHeaders:
+    """The part of the JS `Headers` API that code reaches through `response.js_object.headers`."""
+
+    def __init__(self, headers: HeaderList) -> None:
+        self._list = headers
+
+    def get(self, name: str) -> str | None:
+        return header_value(self._list, name)
+
+    def has(self, name: str) -> bool:
+        return header_value(self._list, name) is not None
+
+    def set(self, name: str, value: str) -> None:
+        pair = to_header_list([(name, value)])[0]
+        self.delete(name)
+        self._list.append(pair)
+
+    def append(self, name: str, value: str) -> None:
+        self._list.append(to_header_list([(name, value)])[0])
+
+    def delete(self, name: str) -> None:
+        lower = name.lower()
+        self._list[:] = [(k, v) for k, v in self._list if k != lower]
+
+
 @dataclass
 class RawResponse:
     """What the local runtime keeps of a response (the role of the JS `Response` under Pyodide)."""
 
     status: int
     status_text: str
-    headers: HeaderList
+    header_list: HeaderList
     body: bytes | None
+
+    @property
+    def headers(self) -> JSHeaders:
+        return JSHeaders(self.header_list)
 
 
 class FetchResponse:
@@ -32,7 +61,7 @@ class FetchResponse:
         self._url = url
         self._status = js_response.status
         self._status_text = js_response.status_text
-        self._headers = js_response.headers
+        self._headers = js_response.header_list
         self._body = js_response.body
         self._body_used = False
 
@@ -41,9 +70,9 @@ class FetchResponse:
         return self._body
 
     @property
-    def js_object(self) -> FetchResponse:
-        """The underlying response object. Locally this is the response itself."""
-        return self
+    def js_object(self) -> RawResponse:
+        """The underlying response object (a JS `Response` under Pyodide)."""
+        return self.js_response
 
     @property
     def headers(self):
@@ -132,12 +161,14 @@ class Response(FetchResponse):
 
     def __init__(
         self,
-        body: Body | FetchResponse = None,
+        body: Body | FetchResponse | RawResponse = None,
         status: HTTPStatus | int | None = None,
         status_text="",
         headers: Headers = None,
         web_socket: Any = None,
     ):
+        if isinstance(body, RawResponse):
+            body = FetchResponse("", body)
         if isinstance(body, FetchResponse):
             # Like constructing a Python Response from a JS Response: wrap it, no options allowed.
             if status is not None or len(status_text) > 0 or headers is not None:
