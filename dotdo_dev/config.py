@@ -173,6 +173,23 @@ def load_worker(path: str | Path, *, environment: str | None = None) -> WorkerCo
     return _parse(p, merged, raw, environment)
 
 
+LOCAL_ENVIRONMENT = "development"
+
+
+def load_local(path: str | Path) -> WorkerConfig:
+    """A worker's config for the local platform: its `env.development` block if it has one.
+
+    Locally a worker keeps its own name (wrangler would call it `<name>-development`).
+    """
+    config = load_worker(path)
+    envs = config.raw.get("env")
+    if isinstance(envs, dict) and LOCAL_ENVIRONMENT in envs:
+        local = load_worker(path, environment=LOCAL_ENVIRONMENT)
+        local.name = config.name
+        return local
+    return config
+
+
 def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | None) -> WorkerConfig:
     r = _Reader(p)
     queues = r.obj(d, "queues")

@@ -34,14 +34,13 @@ from urllib.parse import parse_qs
 
 from workers import Request
 
-from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_worker
+from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_local
 from dotdo_dev.runtime.peers import SOCKETS_ENV, TOKEN_ENV, Peers, RemoteError, WorkerNotFound
 from dotdo_dev.runtime.state import StateDir
 
 log = logging.getLogger("dotdo.platform")
 
 DISPATCHER = "dispatcher"
-LOCAL_ENVIRONMENT = "development"
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -58,15 +57,6 @@ def discover_workers(root: Path) -> list[Path]:
     found = [root / "dispatcher" / CONFIG_FILENAME, root / "deploy" / CONFIG_FILENAME]
     found += sorted((root / "workers").glob(f"*/{CONFIG_FILENAME}"))
     return [p for p in found if p.is_file()]
-
-
-def load_local(path: Path) -> WorkerConfig:
-    """Read a worker's config for the local platform: its `env.development` block if it has one."""
-    config = load_worker(path)
-    envs = config.raw.get("env")
-    if isinstance(envs, dict) and LOCAL_ENVIRONMENT in envs:
-        return load_worker(path, environment=LOCAL_ENVIRONMENT)
-    return config
 
 
 def dispatcher_routing(root: Path) -> ModuleType:
@@ -154,8 +144,6 @@ class LocalPlatform:
             "--sockets",
             str(self.sockets),
         ]
-        if config.environment:
-            args += ["--environment", config.environment]
         process = await asyncio.create_subprocess_exec(
             *args,
             env=env,
@@ -203,7 +191,13 @@ class LocalPlatform:
         import uvicorn
 
         config = uvicorn.Config(
-            self.front, host=self.host, port=self.port, log_level="warning", access_log=False, lifespan="off"
+            self.front,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            interface="asgi3",
         )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # the platform owns signals

@@ -23,7 +23,7 @@ from typing import Any
 from workers import Request
 from workers.response import FetchResponse
 
-from dotdo_dev.config import load_worker
+from dotdo_dev.config import load_local
 from dotdo_dev.runtime import wire
 from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.peers import (
@@ -173,11 +173,11 @@ async def _send_response(send: Any, response: FetchResponse) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def serve(config_path: Path, *, state: Path, sockets: Path, token: str, environment: str | None) -> None:
+async def serve(config_path: Path, *, state: Path, sockets: Path, token: str) -> None:
     """Load the worker, start its consumers and crons, and serve until cancelled."""
     import uvicorn
 
-    config = load_worker(config_path, environment=environment)
+    config = load_local(config_path)
     peers = Peers(sockets, token)
     isolate = Isolate(config, state=StateDir(state), peers=peers)
     app = WorkerApp(isolate, token)
@@ -199,7 +199,13 @@ async def serve(config_path: Path, *, state: Path, sockets: Path, token: str, en
     temp_path = sockets / f".{config.name}.{os.getpid()}.sock"
     server = uvicorn.Server(
         uvicorn.Config(
-            app, uds=str(temp_path), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
+            app,
+            uds=str(temp_path),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
+            interface="asgi3",
         )
     )
     serving = asyncio.create_task(server.serve())
@@ -223,16 +229,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--state", required=True, type=Path)
     parser.add_argument("--sockets", required=True, type=Path)
-    parser.add_argument("--environment", default=None)
     args = parser.parse_args(argv)
     token = os.environ.get("DOTDO_RUNTIME_TOKEN")
     if not token:
         sys.exit("DOTDO_RUNTIME_TOKEN must be set (the platform sets it)")
     logging.basicConfig(level=os.environ.get("DOTDO_LOG_LEVEL", "INFO"), format="%(message)s", stream=sys.stderr)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            serve(args.config, state=args.state, sockets=args.sockets, token=token, environment=args.environment)
-        )
+        asyncio.run(serve(args.config, state=args.state, sockets=args.sockets, token=token))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ class Fetcher:
             ) from None
 
     def __getattr__(self, method: str):
-        if method.startswith("_"):
+        if method.startswith("__") or method in ("_peers", "_worker", "_entrypoint", "_namespace"):
             raise AttributeError(method)
 
         async def call(*args: Any, **kwargs: Any) -> Any:
