@@ -107,20 +107,16 @@ class D1Database:
 
 def _split(script: str) -> list[str]:
     """Complete SQL statements of a script (semicolons inside strings and triggers are respected)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        while ";" in current:
-            head, _, tail = current.partition(";")
-            candidate = head + ";"
-            if sqlite3.complete_statement(candidate):
-                if candidate.strip(" \t\r\n;"):
-                    statements.append(candidate.strip())
-                current = tail
-            else:
-                break
-    if current.strip():
-        statements.append(current.strip())
+    statements, start = [], 0
+    for index, char in enumerate(script):
+        if char == ";" and sqlite3.complete_statement(script[start : index + 1]):
+            statement = script[start : index + 1].strip()
+            if statement.strip(";").strip():
+                statements.append(statement)
+            start = index + 1
+    rest = script[start:].strip()
+    if rest:
+        statements.append(rest)
     return statements
 
 

@@ -177,9 +177,11 @@ class KVNamespace:
         cursor = options.get("cursor")
         if cursor:
             try:
-                after = base64.urlsafe_b64decode(cursor.encode()).decode("utf-8")
+                after = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode("utf-8")
             except (ValueError, UnicodeDecodeError, AttributeError):
                 raise KVError("Invalid cursor") from None
+            if not after:
+                raise KVError("Invalid cursor")
         now = self.clock()
         # Keys compare by UTF-8 bytes, as Cloudflare orders them.
         rows = self._conn.execute(

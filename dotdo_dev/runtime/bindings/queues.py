@@ -226,7 +226,7 @@ class QueueProducer:
             total += size
             items.append((payload, content_type, _delay(message.get("delaySeconds", default_delay))))
         if total > MAX_BATCH_BYTES:
-            raise QueueError(f"batch is larger than {MAX_BATCH_BYTES} bytes")
+            raise QueueError(f"batch is larger than 256 KB ({MAX_BATCH_BYTES} bytes)")
         self.store.add(self.queue_name, items)
 
 
