@@ -103,6 +103,25 @@ class WorkerHarness:
         await ctx.drain()
         return wire.loads(wire.dumps({"value": value}))["value"]
 
+    async def deliver_queue(self, queue: str | None = None) -> int:
+        """Deliver every waiting message of a queue this worker consumes to its `queue` handler.
+
+        Returns how many deliveries were made (retried messages come back until settled or
+        dead-lettered). `queue` defaults to the worker's only consumer.
+        """
+        from dotdo_dev.runtime.bindings.queues import QueueConsumer
+
+        consumers = {c.queue: c for c in self.config.queue_consumers}
+        if queue is None and len(consumers) == 1:
+            queue = next(iter(consumers))
+        if queue not in consumers:
+            raise ValueError(f"{self.config.name} consumes {sorted(consumers)}, not {queue!r}")
+        consumer = QueueConsumer(self.isolate.queue_store, consumers[queue], self.isolate.queue)
+        total = 0
+        while delivered := await consumer.deliver_once(force=True):
+            total += delivered
+        return total
+
     async def scheduled(self, cron: str, scheduled_time: float | None = None) -> None:
         """Run the `scheduled` handler as the cron `cron` would."""
         ctx = await self.isolate.scheduled(cron, scheduled_time)
