@@ -8,9 +8,9 @@ exception reaches the client; it is logged with the request id).
 import json
 from urllib.parse import urlsplit, urlunsplit
 
-from routing import resolve
 from workers import Request, Response
 
+from routing import resolve
 from shared.envelope import error_response
 from shared.ids import new_request_id, valid_request_id
 

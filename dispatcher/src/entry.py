@@ -4,8 +4,9 @@
 script `<svc>` in the dispatch namespace of this deployment's ENVIRONMENT (`env.DISPATCHER`).
 """
 
-from dispatch import dispatch
 from workers import WorkerEntrypoint
+
+from dispatch import dispatch
 
 
 class Default(WorkerEntrypoint):

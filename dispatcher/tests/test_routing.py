@@ -1,6 +1,7 @@
 """The dispatcher's routing rules, in order: versioned host, aliases, subdomain, /api/<svc> path, default."""
 
 import pytest
+
 from routing import Route, normalize_host, resolve, service_from_host
 
 
