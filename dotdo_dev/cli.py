@@ -21,6 +21,7 @@ from dotdo_dev.platform import LocalPlatform, find_repo_root
 
 def _dev(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     root = find_repo_root()
     port = int(args.port if args.port is not None else os.environ.get("PORT", 8787))
     platform = LocalPlatform(root, host=args.host, port=port)

@@ -25,7 +25,7 @@ from workers.response import FetchResponse
 
 from dotdo_dev.config import load_local
 from dotdo_dev.runtime import wire
-from dotdo_dev.runtime.isolate import Isolate
+from dotdo_dev.runtime.isolate import Isolate, WorkerError
 from dotdo_dev.runtime.peers import (
     ENTRYPOINT_HEADER,
     EXCEPTION_HEADER,
@@ -119,6 +119,9 @@ class WorkerApp:
             ctx = await self.isolate.scheduled(call["cron"], call.get("scheduled_time"))
             await ctx.drain()
             payload = wire.dumps({"value": {"outcome": "ok", "cron": call["cron"]}})
+        except WorkerError as exc:
+            log.error("%s: %s", self.isolate.config.name, exc)
+            payload = wire.dumps({"error": _describe(exc)})
         except Exception as exc:
             log.exception("%s: scheduled handler failed", self.isolate.config.name)
             payload = wire.dumps({"error": _describe(exc)})
@@ -128,6 +131,15 @@ class WorkerApp:
         task = asyncio.ensure_future(ctx.drain())
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+
+async def _exit_with_parent(server: Any) -> None:
+    """Stop when the platform that started this process is gone (even if it was killed outright)."""
+    parent = os.getppid()
+    while os.getppid() == parent:  # noqa: ASYNC110 - no event tells a process that its parent died
+        await asyncio.sleep(1.0)
+    log.warning("platform process %d is gone; stopping", parent)
+    server.should_exit = True
 
 
 def _describe(exc: BaseException) -> str:
@@ -208,6 +220,7 @@ async def serve(config_path: Path, *, state: Path, sockets: Path, token: str) ->
             interface="asgi3",
         )
     )
+    tasks.append(asyncio.create_task(_exit_with_parent(server)))
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.01)
@@ -234,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     if not token:
         sys.exit("DOTDO_RUNTIME_TOKEN must be set (the platform sets it)")
     logging.basicConfig(level=os.environ.get("DOTDO_LOG_LEVEL", "INFO"), format="%(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal call is noise
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.config, state=args.state, sockets=args.sockets, token=token))
 

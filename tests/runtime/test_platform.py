@@ -201,3 +201,29 @@ async def test_state_is_kept_in_sqlite_files(http, platform):
 
 async def test_platform_lists_its_workers(http):
     assert (await http.get("/__platform")).json()["workers"] == ["callee", "caller", "dispatcher"]
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_state_survives_a_restart(tmp_path):
+    configs = [ROOT / "dispatcher" / "wrangler.jsonc", FIXTURES / "callee" / "wrangler.jsonc"]
+    counts = []
+    for _ in range(2):
+        running = LocalPlatform(ROOT, configs=configs, state_dir=tmp_path, port=0)
+        async with running, httpx.AsyncClient(timeout=10) as client:
+            reply = await client.get(f"{running.url}/counter", headers={"Host": "callee.do"})
+            counts.append(reply.json()["count"])
+    assert counts == [1, 2]
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_a_worker_that_cannot_start_is_reported(tmp_path):
+    broken = tmp_path / "broken"
+    (broken / "src").mkdir(parents=True)
+    (broken / "src" / "entry.py").write_text("import not_a_module_anywhere\n")
+    (broken / "wrangler.jsonc").write_text(
+        '{"name": "broken", "main": "src/entry.py", "compatibility_date": "2026-11-01",'
+        ' "compatibility_flags": ["python_workers"]}'
+    )
+    platform = LocalPlatform(ROOT, configs=[broken / "wrangler.jsonc"], state_dir=tmp_path / "state", port=0)
+    with pytest.raises(RuntimeError, match="not_a_module_anywhere"):
+        await platform.start()
