@@ -1,36 +1,42 @@
 """The one response envelope every service speaks.
 
-Success: `{"success": true, "data": ..., "meta": {"request_id", "timestamp", ...}}`
+Success: `{"success": true, "data": ..., "meta": {"request_id", "timestamp", ...extra}}`
 Error:   `{"success": false, "error": {"code", "message", "details"}, "meta": {"request_id", "timestamp"}}`
+
+`success()` / `failure()` build the dicts (for RPC results, tests, logs); `success_response()` /
+`error_response()` / `app_error_response()` build the `workers.Response` (JSON, status,
+`Cache-Control: no-store`: an envelope is per-request data and never cached by default).
+A list endpoint adds `pagination_meta(...)` to `meta`.
 """
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from workers import Response
 
+from shared.clock import now_iso
 from shared.errors import AppError
+
+JSON_HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
 
 
 def _meta(request_id: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "request_id": request_id,
-        "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-    }
+    result: dict[str, Any] = {"request_id": request_id, "timestamp": now_iso()}
     if extra:
-        meta.update(extra)
-    return meta
+        result.update({k: v for k, v in extra.items() if k not in result})  # request_id/timestamp are ours
+    return result
 
 
 def success(data: Any, *, request_id: str | None = None, meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"success": True, "data": data, "meta": _meta(request_id, meta)}
+    """The success envelope as a dict. A pydantic model (or a list of them) as `data` is dumped to JSON types."""
+    return {"success": True, "data": _plain(data), "meta": _meta(request_id, meta)}
 
 
 def failure(
     code: str, message: str, *, details: Any = None, request_id: str | None = None, meta: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """The error envelope as a dict."""
     return {
         "success": False,
         "error": {"code": code, "message": message, "details": details},
@@ -39,8 +45,9 @@ def failure(
 
 
 def pagination_meta(
-    *, page: int, limit: int, total: int | None, has_more: bool, next_cursor: str | None = None
+    *, page: int, limit: int, total: int | None = None, has_more: bool, next_cursor: str | None = None
 ) -> dict[str, Any]:
+    """The `meta` keys of a list: `{"page", "limit", "total", "has_more", "next_cursor"}`."""
     return {"page": page, "limit": limit, "total": total, "has_more": has_more, "next_cursor": next_cursor}
 
 
@@ -52,6 +59,7 @@ def success_response(
     meta: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    """The success envelope as a JSON `Response` (200 unless `status` says otherwise)."""
     return Response.json(success(data, request_id=request_id, meta=meta), status=status, headers=_headers(headers))
 
 
@@ -64,26 +72,30 @@ def error_response(
     request_id: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    """The error envelope as a JSON `Response` with `status` (4xx/5xx)."""
+    if not 400 <= status <= 599:
+        raise ValueError(f"an error response needs a 4xx or 5xx status, not {status}")
     body = failure(code, message, details=details, request_id=request_id)
     return Response.json(body, status=status, headers=_headers(headers))
 
 
 def app_error_response(err: AppError, *, request_id: str | None = None) -> Response:
-    """The envelope for an `AppError`, with the headers its kind calls for (Allow, Retry-After)."""
-    headers: dict[str, str] = {}
-    allowed = getattr(err, "allowed", None)
-    if allowed:
-        headers["allow"] = ", ".join(allowed)
-    retry_after = getattr(err, "retry_after", None)
-    if retry_after is not None:
-        headers["retry-after"] = str(retry_after)
+    """The envelope for an `AppError`, with its status and the headers its kind calls for (Allow, Retry-After)."""
     return error_response(
-        err.code, err.message, status=err.status, details=err.details, request_id=request_id, headers=headers
+        err.code, err.message, status=err.status, details=err.details, request_id=request_id, headers=err.headers()
     )
 
 
+def _plain(data: Any) -> Any:
+    if hasattr(data, "model_dump"):
+        return data.model_dump(mode="json")
+    if isinstance(data, list) and data and hasattr(data[0], "model_dump"):
+        return [item.model_dump(mode="json") if hasattr(item, "model_dump") else item for item in data]
+    return data
+
+
 def _headers(extra: dict[str, str] | None) -> dict[str, str]:
-    headers = {"content-type": "application/json", "cache-control": "no-store"}
+    headers = dict(JSON_HEADERS)
     if extra:
         headers.update({k.lower(): v for k, v in extra.items()})
     return headers

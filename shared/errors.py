@@ -1,24 +1,42 @@
 """Errors a service raises on purpose: each carries an HTTP status and a machine-readable code.
 
+    raise NotFound(f"No item {id}", details={"id": id})       # -> 404 {"code": "NOT_FOUND", ...}
+    raise AppError("Quota used up", code="QUOTA_EXCEEDED", status=429)
+
 Across a service-binding RPC call only an exception's message survives (Cloudflare turns the
-exception into a JS Error). `to_rpc_message` packs code, status, message and details into that
-message; `from_rpc_exception` unpacks it on the caller's side, so an `AppError` raised by the
-db service is the same `AppError` in the gateway.
+exception into a JS `Error`, and the caller sees an exception whose text contains that message).
+`to_rpc_message` packs the error into that message as a fixed marker followed by one line of JSON:
+
+    dotdo-error:{"code":"NOT_FOUND","status":404,"message":"No item x","details":{"id":"x"}}
+
+(plus `retry_after` / `allowed` for the errors that carry them). `from_rpc_exception` finds it
+again on the caller's side, whatever the runtime wrapped around it ("Error: ...", or Pyodide's
+"PythonError: Traceback ... <ExcType>: <message>", where the last line holds the message), and
+rebuilds the same class (`NotFound` stays `NotFound`). Anything else becomes a 502
+`UPSTREAM_ERROR` whose message names the service but carries none of the original text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 RPC_MARKER = "dotdo-error:"
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
 
 class AppError(Exception):
-    """An error with a status and a code, answered as the error envelope."""
+    """An error with a status and a code, answered as the error envelope.
+
+    Subclasses fix `status` and `code`; `code=`/`status=` override them for one raise.
+    `details` is JSON-serialisable data for the client (field errors, ids): never internals.
+    """
 
     status: int = 500
     code: str = "INTERNAL_ERROR"
+    #: Extra attributes that travel across RPC with the error (set by subclasses that have them).
+    rpc_fields: tuple[str, ...] = ()
 
     def __init__(
         self, message: str, *, code: str | None = None, status: int | None = None, details: Any = None
@@ -34,12 +52,22 @@ class AppError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code}, {self.status}, {self.message!r})"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The `error` object of the envelope: `{"code", "message", "details"}`."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers this error calls for (`Allow`, `Retry-After`); none by default."""
+        return {}
+
 
 class BadRequest(AppError):
     status, code = 400, "BAD_REQUEST"
 
 
 class ValidationError(AppError):
+    """Input that parsed but is not valid; `details` lists `{"field", "message", "type"}`."""
+
     status, code = 400, "VALIDATION_ERROR"
 
 
@@ -61,10 +89,14 @@ class NotFound(AppError):
 
 class MethodNotAllowed(AppError):
     status, code = 405, "METHOD_NOT_ALLOWED"
+    rpc_fields = ("allowed",)
 
     def __init__(self, message: str, *, allowed: list[str], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.allowed = sorted(allowed)
+
+    def headers(self) -> dict[str, str]:
+        return {"allow": ", ".join(self.allowed)} if self.allowed else {}
 
 
 class Conflict(AppError):
@@ -80,11 +112,17 @@ class UnsupportedMediaType(AppError):
 
 
 class RateLimited(AppError):
+    """429 with `Retry-After: <retry_after seconds>`."""
+
     status, code = 429, "RATE_LIMITED"
+    rpc_fields = ("retry_after",)
 
     def __init__(self, message: str, *, retry_after: int, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.retry_after = retry_after
+        self.retry_after = max(0, int(retry_after))
+
+    def headers(self) -> dict[str, str]:
+        return {"retry-after": str(self.retry_after)}
 
 
 class InternalError(AppError):
@@ -92,6 +130,8 @@ class InternalError(AppError):
 
 
 class UpstreamError(AppError):
+    """A service this one depends on failed (502)."""
+
     status, code = 502, "UPSTREAM_ERROR"
 
 
@@ -99,9 +139,32 @@ class ServiceUnavailable(AppError):
     status, code = 503, "SERVICE_UNAVAILABLE"
 
 
+_CLASSES: dict[str, type[AppError]] = {
+    cls.code: cls
+    for cls in (
+        BadRequest,
+        ValidationError,
+        InvalidJSON,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        RateLimited,
+        InternalError,
+        UpstreamError,
+        ServiceUnavailable,
+    )
+}
+
+
 def to_rpc_message(err: AppError) -> str:
-    """The message an RPC method raises so that the caller can rebuild the `AppError`."""
-    payload = {"code": err.code, "status": err.status, "message": err.message, "details": err.details}
+    """The message an RPC method raises so that the caller can rebuild `err` (one line: marker + JSON)."""
+    payload: dict[str, Any] = {"code": err.code, "status": err.status, "message": err.message, "details": err.details}
+    for name in err.rpc_fields:
+        payload[name] = getattr(err, name, None)
     return RPC_MARKER + json.dumps(payload, separators=(",", ":"), default=str)
 
 
@@ -113,20 +176,48 @@ def rpc_error(err: AppError) -> Exception:
 def from_rpc_exception(exc: BaseException, *, service: str = "upstream") -> AppError:
     """Rebuild the `AppError` a called service raised; anything else becomes a 502 without internals.
 
-    Tolerates what the message gains on its way: an "Error: " prefix, or Pyodide's
-    "PythonError: Traceback ... <ExcType>: <message>" (the last line is taken).
+    The message is searched from its last line up, so a traceback above it (Pyodide's
+    "PythonError: Traceback ...") or a prefix ("Error: ", "Exception: ") does not matter.
     """
     if isinstance(exc, AppError):
         return exc
-    text = str(exc)
-    start = text.rfind(RPC_MARKER)
-    if start != -1:
-        raw = text[start + len(RPC_MARKER) :].strip().splitlines()[0] if text[start:].strip() else ""
-        try:
-            data = json.loads(raw)
-            return AppError(
-                str(data["message"]), code=str(data["code"]), status=int(data["status"]), details=data.get("details")
-            )
-        except (ValueError, KeyError, TypeError):
-            pass
+    for line in reversed(str(exc).splitlines()):
+        payload = _payload(line)
+        if payload is not None:
+            return _rebuild(payload)
     return UpstreamError(f"The {service} service failed")
+
+
+def _payload(line: str) -> dict[str, Any] | None:
+    """The first well-formed error payload on `line`, if any."""
+    decoder = json.JSONDecoder()
+    start = line.find(RPC_MARKER)
+    while start != -1:
+        try:
+            data, _ = decoder.raw_decode(line, start + len(RPC_MARKER))
+        except ValueError:
+            data = None
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("code"), str)
+            and _CODE.match(data["code"])
+            and type(data.get("status")) is int
+            and 400 <= data["status"] <= 599
+            and isinstance(data.get("message"), str)
+        ):
+            return data
+        start = line.find(RPC_MARKER, start + 1)
+    return None
+
+
+def _rebuild(data: dict[str, Any]) -> AppError:
+    code, status, message, details = data["code"], data["status"], data["message"], data.get("details")
+    cls = _CLASSES.get(code)
+    if cls is not None and cls.status == status:
+        extra = {name: data[name] for name in cls.rpc_fields if data.get(name) is not None}
+        if len(extra) == len(cls.rpc_fields) and not isinstance(extra.get("allowed", []), str):
+            try:
+                return cls(message, details=details, **extra)
+            except (TypeError, ValueError):
+                pass  # a malformed extra field: fall back to the plain error below
+    return AppError(message, code=code, status=status, details=details)

@@ -1,4 +1,9 @@
-"""Identifiers: time-sortable ids for records, and request ids."""
+"""Identifiers: time-sortable ids for records, and request ids.
+
+new_id("itm")        -> "itm_mfx3k2a1b0q9z8y7x6w5v4u3t"   (prefix, 9 chars of time, 16 random)
+new_request_id()     -> "req_..."
+valid_request_id(v)  -> whether an incoming X-Request-ID may be used as one
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import time
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _PREFIX = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+#: What an incoming request id may look like: short, URL- and log-safe.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -20,17 +26,22 @@ def _base36(number: int, width: int) -> str:
 
 
 def new_id(prefix: str | None = None) -> str:
-    """`prefix_` + 9 characters of milliseconds + 16 random characters (80 bits), URL-safe, sortable by time."""
+    """`prefix_` + 9 base-36 characters of milliseconds + 16 random ones (80 bits from `secrets`).
+
+    Lower-case letters and digits only (URL-safe); ids made later sort after earlier ones
+    (to the millisecond). `prefix` is 1-16 lower-case letters/digits, starting with a letter.
+    """
     if prefix is not None and not _PREFIX.match(prefix):
-        raise ValueError(f"invalid id prefix {prefix!r}: lower-case letters and digits, starting with a letter")
+        raise ValueError(f"invalid id prefix {prefix!r}: 1-16 lower-case letters and digits, starting with a letter")
     body = _base36(int(time.time() * 1000), 9) + _base36(secrets.randbits(80), 16)
     return f"{prefix}_{body}" if prefix else body
 
 
 def new_request_id() -> str:
+    """A fresh request id (`req_...`)."""
     return new_id("req")
 
 
 def valid_request_id(value: str | None) -> bool:
-    """Whether an incoming `X-Request-ID` may be trusted as an id (not as anything else)."""
-    return bool(value) and REQUEST_ID.match(value) is not None
+    """Whether an incoming `X-Request-ID` may be trusted as an id (1-128 of `[A-Za-z0-9._:-]`), not as anything else."""
+    return isinstance(value, str) and REQUEST_ID.fullmatch(value) is not None

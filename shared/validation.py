@@ -1,4 +1,11 @@
-"""Parse and validate request input; every failure is a 4xx `AppError` with field errors, never a 500."""
+"""Parse and validate request input; every failure is a 4xx `AppError` with field errors, never a 500.
+
+    payload = await parse_json(request, CreateItem)      # 400 INVALID_JSON / VALIDATION_ERROR, 413, 415
+    paging = parse_query(request, Pagination)           # 400 VALIDATION_ERROR, numbers coerced
+
+Field errors are `[{"field": "limit", "message": "...", "type": "less_than_equal"}]`; the
+offending input is never echoed back (it may be a secret pasted in the wrong field).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +20,17 @@ from shared.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType, Va
 from shared.http import query_of
 
 Model = TypeVar("Model", bound=BaseModel)
-MAX_BODY = 1024 * 1024
+MAX_BODY = 1024 * 1024  # 1 MiB
+
+# Accepted as JSON unless `strict`: no Content-Type at all, and `curl -d`'s default label.
+_LENIENT_TYPES = ("", "application/x-www-form-urlencoded")
 
 
 def field_errors(exc: PydanticValidationError) -> list[dict[str, Any]]:
     """pydantic's errors as `[{"field": "limit", "message": ..., "type": ...}]` (no input values echoed)."""
     return [
         {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"], "type": err["type"]}
-        for err in exc.errors(include_url=False, include_input=False)
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
     ]
 
 
@@ -32,34 +42,52 @@ def validate(model: type[Model], data: Any) -> Model:
         raise ValidationError("Invalid input", details=field_errors(exc)) from None
 
 
-async def read_json(request: Request, *, max_bytes: int = MAX_BODY) -> Any:
-    """The JSON body. 413 when too large, 415 for form or multipart bodies, 400 when malformed.
+def is_json_type(content_type: str | None) -> bool:
+    """Whether a Content-Type names JSON: `application/json` or `application/<x>+json`, any parameters."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
-    A body without a JSON content type is still read as JSON (`curl -d` labels it as a form).
+
+async def read_json(request: Request, *, max_bytes: int = MAX_BODY, strict: bool = False) -> Any:
+    """The JSON body: 415 for a non-JSON Content-Type, 413 above `max_bytes`, 400 `INVALID_JSON` when malformed.
+
+    A body with no Content-Type, or labelled as a form (what `curl -d` sends), is still read as
+    JSON. Pass `strict=True` on endpoints that accept cookies: a browser may send those two
+    cross-site without a CORS preflight, `application/json` it may not.
     """
-    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if content_type.startswith("multipart/"):
-        raise UnsupportedMediaType("Send a JSON body (Content-Type: application/json)")
+    content_type = request.headers.get("content-type")
+    media = (content_type or "").split(";")[0].strip().lower()
+    if not is_json_type(media) and (strict or media not in _LENIENT_TYPES):
+        raise UnsupportedMediaType(
+            "Send a JSON body with Content-Type: application/json", details={"content_type": media[:100] or None}
+        )
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > max_bytes:
-        raise PayloadTooLarge(f"Body larger than {max_bytes} bytes")
+    if length and length.strip().isdigit() and int(length) > max_bytes:
+        raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes", details={"max_bytes": max_bytes})
     raw = await request.bytes()
     if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"Body larger than {max_bytes} bytes")
+        raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes", details={"max_bytes": max_bytes})
     if not raw.strip():
         raise InvalidJSON("A JSON body is required")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        detail = {"line": exc.lineno, "column": exc.colno} if isinstance(exc, json.JSONDecodeError) else None
-        raise InvalidJSON("Malformed JSON body", details=detail) from None
+        return json.loads(raw, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON("Malformed JSON body", details={"line": exc.lineno, "column": exc.colno}) from None
+    except (ValueError, UnicodeDecodeError):  # not UTF-8 text, or NaN / Infinity
+        raise InvalidJSON("Malformed JSON body") from None
+    except RecursionError:
+        raise InvalidJSON("The JSON body is nested too deeply") from None
 
 
-async def parse_json(request: Request, model: type[Model], *, max_bytes: int = MAX_BODY) -> Model:
-    """Read the JSON body and validate it against `model`."""
-    return validate(model, await read_json(request, max_bytes=max_bytes))
+async def parse_json(request: Request, model: type[Model], *, max_bytes: int = MAX_BODY, strict: bool = False) -> Model:
+    """Read the JSON body (see `read_json`) and validate it against `model`."""
+    return validate(model, await read_json(request, max_bytes=max_bytes, strict=strict))
 
 
 def parse_query(request: Request, model: type[Model]) -> Model:
-    """Validate the query string against `model` (numbers are coerced from strings)."""
+    """Validate the query string against `model` (numbers are coerced from strings; the last repeated name wins)."""
     return validate(model, query_of(request))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

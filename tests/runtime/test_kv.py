@@ -5,19 +5,6 @@ import pytest
 from dotdo_dev.runtime.bindings.kv import KVError, KVNamespace
 
 
-class Clock:
-    def __init__(self, now=1_700_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def kv(tmp_path, clock):
     return KVNamespace(tmp_path / "kv.sqlite", clock=clock)

@@ -8,19 +8,6 @@ from dotdo_dev.config import QueueConsumerConfig
 from dotdo_dev.runtime.bindings.queues import QueueConsumer, QueueError, QueueProducer, QueueStore
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1_700_000_000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def store(tmp_path, clock):
     return QueueStore(tmp_path / "queues.sqlite", clock=clock)

@@ -22,6 +22,8 @@ from typing import Any
 
 from workers import python_from_rpc
 
+from dotdo_dev.runtime.sqlite import connect
+
 _BINDABLE = (type(None), bool, int, float, str, bytes)
 
 
@@ -50,11 +52,8 @@ class D1Database:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn = connect(self.path)
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.execute("PRAGMA busy_timeout=10000")
 
     def __repr__(self) -> str:
         return f"<D1Database {self.path.name}>"

@@ -36,6 +36,7 @@ from workers import python_from_rpc, python_to_rpc
 from dotdo_dev.config import QueueConsumerConfig
 from dotdo_dev.runtime import wire
 from dotdo_dev.runtime.bindings.kv import _options
+from dotdo_dev.runtime.sqlite import connect
 
 log = logging.getLogger("dotdo.queues")
 
@@ -97,11 +98,8 @@ class QueueStore:
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
-        self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn = connect(self.path)
         self._conn.executescript(
             """
             CREATE TABLE IF NOT EXISTS messages (
@@ -230,6 +228,14 @@ class QueueProducer:
         self.store.add(self.queue_name, items)
 
 
+def _decide(target: Message | MessageBatch, action: str, options: Any, delay: int | None) -> None:
+    """Record the first ack/retry made on a message or batch (later calls do not change it)."""
+    if isinstance(options, dict):
+        delay = options.get("delaySeconds", delay)
+    if target._decision is None:
+        target._decision = (action, _delay(delay) if delay is not None else None)
+
+
 class Message:
     """One delivered message: `body`, `id`, `timestamp`, `attempts`, and `ack()` / `retry()`."""
 
@@ -244,14 +250,10 @@ class Message:
         return f"<Message {self.id} attempts={self.attempts}>"
 
     def ack(self) -> None:
-        if self._decision is None:
-            self._decision = ("ack", None)
+        _decide(self, "ack", None, None)
 
     def retry(self, options: Any = None, *, delaySeconds: int | None = None) -> None:
-        if isinstance(options, dict):
-            delaySeconds = options.get("delaySeconds", delaySeconds)
-        if self._decision is None:
-            self._decision = ("retry", _delay(delaySeconds) if delaySeconds is not None else None)
+        _decide(self, "retry", options, delaySeconds)
 
 
 class MessageBatch:
@@ -263,14 +265,10 @@ class MessageBatch:
         self._decision: tuple[str, int | None] | None = None
 
     def ackAll(self) -> None:
-        if self._decision is None:
-            self._decision = ("ack", None)
+        _decide(self, "ack", None, None)
 
     def retryAll(self, options: Any = None, *, delaySeconds: int | None = None) -> None:
-        if isinstance(options, dict):
-            delaySeconds = options.get("delaySeconds", delaySeconds)
-        if self._decision is None:
-            self._decision = ("retry", _delay(delaySeconds) if delaySeconds is not None else None)
+        _decide(self, "retry", options, delaySeconds)
 
 
 class QueueConsumer:

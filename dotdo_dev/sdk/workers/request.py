@@ -7,13 +7,14 @@ from http import HTTPMethod
 from typing import Any, Unpack
 from urllib.parse import urlsplit
 
+from ._body import BodyMixin
 from ._headers import HeaderList, header_value, to_header_list, to_http_message
 from .types import FetchKwargs
 
 _NO_BODY_METHODS = {"GET", "HEAD"}
 
 
-class Request:
+class Request(BodyMixin):
     """An HTTP request as a Python Worker sees it (see the Fetch API's `Request`)."""
 
     def __init__(self, input: Request | str, **other_options: Unpack[FetchKwargs]):
@@ -64,10 +65,6 @@ class Request:
         return self._body
 
     @property
-    def body_used(self) -> bool:
-        return self._body_used
-
-    @property
     def cf(self) -> Any:
         return self._cf
 
@@ -87,21 +84,6 @@ class Request:
     def url(self) -> str:
         return self._url
 
-    def _raise_if_failed(self) -> None:
-        if self._body_used:
-            raise OSError("Body already used")
-
-    def _consume(self) -> bytes:
-        self._raise_if_failed()
-        self._body_used = self._body is not None
-        return self._body or b""
-
-    async def buffer(self) -> bytes:
-        return self._consume()
-
-    async def bytes(self) -> bytes:
-        return self._consume()
-
     def clone(self) -> Request:
         if self._body_used:
             raise OSError("Body already used")
@@ -109,9 +91,6 @@ class Request:
 
     async def json(self, **kwargs: Any) -> Any:
         return json.loads(await self.text(), **kwargs)
-
-    async def text(self) -> str:
-        return self._consume().decode("utf-8", errors="replace")
 
     # Local-runtime helpers (not part of the SDK): used by the local platform to move requests around.
     def _header(self, name: str) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Never
 
+from ._body import BodyMixin
 from ._headers import HeaderList, header_value, to_header_list, to_http_message
 from .types import Body, Headers
 
@@ -53,7 +54,7 @@ class RawResponse:
         return JSHeaders(self.header_list)
 
 
-class FetchResponse:
+class FetchResponse(BodyMixin):
     """A response with a body that can be read once (like `pyodide.http.FetchResponse`)."""
 
     def __init__(self, url: str, js_response: RawResponse) -> None:
@@ -94,19 +95,6 @@ class FetchResponse:
     def url(self) -> str:
         return self._url
 
-    @property
-    def body_used(self) -> bool:
-        return self._body_used
-
-    def _raise_if_failed(self) -> None:
-        if self._body_used:
-            raise OSError("Body already used")
-
-    def _consume(self) -> bytes:
-        self._raise_if_failed()
-        self._body_used = self._body is not None
-        return self._body or b""
-
     def raise_for_status(self) -> None:
         if self._status >= 400:
             raise OSError(f"{self._status} {self._status_text or 'Error'} for url: {self._url}")
@@ -114,15 +102,6 @@ class FetchResponse:
     def clone(self) -> Response:
         self._raise_if_failed()
         return Response._from_parts(self._url, self._status, self._status_text, list(self._headers), self._body)
-
-    async def buffer(self) -> bytes:
-        return self._consume()
-
-    async def bytes(self) -> bytes:
-        return self._consume()
-
-    async def text(self) -> str:
-        return self._consume().decode("utf-8", errors="replace")
 
     async def _read_json(self, **kwargs: Any) -> Any:
         return json.loads(await self.text(), **kwargs)
