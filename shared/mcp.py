@@ -25,7 +25,7 @@ from workers import Request, Response
 
 from shared.errors import AppError
 from shared.http import method_of
-from shared.validation import field_errors
+from shared.validation import MAX_BODY, field_errors
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 PROTOCOL_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
@@ -40,22 +40,44 @@ class UnknownTool(LookupError):
 
 @dataclass(frozen=True)
 class Tool:
+    """One MCP tool: its name (`^[a-zA-Z0-9_-]{1,64}$`, checked here), a description for the model,
+    the pydantic model its arguments must satisfy (its JSON Schema is the `inputSchema`), and
+    `async def handler(args: model, context) -> data`."""
+
     name: str
     description: str
     model: type[BaseModel]
     handler: Callable[[Any, Any], Awaitable[Any]]
 
     def __post_init__(self) -> None:
-        if not TOOL_NAME.match(self.name):
+        if not isinstance(self.name, str) or not TOOL_NAME.fullmatch(self.name):
             raise ValueError(f"invalid MCP tool name {self.name!r}: 1-64 of [a-zA-Z0-9_-]")
+        if not self.description:
+            raise ValueError(f"MCP tool {self.name!r} needs a description")
 
-    def describe(self) -> dict[str, Any]:
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the arguments (an object schema, derived from `model`)."""
         schema = self.model.model_json_schema()
         schema.pop("title", None)
-        return {"name": self.name, "description": self.description, "inputSchema": schema}
+        return schema
+
+    def describe(self) -> dict[str, Any]:
+        """The tool as `tools/list` shows it."""
+        return {"name": self.name, "description": self.description, "inputSchema": self.input_schema}
+
+
+def _plain(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json")
+    if isinstance(data, list):
+        return [_plain(item) for item in data]
+    return data
 
 
 def _result(data: Any, *, is_error: bool) -> dict[str, Any]:
+    """A `tools/call` result: the data as JSON text, and as `structuredContent` when it is an object."""
+    data = _plain(data)
     text = json.dumps(data, default=str)
     result: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": is_error}
     if isinstance(data, dict):
@@ -64,10 +86,15 @@ def _result(data: Any, *, is_error: bool) -> dict[str, Any]:
 
 
 class ToolRegistry:
-    """The tools of one service: what `tools/list` shows and `tools/call` runs."""
+    """The tools of one service: what `tools/list` shows and `tools/call` runs.
 
-    def __init__(self) -> None:
+    Unexpected exceptions of a handler are tool errors with a generic message (the details go
+    to `log` with the tool's name), so an agent never sees internals.
+    """
+
+    def __init__(self, *, log: Callable[[str], None] = print) -> None:
         self._tools: dict[str, Tool] = {}
+        self.log = log
 
     def add(self, tool: Tool) -> Tool:
         if tool.name in self._tools:
@@ -76,6 +103,8 @@ class ToolRegistry:
         return tool
 
     def tool(self, name: str, description: str, model: type[BaseModel]) -> Callable[[Any], Any]:
+        """Decorator declaring `async def handler(args, context)` as tool `name`."""
+
         def decorator(handler: Callable[[Any, Any], Awaitable[Any]]) -> Callable[[Any, Any], Awaitable[Any]]:
             self.add(Tool(name, description, model, handler))
             return handler
@@ -86,21 +115,33 @@ class ToolRegistry:
         return list(self._tools)
 
     def list(self) -> list[dict[str, Any]]:
+        """`tools/list`'s `tools`: `[{"name", "description", "inputSchema"}]` in declaration order."""
         return [tool.describe() for tool in self._tools.values()]
 
     async def call(self, name: str, arguments: dict[str, Any] | None, context: Any) -> dict[str, Any]:
-        """Run a tool. Invalid arguments and `AppError`s are tool errors (`isError: true`), as MCP asks."""
+        """Run a tool and give its `tools/call` result; `UnknownTool` if there is no such tool.
+
+        Invalid arguments (`VALIDATION_ERROR` with field errors), `AppError`s and unexpected
+        exceptions (`INTERNAL_ERROR`) are tool errors (`isError: true`), as MCP asks.
+        """
         tool = self._tools.get(name)
         if tool is None:
             raise UnknownTool(name)
         try:
             args = tool.model.model_validate(arguments or {})
         except PydanticValidationError as exc:
-            return _result({"code": "VALIDATION_ERROR", "errors": field_errors(exc)}, is_error=True)
+            error = {"code": "VALIDATION_ERROR", "message": "Invalid arguments", "details": field_errors(exc)}
+            return _result(error, is_error=True)
         try:
             data = await tool.handler(args, context)
         except AppError as err:
-            return _result({"code": err.code, "message": err.message, "details": err.details}, is_error=True)
+            return _result(err.to_dict(), is_error=True)
+        except Exception as exc:
+            request_id = getattr(context, "request_id", None)
+            line = {"type": "tool_error", "tool": name, "request_id": request_id, "error": type(exc).__name__}
+            self.log(json.dumps(line | {"message": str(exc)[:500]}))
+            error = {"code": "INTERNAL_ERROR", "message": "The tool failed", "details": {"request_id": request_id}}
+            return _result(error, is_error=True)
         return _result(data, is_error=False)
 
 
@@ -146,8 +187,8 @@ async def handle_message(
         try:
             return {"jsonrpc": "2.0", "id": id_, "result": await registry.call(tool, arguments, context)}
         except UnknownTool:
-            return _rpc_error(id_, INVALID_PARAMS, f"Unknown tool: {tool}")
-    return _rpc_error(id_, METHOD_NOT_FOUND, f"Method not found: {method}")
+            return _rpc_error(id_, INVALID_PARAMS, f"Unknown tool: {tool[:64]}")
+    return _rpc_error(id_, METHOD_NOT_FOUND, f"Method not found: {method[:100]}")
 
 
 def mcp_endpoint(registry: ToolRegistry, *, name: str, version: str) -> Callable[[Request, Any], Awaitable[Response]]:
@@ -158,11 +199,14 @@ def mcp_endpoint(registry: ToolRegistry, *, name: str, version: str) -> Callable
             return Response(None, status=405, headers={"allow": "POST"})
         version_header = request.headers.get("mcp-protocol-version")
         if version_header and version_header not in PROTOCOL_VERSIONS:
-            body = _rpc_error(None, INVALID_REQUEST, f"Unsupported MCP-Protocol-Version: {version_header}")
+            body = _rpc_error(None, INVALID_REQUEST, f"Unsupported MCP-Protocol-Version: {version_header[:40]}")
             return Response.json(body, status=400)
+        raw = await request.bytes()
+        if len(raw) > MAX_BODY:
+            return Response.json(_rpc_error(None, INVALID_REQUEST, f"Message larger than {MAX_BODY} bytes"), status=413)
         try:
-            message = json.loads(await request.text())
-        except ValueError:
+            message = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return Response.json(_rpc_error(None, PARSE_ERROR, "Parse error"), status=400)
         if isinstance(message, list):
             return Response.json(_rpc_error(None, INVALID_REQUEST, "Batches are not supported"), status=400)

@@ -190,7 +190,8 @@ class Router:
         try:
             return await _chain(self.middleware, self._endpoint)(request, ctx)
         except Exception as exc:  # no ErrorMiddleware caught it: still no internals for the client
-            print(json.dumps({"type": "error", "request_id": ctx.request_id, "error": type(exc).__name__}))
+            line = {"type": "error", "request_id": ctx.request_id, "error": type(exc).__name__, "message": str(exc)[:500]}
+            print(json.dumps(line))
             return error_response("INTERNAL_ERROR", "Internal server error", status=500, request_id=ctx.request_id)
 
     async def _endpoint(self, request: Request, ctx: Context) -> Response:
@@ -204,7 +205,7 @@ class Router:
             raise NotFound(f"No route for {method} {path}")
         call, ctx.params = found
         response = await call(request, ctx)
-        if method == "HEAD" and response.body is not None:
+        if method == "HEAD":  # the GET route's status and headers, no body
             return Response(None, status=response.status, headers=list(response.headers.items()))
         return response
 

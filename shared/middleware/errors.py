@@ -14,9 +14,16 @@ from shared.routing import Context, Next
 
 
 class ErrorMiddleware:
-    """Nothing of an unexpected exception reaches the client; it is logged with the request id."""
+    """Nothing of an unexpected exception reaches the client: it gets a 500 `INTERNAL_ERROR` envelope
+    with a generic message and the request id, to quote when reporting it.
+
+    The exception (type, message, a short traceback) is written to `sink` as one JSON line with
+    that request id, for the operator. `AppError`s become their own envelope.
+    """
 
     def __init__(self, service: str, *, sink: Callable[[str], None] = print) -> None:
+        if not service:
+            raise ValueError("ErrorMiddleware needs the service name")
         self.service = service
         self.sink = sink
 
@@ -26,16 +33,13 @@ class ErrorMiddleware:
         except AppError as err:
             return app_error_response(err, request_id=ctx.request_id)
         except Exception as exc:
-            self.sink(
-                json.dumps(
-                    {
-                        "type": "error",
-                        "service": self.service,
-                        "request_id": ctx.request_id,
-                        "error": type(exc).__name__,
-                        "message": str(exc)[:500],
-                        "trace": traceback.format_exc(limit=8),
-                    }
-                )
-            )
+            line = {
+                "type": "error",
+                "service": self.service,
+                "request_id": ctx.request_id,
+                "error": type(exc).__name__,
+                "message": str(exc)[:500],
+                "trace": traceback.format_exc(limit=8),
+            }
+            self.sink(json.dumps(line))
             return error_response("INTERNAL_ERROR", "Internal server error", status=500, request_id=ctx.request_id)

@@ -1,4 +1,4 @@
-"""Request ids: honour a valid incoming `X-Request-ID`, else create one; echo it in the response."""
+"""Request ids: honour a valid incoming `X-Request-ID`, else keep the fresh one; echo it in the response."""
 
 from __future__ import annotations
 
@@ -12,8 +12,18 @@ HEADER = "x-request-id"
 
 
 class RequestIdMiddleware:
+    """Sets `ctx.request_id` and the response's `X-Request-ID`.
+
+    An incoming id is adopted only if it looks like one (1-128 of `[A-Za-z0-9._:-]`): anything
+    else (too long, spaces, markup, CR/LF) is replaced by a fresh `req_...` id, never echoed.
+    Put it first, so that every later middleware, log line and envelope carries the same id.
+    """
+
     async def __call__(self, request: Request, ctx: Context, call_next: Next) -> Response:
         incoming = request.headers.get(HEADER)
-        ctx.request_id = incoming if valid_request_id(incoming) else new_request_id()
+        if valid_request_id(incoming):
+            ctx.request_id = incoming
+        elif ctx.request_id is None:
+            ctx.request_id = new_request_id()
         response = await call_next(request, ctx)
         return await with_headers(response, {HEADER: ctx.request_id})

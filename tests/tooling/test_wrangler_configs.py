@@ -67,3 +67,11 @@ def test_wrangler_warns_about_an_unknown_field(tmp_path):
     result = wrangler.dry_run(ROOT, cfg, tmp_path / "out")
     assert not result.ok
     assert any("servises" in w for w in result.warnings)
+
+
+def test_every_service_folder_is_registered_and_every_registration_exists():
+    from dotdo_dev.generator.create_service import read_registry
+
+    folders = {p.parent.name for p in (ROOT / "workers").glob("*/wrangler.jsonc")}
+    registered = {s["name"] for s in read_registry(ROOT)}
+    assert folders == registered
