@@ -37,6 +37,7 @@ from workers import Request
 from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_local
 from dotdo_dev.runtime.peers import SOCKETS_ENV, TOKEN_ENV, Peers, RemoteError, WorkerNotFound
 from dotdo_dev.runtime.state import StateDir
+from shared.envelope import failure
 
 log = logging.getLogger("dotdo.platform")
 
@@ -188,26 +189,34 @@ class LocalPlatform:
                 await asyncio.sleep(0.02)
 
     async def _serve_front(self) -> None:
+        import socket
+
         import uvicorn
 
-        config = uvicorn.Config(
-            self.front,
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            interface="asgi3",
-        )
+        # Bind here, not in uvicorn: a port in use is then an error we report (uvicorn would exit the process).
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            await self.stop()
+            raise RuntimeError(
+                f"could not serve on {self.host}:{self.port}: {exc.strerror} (is the port in use? set PORT)"
+            ) from None
+        sock.listen(1024)
+        sock.setblocking(False)
+        self.bound_port = sock.getsockname()[1]
+        config = uvicorn.Config(self.front, log_level="warning", access_log=False, lifespan="off", interface="asgi3")
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # the platform owns signals
-        self._serving = asyncio.create_task(self._server.serve())
+        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._serving.done():
-                await self._serving  # raises the bind error
+                await self._serving
                 raise RuntimeError(f"could not serve on {self.host}:{self.port}")
             await asyncio.sleep(0.01)
-        self.bound_port = self._server.servers[0].sockets[0].getsockname()[1]
 
     @property
     def url(self) -> str:
@@ -289,7 +298,8 @@ class LocalPlatform:
             response = await self.peers.fetch(DISPATCHER, None, request)
         except (RemoteError, WorkerNotFound) as exc:
             log.error("dispatcher failed: %s", exc)
-            await _reply(send, 500, None, text="Internal Server Error")
+            body = failure("DISPATCHER_ERROR", "The dispatcher failed to handle the request")
+            await _reply(send, 502, body)
             return
         out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
         data = response.body or b""

@@ -5,47 +5,74 @@
     @jobs.handler("orders.order.created", OrderCreated)
     async def on_created(data: OrderCreated, message, context): ...
 
-    await env.EVENTS.send(jobs.build("orders.order.created", {...}))     # producer
-    await jobs.dispatch(batch, context)                                   # consumer's queue()
+    await env.EVENTS.send(jobs.build("orders.order.created", {...}, request_id=ctx.request_id))  # producer
+    await jobs.dispatch(batch, env)                                                               # consumer's queue()
 
-Each message is settled on its own, so one bad message never holds back the rest of its batch. A
-message whose handler raises is retried; a message with an unknown type or an invalid body
-(`poison`) is retried too and logged with its id (never its body): after `max_retries` both go to
-the dead-letter queue every consumer in this repo must name, where they can be inspected and
-replayed. Nothing is acknowledged that was not handled.
+Every message body is the same envelope (`QueueMessage`):
+`{"id": "msg_...", "type": "orders.order.created", "data": {...}, "timestamp": "...Z", "request_id": ...}`.
+A handler gets the validated `data`, the queue's message (`message.body["id"]` is the id to
+de-duplicate on: delivery is at least once) and the `context` given to `dispatch`.
+
+Each message is settled on its own, so one bad message never holds back the rest of its batch:
+- handled without an exception: acknowledged;
+- its handler raised: retried (the queue's retry delay and `max_retries` apply);
+- poison (not an envelope, an unknown type, or `data` its model rejects): logged with its id and
+  the reason (never its body) and retried as well, so that after `max_retries` it lands in the
+  dead-letter queue every consumer in this repo names. We do not acknowledge poison: acking
+  would drop it for good (the anchor's flaw), while in the dead-letter queue it can be inspected
+  and replayed once the consumer is fixed; an unknown type is often just a producer deployed
+  before its consumer. The price is a few redeliveries of a message that cannot succeed.
+Nothing is acknowledged that was not handled.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from shared.clock import now_iso
 from shared.ids import new_id
 
 TYPE_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
 
 
+class QueueMessage(BaseModel):
+    """The body of every message on a dotdo queue."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=128)
+    type: str = Field(min_length=1, max_length=128)
+    data: Any = None
+    timestamp: str = Field(max_length=64)
+    request_id: str | None = Field(default=None, max_length=128)
+
+
 @dataclass(frozen=True)
 class MessageType:
+    """A message type: its dotted name, the model of its `data`, and its handler."""
+
     name: str
     model: type[BaseModel]
     handler: Callable[[Any, Any, Any], Awaitable[None]]
 
 
 class MessageTypes:
+    """The message types of one queue (or one service): what producers may send and consumers run."""
+
     def __init__(self, *, log: Callable[[str], None] = print) -> None:
         self._types: dict[str, MessageType] = {}
         self.log = log
 
     def handler(self, name: str, model: type[BaseModel]) -> Callable[[Any], Any]:
-        if not TYPE_NAME.match(name):
+        """Decorator declaring type `name` (dotted lower-case, e.g. `orders.order.created`) and its handler."""
+        if not TYPE_NAME.fullmatch(name):
             raise ValueError(f"invalid message type {name!r}: dotted lower-case, e.g. orders.order.created")
         if name in self._types:
             raise ValueError(f"message type {name!r} is declared twice")
@@ -60,46 +87,74 @@ class MessageTypes:
         return list(self._types)
 
     def build(self, name: str, data: Any, *, request_id: str | None = None) -> dict[str, Any]:
-        """A message body for `queue.send(...)`: validated now, so a producer cannot send poison."""
+        """A message body for `queue.send(...)`: validated now, so a producer cannot send poison.
+
+        Raises `ValueError` for an unknown type and pydantic's `ValidationError` for bad `data`.
+        """
         kind = self._types.get(name)
         if kind is None:
             raise ValueError(f"unknown message type {name!r}")
         model = data if isinstance(data, kind.model) else kind.model.model_validate(data)
-        return {
-            "id": new_id("msg"),
-            "type": name,
-            "data": model.model_dump(mode="json"),
-            "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
-            "request_id": request_id,
-        }
+        message = QueueMessage(
+            id=new_id("msg"), type=name, data=model.model_dump(mode="json"), timestamp=now_iso(), request_id=request_id
+        )
+        return message.model_dump(mode="json")
 
     async def dispatch(self, batch: Any, context: Any) -> dict[str, int]:
-        """Handle every message of a batch: ack on success, retry on error or poison."""
+        """Settle every message of a Cloudflare `MessageBatch`: ack when handled, retry on error or poison.
+
+        Returns counts: `{"acked", "retried", "poison"}` (poison messages are retried too).
+        """
         counts = {"acked": 0, "retried": 0, "poison": 0}
         for message in batch.messages:
-            body = message.body
-            kind = self._types.get(body.get("type")) if isinstance(body, dict) else None
-            if kind is None:
-                self._poison(message, "unknown message type")
-                counts["poison"] += 1
-                continue
             try:
-                data = kind.model.model_validate(body.get("data"))
-            except PydanticValidationError as exc:
-                self._poison(message, f"invalid body: {exc.error_count()} error(s)")
-                counts["poison"] += 1
-                continue
-            try:
-                await kind.handler(data, message, context)
-            except Exception as exc:
-                self.log(json.dumps({"type": "queue_retry", "message_id": message.id, "error": type(exc).__name__}))
+                outcome = await self._handle(message, context)
+            except Exception as exc:  # the handler failed: try again later
+                self._log("queue_retry", message, error=type(exc).__name__)
                 message.retry()
                 counts["retried"] += 1
-            else:
+                continue
+            if outcome is None:
                 message.ack()
                 counts["acked"] += 1
+            else:
+                self._log("queue_poison", message, reason=outcome)
+                message.retry()
+                counts["poison"] += 1
         return counts
 
-    def _poison(self, message: Any, reason: str) -> None:
-        self.log(json.dumps({"type": "queue_poison", "message_id": message.id, "reason": reason}))
-        message.retry()
+    async def _handle(self, message: Any, context: Any) -> str | None:
+        """Run the message's handler; the reason it is poison instead, if it is."""
+        body = message.body
+        if hasattr(body, "to_py"):  # a JS object that was not converted
+            body = body.to_py()
+        try:
+            envelope = QueueMessage.model_validate(body)
+        except PydanticValidationError as exc:
+            return "not a message envelope: " + ", ".join(_fields(exc))
+        kind = self._types.get(envelope.type)
+        if kind is None:
+            return f"unknown message type {envelope.type[:128]!r}"
+        try:
+            data = kind.model.model_validate(envelope.data)
+        except PydanticValidationError as exc:
+            return f"invalid data for {kind.name}: " + ", ".join(_fields(exc))
+        await kind.handler(data, message, context)
+        return None
+
+    def _log(self, kind: str, message: Any, **fields: Any) -> None:
+        body = getattr(message, "body", None)
+        line = {
+            "type": kind,
+            "message_id": getattr(message, "id", None),
+            "attempts": getattr(message, "attempts", None),
+            "body_id": body.get("id")[:128] if isinstance(body, dict) and isinstance(body.get("id"), str) else None,
+            **fields,
+        }
+        self.log(json.dumps(line, default=str))
+
+
+def _fields(exc: PydanticValidationError) -> list[str]:
+    """The names of the fields in error (never their values)."""
+    names = [".".join(str(p) for p in err["loc"]) or "body" for err in exc.errors(include_input=False)]
+    return sorted(set(names))[:10]

@@ -190,7 +190,12 @@ class Router:
         try:
             return await _chain(self.middleware, self._endpoint)(request, ctx)
         except Exception as exc:  # no ErrorMiddleware caught it: still no internals for the client
-            line = {"type": "error", "request_id": ctx.request_id, "error": type(exc).__name__, "message": str(exc)[:500]}
+            line = {
+                "type": "error",
+                "request_id": ctx.request_id,
+                "error": type(exc).__name__,
+                "message": str(exc)[:500],
+            }
             print(json.dumps(line))
             return error_response("INTERNAL_ERROR", "Internal server error", status=500, request_id=ctx.request_id)
 

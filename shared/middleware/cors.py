@@ -91,7 +91,11 @@ class CORSMiddleware:
     def _preflight(self, origin: str | None, ctx: Context) -> Response:
         if not self.allows(origin):
             return error_response(
-                "CORS_FORBIDDEN", "Origin not allowed", status=403, request_id=ctx.request_id, headers={"vary": "Origin"}
+                "CORS_FORBIDDEN",
+                "Origin not allowed",
+                status=403,
+                request_id=ctx.request_id,
+                headers={"vary": "Origin"},
             )
         headers = self._allow(origin) | {
             "access-control-allow-methods": self.methods,

@@ -227,3 +227,27 @@ async def test_a_worker_that_cannot_start_is_reported(tmp_path):
     platform = LocalPlatform(ROOT, configs=[broken / "wrangler.jsonc"], state_dir=tmp_path / "state", port=0)
     with pytest.raises(RuntimeError, match="not_a_module_anywhere"):
         await platform.start()
+
+
+async def test_outbound_fetch_makes_real_http_requests(platform):
+    from workers import fetch
+
+    reply = await fetch(f"{platform.url}/health", headers={"Host": "callee.do"})
+    assert reply.status == 200
+    assert await reply.json() == {"success": True, "data": {"worker": "callee"}}
+    posted = await fetch(f"{platform.url}/echo", method="POST", headers={"Host": "callee.do"}, body="hi")
+    assert (await posted.json())["body"] == "hi"
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_a_busy_port_is_a_clear_error(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        platform = LocalPlatform(ROOT, configs=[ROOT / "dispatcher" / "wrangler.jsonc"], state_dir=tmp_path, port=port)
+        with pytest.raises(RuntimeError, match="port in use"):
+            await platform.start()
+    assert platform.processes == {}
