@@ -20,10 +20,16 @@ class Pagination(BaseModel):
 
     @property
     def offset(self) -> int:
+        """Rows to skip for this page."""
         return (self.page - 1) * self.limit
 
 
 class Filter(BaseModel):
+    """One condition of a list query: `{"field": "status", "operator": "eq", "value": "open"}`.
+
+    `field` is a plain (dotted) name, never an expression: safe to map onto a column allowlist.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     field: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
@@ -32,6 +38,8 @@ class Filter(BaseModel):
 
 
 class Sort(BaseModel):
+    """`{"field": "created_at", "direction": "desc"}`."""
+
     model_config = ConfigDict(extra="forbid")
 
     field: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

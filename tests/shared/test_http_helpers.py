@@ -1,0 +1,53 @@
+"""Request/Response helpers that behave alike under CPython and Pyodide."""
+
+from http import HTTPMethod
+
+from workers import Response
+
+from shared.http import method_of, path_of, query_of, with_headers
+
+
+def test_path_query_and_method(request_for):
+    request = request_for("/a/b%20c?x=1&y=&x=2", "POST", body="{}")
+    assert path_of(request) == "/a/b%20c"
+    assert query_of(request) == {"x": "2", "y": ""}
+    assert method_of(request) == "POST"
+    assert isinstance(request.method, HTTPMethod)  # what the SDK gives; method_of gives the plain name
+
+
+def test_root_path(request_for):
+    assert path_of(request_for("")) == "/"
+
+
+async def test_with_headers_sets_headers_in_place():
+    response = Response("x", headers={"a": "1"})
+    same = await with_headers(response, {"b": "2", "A": "3"})
+    assert same is response
+    assert (same.headers.get("a"), same.headers.get("b")) == ("3", "2")
+
+
+async def test_with_headers_copies_a_response_with_immutable_headers():
+    class Immutable:
+        def set(self, name, value):
+            raise TypeError("Can't modify immutable headers.")
+
+    class Fetched:
+        """A response from `fetch`: its JS headers cannot be changed."""
+
+        status = 201
+        headers = Response("", headers={"a": "1", "set-cookie": "s=1"}).headers
+
+        class js_object:  # mirrors the SDK attribute
+            headers = Immutable()
+
+        async def bytes(self):
+            return b"body"
+
+    copy = await with_headers(Fetched(), {"x-request-id": "r1", "a": "2"})
+    assert copy.status == 201
+    assert (copy.headers.get("x-request-id"), copy.headers.get("a"), copy.headers.get("set-cookie")) == (
+        "r1",
+        "2",
+        "s=1",
+    )
+    assert await copy.bytes() == b"body"
