@@ -1,54 +1,65 @@
-"""D1 on a local SQLite file, with D1's API, result shapes and error messages.
+"""Local D1: what worker code receives as `self.env.DB`, backed by a real SQLite file.
 
-    stmt = env.DB.prepare("SELECT * FROM things WHERE ns = ? AND id = ?").bind("ns", "a")
-    row = await stmt.first()                 # dict or None
-    result = await stmt.all()                # {"success": True, "meta": {...}, "results": [...]}
-    rows = await stmt.raw(columnNames=True)  # [["ns", "id"], ["ns", "a"]]
-    await env.DB.batch([stmt1, stmt2])       # one transaction: all or nothing
-    await env.DB.exec("CREATE TABLE ...; CREATE INDEX ...")
+The API is D1's JavaScript API, because on Cloudflare Python calls through to it:
+`db.prepare(sql).bind(*values)`, then `await stmt.first()`, `.all()`, `.run()`, `.raw()`, plus
+`await db.batch([...])` and `await db.exec(sql)`. Results cross the same boundary as on Cloudflare
+(`python_to_rpc` then `python_from_rpc`), so dicts are `JsDict` (`result.results[0].name` works).
 
-Values: INTEGER -> int, REAL -> float, TEXT -> str, NULL -> None. A BLOB is returned as a list of
-byte values (D1 hands blobs to JavaScript as an array of numbers). Bound values may be None, bool
-(stored as 1/0), int, float, str or bytes; anything else fails with `D1_TYPE_ERROR`, as on D1.
-Foreign keys are enforced and FTS5 is available, as on D1.
+Values, as D1 converts them:
+
+* bound: None -> NULL, bool -> 1/0, int -> INTEGER, float -> REAL, str -> TEXT, bytes -> BLOB.
+  Anything else raises `D1Error("D1_TYPE_ERROR: ...")` naming the Python type, when `bind()` is
+  called, as on D1. An int beyond +-(2**53 - 1) is refused too (Pyodide hands it to JavaScript as a
+  BigInt, which D1 rejects). A float with an integral value (2.0) is bound as the INTEGER 2, and a
+  non-finite float as NULL: JavaScript has one number type and D1 sends values as JSON. (D1 also
+  takes a JavaScript array of byte values as a BLOB; a Python list is refused here on purpose,
+  since it is far more often a value that should have been serialized: bind `bytes(...)`.)
+* returned: INTEGER -> int, REAL -> float, TEXT -> str, NULL -> None, BLOB -> a list of byte values
+  (`[104, 105]`; D1 sends blobs as JSON arrays of numbers; `bytes(value)` turns it back). Numbers
+  travel as JavaScript numbers: a REAL with an integral value (2.0) arrives as the int 2, and an
+  INTEGER beyond 2**53 loses precision exactly as it does on D1.
+
+Like D1: foreign keys are enforced, FTS5 is available, `?` and `?NNN` placeholders are supported,
+`batch()` is one transaction, `exec()` runs its input line by line (a statement spread over several
+lines fails, as on D1; several `;`-separated statements on one line are fine), and SQL errors raise
+`D1Error("D1_ERROR: <sqlite message>: SQLITE_<CODE>")`. Stricter than D1: a prepared statement must
+hold exactly one SQL statement, and BEGIN/COMMIT/ROLLBACK/SAVEPOINT are refused (use `batch()`).
+
+Several processes may open the same file: the database is in WAL mode with a busy timeout
+(`dotdo_dev.runtime.sqlite.connect`).
 """
 
 from __future__ import annotations
 
+import math
+import re
 import sqlite3
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from workers import python_from_rpc
+from workers.rpc import JsDict, python_from_rpc, python_to_rpc
 
 from dotdo_dev.runtime.sqlite import connect
 
-_BINDABLE = (type(None), bool, int, float, str, bytes)
+__all__ = ["D1Database", "D1Error", "D1PreparedStatement"]
+
+SERVED_BY = "dotdo-local.db"
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)", re.DOTALL)
+_TRANSACTION_CONTROL = re.compile(r"(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 
 class D1Error(Exception):
-    """A failed D1 query. The message reads like D1's: `D1_ERROR: <sqlite message>: SQLITE_<CODE>`."""
-
-
-def _error(exc: sqlite3.Error) -> D1Error:
-    if isinstance(exc, sqlite3.ProgrammingError) and "bindings" in str(exc):
-        return D1Error("D1_ERROR: Wrong number of parameter bindings for SQL query.")
-    if isinstance(exc, sqlite3.ProgrammingError) and "one statement at a time" in str(exc):
-        return D1Error("D1_ERROR: A prepared SQL statement must contain only one statement.")
-    name = getattr(exc, "sqlite_errorname", None) or "SQLITE_ERROR"
-    base = "_".join(name.split("_")[:2])  # SQLITE_CONSTRAINT_UNIQUE -> SQLITE_CONSTRAINT
-    return D1Error(f"D1_ERROR: {exc}: {base}")
-
-
-def _value(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return list(value)
-    return value
+    """A D1 failure. The message is D1's: `D1_ERROR: ...`, `D1_TYPE_ERROR: ...`, `D1_EXEC_ERROR: ...`,
+    `D1_COLUMN_NOTFOUND: ...`."""
 
 
 class D1Database:
-    """A D1 database binding backed by the SQLite file at `path`."""
+    """A D1 database stored in the SQLite file at `path` (created, with its parent folders, if missing)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -56,136 +67,282 @@ class D1Database:
         self._conn.execute("PRAGMA foreign_keys=ON")
 
     def __repr__(self) -> str:
-        return f"<D1Database {self.path.name}>"
+        return f"<D1Database {self.path}>"
 
     def prepare(self, query: str) -> D1PreparedStatement:
-        if not isinstance(query, str) or not query.strip():
-            raise D1Error("D1_ERROR: Cannot prepare an empty SQL query.")
-        return D1PreparedStatement(self, query, ())
+        """A statement for `query`; bind values with `.bind(...)`, run it with `.all()`, `.first()` ..."""
+        if not isinstance(query, str):
+            raise TypeError(f"D1 prepare() takes the SQL as a str, not {type(query).__name__}")
+        if not query.strip():
+            raise D1Error("D1_ERROR: No SQL statements detected. (the query is empty)")
+        return D1PreparedStatement(self, query)
 
-    async def batch(self, statements: list[D1PreparedStatement]) -> list[Any]:
-        """Run statements in one transaction; if one fails, none of them is applied."""
-        if not isinstance(statements, list) or not all(isinstance(s, D1PreparedStatement) for s in statements):
-            raise TypeError("batch() takes a list of prepared statements")
+    async def batch(self, statements: list[D1PreparedStatement]) -> list[JsDict]:
+        """Run `statements` in one transaction and return one `all()`-like result per statement.
+
+        If any statement fails, none of them takes effect and the error is raised."""
+        if not isinstance(statements, list):
+            raise TypeError(
+                f"D1 batch() takes a list of prepared statements, not {type(statements).__name__}"
+                " (a tuple or generator cannot be sent to D1 on Cloudflare)"
+            )
+        for statement in statements:
+            if not isinstance(statement, D1PreparedStatement):
+                raise TypeError(f"D1 batch() takes prepared statements, not {type(statement).__name__}")
         if not statements:
-            return []
-        results = []
+            raise D1Error("D1_ERROR: No SQL statements detected.")
+        with self._transaction():
+            outcomes = [self._execute(s.statement, s.params) for s in statements]
+        return [_to_worker(_all_result(outcome)) for outcome in outcomes]
+
+    async def exec(self, query: str) -> JsDict:
+        """Run the SQL in `query` without bindings, one line at a time, in one transaction.
+
+        Returns `{"count": <statements executed>, "duration": <ms>}`. As on D1, each line is sent on
+        its own: a statement that spans several lines fails with `incomplete input`."""
+        if not isinstance(query, str):
+            raise TypeError(f"D1 exec() takes the SQL as a str, not {type(query).__name__}")
+        lines = query.strip().split("\n")
+        count, duration = 0, 0.0
+        with self._transaction():
+            for number, line in enumerate(lines, start=1):
+                try:
+                    for sql in _split_statements(line):
+                        duration += self._execute(sql, [])["meta"]["duration"]
+                        count += 1
+                except D1Error as exc:
+                    reason = str(exc).removeprefix("D1_ERROR: ")
+                    raise D1Error(f"D1_EXEC_ERROR: Error in line {number}: {line}: {reason}") from None
+            if count == 0:
+                raise D1Error("D1_EXEC_ERROR: Error in line 1: : No SQL statements detected.")
+        return _to_worker({"count": count, "duration": duration})
+
+    # -- execution -----------------------------------------------------------------------------------
+    def _run(self, sql: str, params: Sequence[Any]) -> dict[str, Any]:
+        """Run one statement on its own (SQLite makes a single statement atomic)."""
+        try:
+            return self._execute(sql, params)
+        finally:
+            if self._conn.in_transaction:  # never leave a transaction open behind the worker's back
+                self._conn.rollback()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for statement in statements:
-                results.append(statement._execute_raw())
+        except (sqlite3.Error, sqlite3.Warning) as exc:
+            raise D1Error(f"D1_ERROR: {_describe(exc)}") from None
+        try:
+            yield
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise _error(exc) from None
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                conn.rollback()
+            if isinstance(exc, sqlite3.Error | sqlite3.Warning):
+                raise D1Error(f"D1_ERROR: {_describe(exc)}") from None
             raise
-        return [python_from_rpc({"success": True, "meta": r["meta"], "results": r["results"]}) for r in results]
 
-    async def exec(self, query: str) -> Any:
-        """Run one or more `;`-separated statements without bindings. Returns `{count, duration}`."""
+    def _execute(self, sql: str, params: Sequence[Any]) -> dict[str, Any]:
+        _check_statement(sql)
+        conn = self._conn
         started = time.perf_counter()
-        count = 0
-        for statement in _split(query):
-            try:
-                self._conn.execute(statement)
-            except sqlite3.Error as exc:
-                raise _error(exc) from None
-            count += 1
-        return python_from_rpc({"count": count, "duration": (time.perf_counter() - started) * 1000})
+        try:
+            before_changes = conn.total_changes
+            before = self._snapshot()
+            cursor = conn.execute(sql, list(params))
+            columns = [column[0] for column in cursor.description or ()]
+            rows = cursor.fetchall()
+            cursor.close()
+            changes = conn.total_changes - before_changes
+            after = self._snapshot()
+        except (sqlite3.Error, sqlite3.Warning) as exc:
+            raise D1Error(f"D1_ERROR: {_describe(exc)}") from None
+        duration = (time.perf_counter() - started) * 1000
+        last_row_id, size_after, _ = after
+        meta = {
+            "served_by": SERVED_BY,
+            "served_by_primary": True,
+            "duration": duration,
+            "changes": changes,
+            "last_row_id": last_row_id,
+            "changed_db": changes > 0 or after != before,
+            "size_after": size_after,
+            "rows_read": max(len(rows), changes),  # approximation: SQLite does not report rows scanned
+            "rows_written": changes,  # approximation: D1 also counts index writes
+            "timings": {"sql_duration_ms": duration},
+        }
+        return {"columns": columns, "rows": [[_result_value(v) for v in row] for row in rows], "meta": meta}
 
-    def _size(self) -> int:
-        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
-        size = self._conn.execute("PRAGMA page_size").fetchone()[0]
-        return int(pages * size)
-
-
-def _split(script: str) -> list[str]:
-    """Complete SQL statements of a script (semicolons inside strings and triggers are respected)."""
-    statements, start = [], 0
-    for index, char in enumerate(script):
-        if char == ";" and sqlite3.complete_statement(script[start : index + 1]):
-            statement = script[start : index + 1].strip()
-            if statement.strip(";").strip():
-                statements.append(statement)
-            start = index + 1
-    rest = script[start:].strip()
-    if rest:
-        statements.append(rest)
-    return statements
+    def _snapshot(self) -> tuple[int, int, int]:
+        """(last_insert_rowid, database size in bytes, schema version)."""
+        return self._conn.execute(
+            "SELECT last_insert_rowid(), page_count * page_size, schema_version "
+            "FROM pragma_page_count(), pragma_page_size(), pragma_schema_version()"
+        ).fetchone()
 
 
 class D1PreparedStatement:
-    """A query and its bound values. `bind` returns a new statement; a statement can run many times."""
+    """A SQL statement with its bound values. Statements are immutable: `bind()` returns a new one,
+    and a statement can be run any number of times."""
 
-    def __init__(self, db: D1Database, query: str, params: tuple[Any, ...]) -> None:
-        self._db = db
-        self._query = query
-        self._params = params
+    def __init__(self, database: D1Database, statement: str, params: Sequence[Any] = ()) -> None:
+        self._database = database
+        self.statement = statement
+        self.params = list(params)
 
     def __repr__(self) -> str:
-        return f"<D1PreparedStatement {self._query[:60]!r}>"
+        return f"<D1PreparedStatement {self.statement!r} params={self.params!r}>"
 
     def bind(self, *values: Any) -> D1PreparedStatement:
-        for value in values:
-            if not isinstance(value, _BINDABLE):
-                raise D1Error(f"D1_TYPE_ERROR: Type '{type(value).__name__}' not supported for value '{value!r}'")
-        params = tuple(int(v) if isinstance(v, bool) else v for v in values)
-        return D1PreparedStatement(self._db, self._query, params)
+        """A copy of this statement with `values` bound to its `?` / `?NNN` placeholders, in order.
 
-    def _execute_raw(self) -> dict[str, Any]:
-        conn = self._db._conn
-        started = time.perf_counter()
-        before = conn.total_changes
-        cursor = conn.execute(self._query, self._params)
-        columns = [d[0] for d in cursor.description or ()]
-        rows = cursor.fetchall()
-        changes = conn.total_changes - before
-        last_row_id = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-        results = [{c: _value(v) for c, v in zip(columns, row, strict=True)} for row in rows]
-        meta = {
-            "served_by": "dotdo-local-d1",
-            "duration": (time.perf_counter() - started) * 1000,
-            "changes": changes,
-            "last_row_id": last_row_id,
-            "changed_db": changes > 0,
-            "size_after": self._db._size(),
-            "rows_read": len(rows),
-            "rows_written": changes,
-        }
-        return {"success": True, "meta": meta, "results": results, "_columns": columns, "_rows": rows}
-
-    def _run(self) -> dict[str, Any]:
-        try:
-            return self._execute_raw()
-        except sqlite3.Error as exc:
-            raise _error(exc) from None
-
-    async def all(self) -> Any:
-        raw = self._run()
-        return python_from_rpc({"success": True, "meta": raw["meta"], "results": raw["results"]})
-
-    async def run(self) -> Any:
-        return await self.all()
+        Raises `D1Error` (`D1_TYPE_ERROR`) for a value D1 cannot bind. A wrong number of values is
+        reported when the statement runs, as on D1."""
+        return D1PreparedStatement(self._database, self.statement, [_bind_value(v) for v in values])
 
     async def first(self, column_name: str | None = None) -> Any:
-        raw = self._run()
-        if not raw["results"]:
+        """The first row as a dict, or None if there are no rows. With `column_name`, that column's
+        value of the first row (an error if the row has no such column)."""
+        outcome = self._database._run(self.statement, self.params)
+        if not outcome["rows"]:
             return None
-        row = raw["results"][0]
+        row = dict(zip(outcome["columns"], outcome["rows"][0], strict=True))
         if column_name is None:
-            return python_from_rpc(row)
+            return _to_worker(row)
         if column_name not in row:
             raise D1Error(f"D1_COLUMN_NOTFOUND: Column not found ({column_name})")
-        return python_from_rpc(row[column_name])
+        return _to_worker(row[column_name])
 
-    async def raw(self, options: Any = None, *, columnNames: bool = False) -> list[list[Any]]:
-        if isinstance(options, dict):
-            columnNames = bool(options.get("columnNames", columnNames))
-        raw = self._run()
-        rows = [[_value(v) for v in row] for row in raw["_rows"]]
-        return [list(raw["_columns"]), *rows] if columnNames else rows
+    async def all(self) -> JsDict:
+        """`{"success": True, "meta": {...}, "results": [row dicts]}`."""
+        return _to_worker(_all_result(self._database._run(self.statement, self.params)))
+
+    async def run(self) -> JsDict:
+        """Run the statement; the result has the same shape as `all()`."""
+        return _to_worker(_all_result(self._database._run(self.statement, self.params)))
+
+    async def raw(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> list[list[Any]]:
+        """The rows as lists of values. With `columnNames=True` (or `raw({"columnNames": True})`) the
+        first list holds the column names."""
+        column_names = bool(_options("raw", options, kwargs, {"columnNames"}).get("columnNames"))
+        outcome = self._database._run(self.statement, self.params)
+        rows = outcome["rows"]
+        return _to_worker([outcome["columns"], *rows] if column_names else rows)
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+def _to_worker(value: Any) -> Any:
+    """What worker code receives on Cloudflare: the value as it comes back from JavaScript."""
+    return python_from_rpc(python_to_rpc(value))
+
+
+def _all_result(outcome: dict[str, Any]) -> dict[str, Any]:
+    columns = outcome["columns"]
+    results = [dict(zip(columns, row, strict=True)) for row in outcome["rows"]]
+    return {"success": True, "meta": outcome["meta"], "results": results}
+
+
+def _result_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return list(value)
+    if isinstance(value, int) and abs(value) > _MAX_SAFE_INTEGER:
+        return int(float(value))  # a JavaScript number cannot hold it exactly
+    return value
+
+
+def _bind_value(value: Any) -> Any:
+    python_type = type(value).__name__
+    try:
+        sent = python_to_rpc(value)  # what reaches D1 on Cloudflare
+    except TypeError as exc:
+        raise D1Error(f"D1_TYPE_ERROR: Type '{python_type}' not supported for value '{value!r}' ({exc})") from None
+    if sent is None or isinstance(sent, str | bytes):
+        return sent
+    if isinstance(sent, bool):
+        return int(sent)
+    if isinstance(sent, int):
+        if abs(sent) > _MAX_SAFE_INTEGER:
+            raise D1Error(
+                f"D1_TYPE_ERROR: Type 'bigint' not supported for value '{sent}' "
+                "(Python int beyond +-(2**53 - 1); bind it as a str, or as a float if precision may be lost)"
+            )
+        return sent
+    if isinstance(sent, float):
+        return sent if math.isfinite(sent) else None  # JSON has no NaN or Infinity
+    hint = "; for a BLOB bind bytes(...)" if isinstance(sent, list) else ""
+    raise D1Error(
+        f"D1_TYPE_ERROR: Type 'object' not supported for value '{_js_string(sent)}' "
+        f"(Python {python_type}; D1 binds None, bool, int, float, str and bytes{hint})"
+    )
+
+
+def _js_string(value: Any) -> str:
+    if isinstance(value, dict):
+        return "[object Object]"
+    if isinstance(value, set):
+        return "[object Set]"
+    if isinstance(value, list):
+        return ",".join("" if v is None else _js_string(v) for v in value)
+    return str(value)
+
+
+def _describe(exc: BaseException) -> str:
+    """D1's wording for a SQLite error: `<message>: SQLITE_<PRIMARY CODE>`."""
+    message = str(exc)
+    name = getattr(exc, "sqlite_errorname", None)
+    if name:
+        primary = "_".join(name.split("_")[:2])  # SQLITE_CONSTRAINT_UNIQUE -> SQLITE_CONSTRAINT
+        return f"{message}: {primary}"
+    if message.startswith("Incorrect number of bindings"):
+        return f"Wrong number of parameter bindings for SQL query. ({message})"
+    if message.startswith("You can only execute one statement at a time"):
+        return (
+            "a prepared statement must hold exactly one SQL statement; "
+            "use db.batch([...]) or db.exec(...) to run several"
+        )
+    return message
+
+
+def _check_statement(sql: str) -> None:
+    body = _COMMENTS.sub(" ", sql).strip().rstrip(";").strip()
+    if not body:
+        raise D1Error("D1_ERROR: No SQL statements detected.")
+    if _TRANSACTION_CONTROL.match(body):
+        raise D1Error(
+            "D1_ERROR: D1 does not support BEGIN, COMMIT, ROLLBACK or SAVEPOINT statements; "
+            "use db.batch([...]) to run statements in one transaction"
+        )
+
+
+def _split_statements(line: str) -> Iterator[str]:
+    """The SQL statements in `line` (`;`-separated; semicolons in strings and triggers are respected).
+
+    Blank and comment-only pieces are skipped; an unfinished statement is yielded as is, for SQLite
+    to report `incomplete input`."""
+    pending = ""
+    for piece in line.split(";"):
+        pending = f"{pending};{piece}" if pending else piece
+        if sqlite3.complete_statement(pending + ";"):
+            if _COMMENTS.sub(" ", pending).strip():
+                yield pending
+            pending = ""
+    if _COMMENTS.sub(" ", pending).strip():
+        yield pending
+
+
+def _options(method: str, options: Any, kwargs: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
+    """Merge JS-style options (a dict) or Python keyword arguments; refuse anything D1 would ignore."""
+    if options is not None and kwargs:
+        raise TypeError(f"D1 {method}(): pass options either as a dict or as keyword arguments, not both")
+    if options is None:
+        options = kwargs
+    if not isinstance(options, Mapping):
+        raise TypeError(
+            f"D1 {method}() takes its options as a dict or keyword arguments "
+            f"(e.g. {method}(columnNames=True)), not {type(options).__name__}"
+        )
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise TypeError(f"D1 {method}(): unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}")
+    return dict(options)
