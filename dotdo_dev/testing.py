@@ -34,6 +34,30 @@ from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.state import StateDir
 
 
+def copy_repo(root: Path, target: Path) -> Path:
+    """A copy of the repo's files (tracked, or new and not ignored) in `target`, sharing node_modules.
+
+    For tests that generate services or otherwise change the tree.
+    """
+    import subprocess
+
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],  # noqa: S607 - git from PATH
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    for name in files:
+        source = root / name
+        if source.is_file():
+            dest = target / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(source.read_bytes())
+    (target / "node_modules").symlink_to(root / "node_modules")
+    return target
+
+
 def worker_root(test_file: str | Path) -> Path:
     """The worker folder of a test file (`<worker>/tests/...`), with its module root put on `sys.path`."""
     here = Path(test_file).resolve()

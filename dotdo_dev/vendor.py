@@ -104,13 +104,13 @@ def install(wheels: list[Path], target: Path) -> list[str]:
     return sorted(names)
 
 
-def vendor(worker_dir: Path, repo_root: Path, *, cache: Path | None = None) -> Path:
-    """Lay out `<worker>/python_modules/` for Pyodide. Returns its path."""
+def vendor(worker_dir: Path, repo_root: Path, *, cache: Path | None = None, target: Path | None = None) -> Path:
+    """Lay out `<worker>/python_modules/` (or `target`) for Pyodide. Returns its path."""
     cache = cache or repo_root / ".cache" / "pyodide-wheels"
     constraints = repo_root / "constraints.txt"
     wheels = download(requirements_for(worker_dir, repo_root), cache, constraints=constraints)
     # Only the wheels this worker needs: resolve again into a fresh folder listing.
-    target = worker_dir / TARGET
+    target = target or worker_dir / TARGET
     install(_needed(wheels, requirements_for(worker_dir, repo_root), cache, constraints), target)
     return target
 

@@ -77,7 +77,13 @@ async def dispatch(request: Request, env) -> Response:
                 request_id=request_id,
                 details={"service": route.service, "environment": environment},
             )
-        _log("error", "user worker failed", request_id=request_id, service=route.service, error=type(exc).__name__)
+        _log(
+            "error",
+            "user worker failed",
+            request_id=request_id,
+            service=route.service,
+            error=f"{type(exc).__name__}: {exc}"[:500],
+        )
         return error_response(
             "WORKER_ERROR",
             f"The {route.service} service failed to handle the request",

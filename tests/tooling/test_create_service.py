@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dotdo_dev import wrangler
+from dotdo_dev import testing, wrangler
 from dotdo_dev.generator.create_service import CreateServiceError, ServiceNames, create_service, read_registry
 from dotdo_dev.platform import LocalPlatform
 
@@ -16,22 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def copy_repo(target: Path) -> Path:
-    """The repo's files (tracked, or new and not ignored) in `target`, sharing node_modules."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    for name in files:
-        source = ROOT / name
-        if source.is_file():
-            dest = target / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(source.read_bytes())
-    (target / "node_modules").symlink_to(ROOT / "node_modules")
-    return target
+    return testing.copy_repo(ROOT, target)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,101 @@
+"""Every worker under real Pyodide (npm pyodide 314) with Cloudflare's real Python SDK.
+
+Each worker's main module is imported as Cloudflare imports it, `GET /health` (or a route the
+worker serves) goes through the real SDK's Request/Response, and one RPC method is called with
+arguments converted the way the SDK converts them. Broken fixtures must fail naming the cause.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dotdo_dev import vendor as vendoring
+from dotdo_dev.conformance import check
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "workers"
+
+
+@pytest.fixture(scope="module")
+def python_modules(tmp_path_factory):
+    """The repo's runtime dependencies vendored once for Pyodide (workers without their own pyproject)."""
+    folder = tmp_path_factory.mktemp("worker")
+    return vendoring.vendor(folder, ROOT)
+
+
+def test_the_real_sdk_and_pyodide_314_are_used(python_modules):
+    result = check(ROOT, FIXTURES / "hello", python_modules=python_modules, rpc=("ping", []))
+    assert result.ok, result.error
+    assert result.raw["pyodide_version"].startswith("314.")
+    assert result.raw["sdk"].startswith("/vendor/workers/")  # the vendored real SDK, not our stand-in
+    assert (result.status, result.body, result.rpc) == (200, "hello", "pong")
+
+
+@pytest.fixture(scope="module")
+def dispatcher_modules(tmp_path_factory):
+    """Vendored from the dispatcher's own pyproject.toml: the SDK and nothing else."""
+    return vendoring.vendor(ROOT / "dispatcher", ROOT, target=tmp_path_factory.mktemp("dispatcher") / "python_modules")
+
+
+def test_dispatcher_routes_through_the_sdk(dispatcher_modules):
+    result = check(ROOT, ROOT / "dispatcher", path="/health", python_modules=dispatcher_modules)
+    assert result.bundle_bytes < 1_000_000
+    assert result.ok, result.error
+    assert result.status == 404  # dispatcher.do itself routes nowhere
+    assert result.json()["error"]["code"] == "SERVICE_NOT_FOUND"
+
+
+def test_dispatcher_forwards_to_the_namespace(dispatcher_modules):
+    result = check(ROOT, ROOT / "dispatcher", path="/api/db/things?x=1", python_modules=dispatcher_modules)
+    assert result.ok, result.error
+    assert result.status == 200
+    assert result.json()["data"] == {"stub": "db", "url": "https://dispatcher.do/things?x=1"}
+
+
+def test_fixture_workers_and_rpc_conversion(python_modules):
+    callee = check(ROOT, FIXTURES / "callee", python_modules=python_modules, rpc=("echo", [{"a": [1, 2.0, None]}]))
+    assert callee.ok, callee.error
+    assert callee.json() == {"success": True, "data": {"worker": "callee"}}
+    assert callee.rpc == {"a": [1, 2, None]}
+    caller = check(ROOT, FIXTURES / "caller", python_modules=python_modules, rpc=("call", ["add", [1, 2]]))
+    assert caller.ok, caller.error
+    assert caller.rpc == {"stub": "CALLEE", "method": "add", "args": [1, 2]}
+
+
+def test_a_thread_fails_with_a_clear_message(python_modules):
+    result = check(ROOT, FIXTURES / "uses-thread", python_modules=python_modules)
+    assert not result.ok
+    assert result.stage == "fetch"
+    assert "cannot start threads" in result.error
+
+
+def test_a_module_pyodide_lacks_is_named(python_modules):
+    result = check(ROOT, FIXTURES / "missing-module", python_modules=python_modules)
+    assert not result.ok
+    assert result.stage == "import"
+    assert result.module == "psycopg2"
+    assert "psycopg2" in result.error
+
+
+@pytest.mark.parametrize("service", sorted(p.parent.name for p in (ROOT / "workers").glob("*/wrangler.jsonc")))
+def test_every_service_in_the_repo(service, tmp_path):
+    folder = ROOT / "workers" / service
+    result = check(ROOT, folder, python_modules=vendoring.vendor(folder, ROOT, target=tmp_path / "python_modules"))
+    assert result.ok, result.error
+    assert result.status == 200
+    assert json.loads(result.body)["success"] is True
+
+
+def test_a_generated_service(tmp_path):
+    from dotdo_dev.generator.create_service import create_service
+    from dotdo_dev.testing import copy_repo
+
+    repo = copy_repo(ROOT, tmp_path / "repo")
+    service = create_service(repo, name="orders")
+    result = check(repo, service, rpc=("list_items", [1, 10]))  # vendored from its own pyproject.toml
+    assert result.ok, result.error
+    assert result.status == 200
+    assert json.loads(result.body)["data"]["service"] == "orders"
+    assert result.rpc["items"] == []
+    assert result.rpc["total"] == 0
