@@ -295,7 +295,7 @@ def _describe(exc: BaseException) -> str:
         primary = "_".join(name.split("_")[:2])  # SQLITE_CONSTRAINT_UNIQUE -> SQLITE_CONSTRAINT
         return f"{message}: {primary}"
     if message.startswith("Incorrect number of bindings"):
-        return f"Wrong number of parameter bindings for SQL query. ({message})"
+        return "Wrong number of parameter bindings for SQL query."  # miniflare's exact words
     if message.startswith("You can only execute one statement at a time"):
         return (
             "a prepared statement must hold exactly one SQL statement; "

@@ -1,0 +1,37 @@
+"""Cloudflare's local simulator (npm `miniflare` 4) as the reference for the local bindings.
+
+`run_ops(repo_root, ops)` runs binding operations in a JavaScript worker under real miniflare and
+returns each result (`{"ok": value}` or `{"error": message}`), bytes as `{"$bytes": [...]}`.
+tests/reference runs the same operations through `dotdo_dev.runtime.bindings` and compares.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_ops(repo_root: Path, ops: list[dict[str, Any]], *, timeout: float = 120) -> list[dict[str, Any]]:
+    node = repo_root.resolve() / "node_modules" / "node" / "bin" / "node"
+    with tempfile.TemporaryDirectory() as tmp:
+        job = Path(tmp) / "ops.json"
+        job.write_text(json.dumps(ops))
+        proc = subprocess.run(  # noqa: S603 - the repo's node running our script
+            [str(node), "--no-warnings", str(HERE / "miniflare_ops.mjs"), str(job)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=tmp,
+            env={**os.environ, "NODE_NO_WARNINGS": "1", "MINIFLARE_TELEMETRY": "false"},
+        )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"miniflare run failed: {(proc.stderr or proc.stdout)[-2000:]}")
+    return json.loads(lines[-1])
