@@ -18,12 +18,22 @@ HERE = Path(__file__).resolve().parent
 
 
 def run_ops(repo_root: Path, ops: list[dict[str, Any]], *, timeout: float = 120) -> list[dict[str, Any]]:
+    """Binding operations (D1 as `DB`, KV as `KV`) run in a JavaScript worker under miniflare."""
+    return _run(repo_root, "miniflare_ops.mjs", ops, timeout)
+
+
+def run_queue_scenario(repo_root: Path, scenario: dict[str, Any], *, timeout: float = 120) -> dict[str, Any]:
+    """A queue scenario (see queue_scenario.mjs): per message, the attempts seen and whether it died."""
+    return _run(repo_root, "queue_scenario.mjs", scenario, timeout)
+
+
+def _run(repo_root: Path, script: str, payload: Any, timeout: float) -> Any:
     node = repo_root.resolve() / "node_modules" / "node" / "bin" / "node"
     with tempfile.TemporaryDirectory() as tmp:
-        job = Path(tmp) / "ops.json"
-        job.write_text(json.dumps(ops))
+        job = Path(tmp) / "job.json"
+        job.write_text(json.dumps(payload))
         proc = subprocess.run(  # noqa: S603 - the repo's node running our script
-            [str(node), "--no-warnings", str(HERE / "miniflare_ops.mjs"), str(job)],
+            [str(node), "--no-warnings", str(HERE / script), str(job)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -31,7 +41,7 @@ def run_ops(repo_root: Path, ops: list[dict[str, Any]], *, timeout: float = 120)
             cwd=tmp,
             env={**os.environ, "NODE_NO_WARNINGS": "1", "MINIFLARE_TELEMETRY": "false"},
         )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("[", "{"))]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"miniflare run failed: {(proc.stderr or proc.stdout)[-2000:]}")
     return json.loads(lines[-1])

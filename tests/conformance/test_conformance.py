@@ -99,3 +99,11 @@ def test_a_generated_service(tmp_path):
     assert json.loads(result.body)["data"]["service"] == "orders"
     assert result.rpc["items"] == []
     assert result.rpc["total"] == 0
+
+
+def test_rpc_refusals_match_the_real_sdk(python_modules):
+    # The same method fails locally (tests/runtime/test_platform.py) with the same words.
+    result = check(ROOT, FIXTURES / "callee", python_modules=python_modules, rpc=("unsendable", []))
+    assert not result.ok
+    assert result.stage == "rpc"
+    assert "cannot be sent over RPC" in result.error
