@@ -107,3 +107,10 @@ def test_rpc_refusals_match_the_real_sdk(python_modules):
     assert not result.ok
     assert result.stage == "rpc"
     assert "cannot be sent over RPC" in result.error
+
+
+def test_a_blocking_socket_fails_with_a_clear_message(python_modules):
+    result = check(ROOT, FIXTURES / "uses-socket", python_modules=python_modules)
+    assert not result.ok
+    assert result.stage == "fetch"
+    assert "cannot open blocking sockets" in result.error
