@@ -36,7 +36,7 @@ from workers import Request
 
 from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_local
 from dotdo_dev.runtime.peers import SOCKETS_ENV, TOKEN_ENV, Peers, RemoteError, WorkerNotFound
-from dotdo_dev.runtime.state import StateDir
+from dotdo_dev.runtime.state import StateDir, default_state_dir
 from shared.envelope import failure
 
 log = logging.getLogger("dotdo.platform")
@@ -94,7 +94,7 @@ class LocalPlatform:
     ) -> None:
         self.root = root
         self.config_paths = configs if configs is not None else discover_workers(root)
-        self.state = StateDir(state_dir or root / ".state")
+        self.state = StateDir(state_dir or default_state_dir(root))
         self.host = host
         self.port = port
         self.environ = environ

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from workers import DurableObject, Request, WorkerEntrypoint
+from workers import Request, WorkerEntrypoint
 from workers.response import FetchResponse
 
 from dotdo_dev.config import WorkerConfig, missing_secrets, secrets_for
@@ -140,12 +140,6 @@ class Isolate:
         if "Default" not in found:
             raise WorkerError(f"{self.config.main} defines no `class Default(WorkerEntrypoint)`")
         return found
-
-    def durable_object_class(self, class_name: str) -> type:
-        cls = getattr(self.module, class_name, None)
-        if not (isinstance(cls, type) and issubclass(cls, DurableObject)):
-            raise WorkerError(f"{self.config.main} exports no Durable Object class {class_name!r}")
-        return cls
 
     # -- invocation --------------------------------------------------------------------------------
     def _instance(self, entrypoint: str | None) -> tuple[Any, ExecutionContext]:

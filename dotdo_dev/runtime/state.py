@@ -30,9 +30,6 @@ class StateDir:
     def queues(self) -> Path:
         return self._file("queues", "queues")
 
-    def durable_objects(self, script: str, class_name: str) -> Path:
-        return self.root / "do" / _SAFE.sub("_", script) / _SAFE.sub("_", class_name)
-
     def _file(self, kind: str, name: str) -> Path:
         directory = self.root / kind
         directory.mkdir(parents=True, exist_ok=True)

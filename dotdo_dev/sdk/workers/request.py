@@ -8,7 +8,7 @@ from typing import Any, Unpack
 from urllib.parse import urlsplit
 
 from ._body import BodyMixin
-from ._headers import HeaderList, header_value, to_header_list, to_http_message
+from ._headers import HeaderList, to_header_list, to_http_message
 from .types import FetchKwargs
 
 _NO_BODY_METHODS = {"GET", "HEAD"}
@@ -85,16 +85,11 @@ class Request(BodyMixin):
         return self._url
 
     def clone(self) -> Request:
-        if self._body_used:
-            raise OSError("Body already used")
+        self._raise_if_failed()
         return Request(self)
 
     async def json(self, **kwargs: Any) -> Any:
         return json.loads(await self.text(), **kwargs)
-
-    # Local-runtime helpers (not part of the SDK): used by the local platform to move requests around.
-    def _header(self, name: str) -> str | None:
-        return header_value(self._headers, name)
 
 
 def _encode_body(body: Any) -> bytes | None:
