@@ -251,10 +251,3 @@ async def test_a_busy_port_is_a_clear_error(tmp_path):
         with pytest.raises(RuntimeError, match="port in use"):
             await platform.start()
     assert platform.processes == {}
-
-
-def test_state_folder_defaults_to_dot_state_and_follows_the_environment(tmp_path, monkeypatch):
-    monkeypatch.delenv("DOTDO_STATE_DIR", raising=False)
-    assert LocalPlatform(ROOT).state.root == ROOT / ".state"
-    monkeypatch.setenv("DOTDO_STATE_DIR", str(tmp_path))
-    assert LocalPlatform(ROOT).state.root == tmp_path

@@ -155,3 +155,15 @@ def test_bad_dev_vars_line_names_the_line_not_the_value(tmp_path):
         read_dev_vars(path)
     assert info.value.line == 2
     assert "sk_live_secret" not in str(info.value)
+
+
+def test_state_folder_defaults_to_dot_state_and_follows_the_environment(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from dotdo_dev.platform import LocalPlatform
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.delenv("DOTDO_STATE_DIR", raising=False)
+    assert LocalPlatform(root).state.root == root / ".state"
+    monkeypatch.setenv("DOTDO_STATE_DIR", str(tmp_path))
+    assert LocalPlatform(root).state.root == tmp_path
