@@ -24,7 +24,7 @@ def _dev(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     root = find_repo_root()
     port = int(args.port if args.port is not None else os.environ.get("PORT", 8787))
-    platform = LocalPlatform(root, host=args.host, port=port)
+    platform = LocalPlatform(root, host=args.host, port=port, watch=not args.no_reload)
     asyncio.run(platform.run())
     return 0
 
@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     dev = sub.add_parser("dev", help="serve the whole platform locally")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=None, help="default: $PORT or 8787")
+    dev.add_argument("--no-reload", action="store_true", help="do not restart workers when their files change")
     dev.set_defaults(run=_dev)
 
     test = sub.add_parser("test", help="run every test suite")

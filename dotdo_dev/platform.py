@@ -91,9 +91,14 @@ class LocalPlatform:
         host: str = "127.0.0.1",
         port: int = 8787,
         environ: dict[str, str] | None = None,
+        watch: bool = False,
+        watch_interval: float = 1.0,
     ) -> None:
         self.root = root
+        self.discovering = configs is None
         self.config_paths = configs if configs is not None else discover_workers(root)
+        self.watch = watch
+        self.watch_interval = watch_interval
         self.state = StateDir(state_dir or default_state_dir(root))
         self.host = host
         self.port = port
@@ -107,6 +112,8 @@ class LocalPlatform:
         self._serving: asyncio.Task[Any] | None = None
         self.bound_port: int | None = None
         self._pumps: set[asyncio.Task[None]] = set()
+        self._env: dict[str, str] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, *, wait_seconds: float = 60.0) -> None:
@@ -126,12 +133,15 @@ class LocalPlatform:
         env[SOCKETS_ENV] = str(self.sockets)
         env[TOKEN_ENV] = self.token
         env.setdefault("PYTHONUNBUFFERED", "1")
+        self._env = env
         started = time.monotonic()
         for config in configs:
             await self._spawn(config, env)
         await self._wait_ready(wait_seconds)
         log.info("%d workers ready in %.2f s", len(configs), time.monotonic() - started)
         await self._serve_front()
+        if self.watch:
+            self._watcher = asyncio.create_task(self._watch())
 
     async def _spawn(self, config: WorkerConfig, env: dict[str, str]) -> None:
         args = [
@@ -224,6 +234,9 @@ class LocalPlatform:
 
     async def stop(self) -> None:
         """Stop the front server and every worker process."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         if self._server is not None:
             self._server.should_exit = True
             if self._serving is not None:
@@ -269,6 +282,68 @@ class LocalPlatform:
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait({waiter, self._serving}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
         await self.stop()
+
+    # -- reloading on change (make dev) -----------------------------------------------------------
+    async def _stop_worker(self, name: str) -> None:
+        entry = self.processes.pop(name, None)
+        if entry is not None and entry.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                entry.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(entry.process.wait(), 5)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    entry.process.kill()
+                await entry.process.wait()
+        self.peers.socket_path(name).unlink(missing_ok=True)
+        await self.peers.forget(name)
+
+    async def restart(self, path: Path, *, wait_seconds: float = 30.0) -> bool:
+        """(Re)start the worker configured at `path`. False, and the error logged, if it cannot start."""
+        try:
+            config = load_local(path)
+        except ConfigError as exc:
+            log.error("not restarting: %s", exc)
+            return False
+        await self._stop_worker(config.name)
+        (self.sockets / f"{config.name}.registered").write_text(str(config.path))
+        await self._spawn(config, self._env)
+        entry = self.processes[config.name]
+        deadline = time.monotonic() + wait_seconds
+        while not self.peers.socket_path(config.name).exists():
+            if entry.process.returncode is not None or time.monotonic() > deadline:
+                await asyncio.sleep(0.1)
+                log.error("worker %r failed to start; fix it and save again", config.name)
+                return False
+            await asyncio.sleep(0.02)
+        log.info("worker %r reloaded", config.name)
+        return True
+
+    def _stamps(self) -> dict[Path, tuple[int, int]]:
+        """Per worker config: (newest modification time, number of files) of its folder and of shared/."""
+        paths = discover_workers(self.root) if self.discovering else self.config_paths
+        shared = _tree_stamp(self.root / "shared")
+        return {p: (max(_tree_stamp(p.parent)[0], shared[0]), _tree_stamp(p.parent)[1] + shared[1]) for p in paths}
+
+    async def _watch(self) -> None:
+        """Restart a worker when its files (or shared/) change; start workers that appear; stop removed ones."""
+        known = self._stamps()
+        while True:
+            await asyncio.sleep(self.watch_interval)
+            try:
+                current = self._stamps()
+                for path in sorted(set(known) - set(current)):
+                    name = next((n for n, e in self.processes.items() if e.config.path == path.resolve()), None)
+                    if name:
+                        await self._stop_worker(name)
+                        (self.sockets / f"{name}.registered").unlink(missing_ok=True)
+                        log.info("worker %r removed", name)
+                for path, stamp in sorted(current.items()):
+                    if known.get(path) != stamp:
+                        await self.restart(path)
+                known = current
+            except Exception:
+                log.exception("watching for changes failed; will retry")
 
     # -- the front door ----------------------------------------------------------------------------
     async def front(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -332,3 +407,22 @@ async def _reply(send: Any, status: int, data: Any, *, text: str | None = None) 
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+_IGNORED = {"python_modules", "__pycache__", ".pytest_cache", "node_modules", "tests"}
+
+
+def _tree_stamp(folder: Path) -> tuple[int, int]:
+    """(newest mtime in ns, file count) of the files under `folder` that a worker runs."""
+    newest, count = 0, 0
+    stack = [folder]
+    while stack:
+        with contextlib.suppress(FileNotFoundError), os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in _IGNORED:
+                        stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    count += 1
+                    newest = max(newest, entry.stat().st_mtime_ns)
+    return newest, count

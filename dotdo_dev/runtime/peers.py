@@ -117,6 +117,12 @@ class Peers:
         reply = await client.post("/__dotdo/scheduled", content=payload, headers={TOKEN_HEADER: self.token})
         return _unwrap(reply)
 
+    async def forget(self, worker: str) -> None:
+        """Drop the connection pool to a worker (it is being restarted)."""
+        client = self._clients.pop(worker, None)
+        if client is not None:
+            await client.aclose()
+
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()
