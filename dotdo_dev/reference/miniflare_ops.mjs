@@ -40,6 +40,16 @@ async function run(env, op) {
     case "get": return kv.get(op.key, op.options);
     case "getWithMetadata": return kv.getWithMetadata(op.key, op.options);
     case "list": return kv.list(op.options);
+    case "list_all": {
+      // Page through with cursors: the names seen and how many pages it took.
+      const names = []; let cursor; let pages = 0;
+      do {
+        const page = await kv.list({ ...op.options, ...(cursor ? { cursor } : {}) });
+        names.push(...page.keys.map((k) => k.name)); pages += 1;
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor);
+      return { names, pages };
+    }
     case "delete": return kv.delete(op.key);
   }
   throw new Error("unknown op " + op.op);

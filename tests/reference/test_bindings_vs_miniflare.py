@@ -70,6 +70,8 @@ KV_OPS = [
     *[{"op": "put", "key": f"user:{i:02d}", "value": "v"} for i in range(12)],
     {"op": "list", "options": {"prefix": "user:", "limit": 5}},
     {"op": "list", "options": {"prefix": "user:1"}},
+    {"op": "list_all", "options": {"prefix": "user:", "limit": 5}},
+    {"op": "list_all", "options": {"limit": 4}},
     {"op": "put", "key": "é", "value": "v"},
     {"op": "put", "key": "Z", "value": "v"},
     {"op": "list", "options": {"limit": 3}},
@@ -128,6 +130,16 @@ async def run_local(ops, tmp_path):
                 value = await getattr(kv, kind)(op["key"], *([op["options"]] if "options" in op else []))
             elif kind == "list":
                 value = await kv.list(*([op["options"]] if "options" in op else []))
+            elif kind == "list_all":
+                names, cursor, pages = [], None, 0
+                while True:
+                    page = await kv.list({**op["options"], **({"cursor": cursor} if cursor else {})})
+                    names += [k["name"] for k in page["keys"]]
+                    pages += 1
+                    if page["list_complete"]:
+                        break
+                    cursor = page["cursor"]
+                value = {"names": names, "pages": pages}
             elif kind == "delete":
                 value = await kv.delete(op["key"])
             out.append({"ok": encode(value)})
