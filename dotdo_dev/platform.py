@@ -243,17 +243,7 @@ class LocalPlatform:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._serving, 5)
             self._server = None
-        for entry in self.processes.values():
-            if entry.process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    entry.process.send_signal(signal.SIGTERM)
-        for entry in self.processes.values():
-            try:
-                await asyncio.wait_for(entry.process.wait(), 5)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    entry.process.kill()
-                await entry.process.wait()
+        await asyncio.gather(*(_terminate(entry.process) for entry in self.processes.values()))
         self.processes.clear()
         await self.peers.aclose()
         if self.sockets.exists():
@@ -286,15 +276,8 @@ class LocalPlatform:
     # -- reloading on change (make dev) -----------------------------------------------------------
     async def _stop_worker(self, name: str) -> None:
         entry = self.processes.pop(name, None)
-        if entry is not None and entry.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                entry.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(entry.process.wait(), 5)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    entry.process.kill()
-                await entry.process.wait()
+        if entry is not None:
+            await _terminate(entry.process)
         self.peers.socket_path(name).unlink(missing_ok=True)
         await self.peers.forget(name)
 
@@ -322,8 +305,12 @@ class LocalPlatform:
     def _stamps(self) -> dict[Path, tuple[int, int]]:
         """Per worker config: (newest modification time, number of files) of its folder and of shared/."""
         paths = discover_workers(self.root) if self.discovering else self.config_paths
-        shared = _tree_stamp(self.root / "shared")
-        return {p: (max(_tree_stamp(p.parent)[0], shared[0]), _tree_stamp(p.parent)[1] + shared[1]) for p in paths}
+        shared_newest, shared_count = _tree_stamp(self.root / "shared")
+        stamps = {}
+        for path in paths:
+            newest, count = _tree_stamp(path.parent)
+            stamps[path] = (max(newest, shared_newest), count + shared_count)
+        return stamps
 
     async def _watch(self) -> None:
         """Restart a worker when its files (or shared/) change; start workers that appear; stop removed ones."""
@@ -407,6 +394,19 @@ async def _reply(send: Any, status: int, data: Any, *, text: str | None = None) 
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _terminate(process: asyncio.subprocess.Process, grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited after `grace` seconds."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
 
 
 _IGNORED = {"python_modules", "__pycache__", ".pytest_cache", "node_modules", "tests"}
