@@ -16,7 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dotdo_dev.platform import LocalPlatform, find_repo_root
+from dotdo_dev.dev_vars import ensure_dev_vars
+from dotdo_dev.platform import LocalPlatform, discover_workers, find_repo_root
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -24,6 +25,12 @@ def _dev(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     root = find_repo_root()
     port = int(args.port if args.port is not None else os.environ.get("PORT", 8787))
+    for config in discover_workers(root):
+        created = ensure_dev_vars(config.parent)
+        if created is not None:
+            logging.info(
+                "created %s with fresh local secrets (see the README: bootstrap admin key)", created.relative_to(root)
+            )
     platform = LocalPlatform(root, host=args.host, port=port, watch=not args.no_reload)
     asyncio.run(platform.run())
     return 0

@@ -386,8 +386,9 @@ def read_dev_vars(path: str | Path) -> dict[str, str]:
 def secrets_for(config: WorkerConfig, environ: dict[str, str] | None = None) -> dict[str, str]:
     """Secrets for a worker: its `.dev.vars` (or `.dev.vars.<env>`), then the process environment.
 
-    The environment supplies a value for any secret the worker declares (in `secrets.required` or in
-    `.dev.vars`) and overrides the file; plain `vars` come from `wrangler.jsonc` only, as in wrangler.
+    The environment supplies a value for any secret the worker declares (in `secrets.required`, in
+    `.dev.vars` or in `.dev.vars.example`) and overrides the file; plain `vars` come from
+    `wrangler.jsonc` only, as in wrangler.
     """
     environ = dict(os.environ if environ is None else environ)
     directory = config.directory
@@ -395,7 +396,9 @@ def secrets_for(config: WorkerConfig, environ: dict[str, str] | None = None) -> 
     if config.environment and (directory / f".dev.vars.{config.environment}").is_file():
         dev_vars = directory / f".dev.vars.{config.environment}"
     values = read_dev_vars(dev_vars)
-    for name in {*values, *config.secrets_required}:
+    from dotdo_dev.dev_vars import declared_names
+
+    for name in {*values, *config.secrets_required, *declared_names(directory)}:
         if name in environ:
             values[name] = environ[name]
     return values

@@ -76,7 +76,14 @@ class InvalidJSON(AppError):
 
 
 class Unauthorized(AppError):
+    """401 with `WWW-Authenticate: Bearer ...` (RFC 6750), which every 401 must carry."""
+
     status, code = 401, "UNAUTHORIZED"
+
+    def headers(self) -> dict[str, str]:
+        if self.code in ("INVALID_TOKEN", "TOKEN_EXPIRED", "INVALID_API_KEY"):
+            return {"www-authenticate": 'Bearer realm="dotdo", error="invalid_token"'}
+        return {"www-authenticate": 'Bearer realm="dotdo"'}
 
 
 class Forbidden(AppError):
@@ -160,6 +167,12 @@ _CLASSES: dict[str, type[AppError]] = {
 }
 
 
+_BY_STATUS: dict[int, type[AppError]] = {}
+for _cls in _CLASSES.values():
+    if not _cls.rpc_fields:
+        _BY_STATUS.setdefault(_cls.status, _cls)
+
+
 def to_rpc_message(err: AppError) -> str:
     """The message an RPC method raises so that the caller can rebuild `err` (one line: marker + JSON)."""
     payload: dict[str, Any] = {"code": err.code, "status": err.status, "message": err.message, "details": err.details}
@@ -220,4 +233,7 @@ def _rebuild(data: dict[str, Any]) -> AppError:
                 return cls(message, details=details, **extra)
             except (TypeError, ValueError):
                 pass  # a malformed extra field: fall back to the plain error below
-    return AppError(message, code=code, status=status, details=details)
+    # A code of the service's own (INVALID_TOKEN): the class of its status, so that `isinstance`
+    # and the headers of that kind (WWW-Authenticate on a 401) still apply.
+    by_status = _BY_STATUS.get(status, AppError)
+    return by_status(message, code=code, status=status, details=details)

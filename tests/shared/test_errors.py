@@ -50,7 +50,7 @@ def test_each_kind_has_its_status_and_code(cls, status, code):
     assert (err.status, err.code, err.message, err.details) == (status, code, "message", {"k": 1})
     assert err.to_dict() == {"code": code, "message": "message", "details": {"k": 1}}
     assert str(err) == "message"
-    assert err.headers() == {}
+    assert err.headers() == ({"www-authenticate": 'Bearer realm="dotdo"'} if cls is Unauthorized else {})
 
 
 def test_code_and_status_can_be_overridden_per_raise():
@@ -101,6 +101,14 @@ def test_custom_codes_come_back_as_app_errors():
     assert (back.code, back.status, back.details) == ("QUOTA_EXCEEDED", 429, [1])
     overridden = from_rpc_exception(rpc_error(NotFound("x", code="ORDER_NOT_FOUND")))
     assert (overridden.code, overridden.status) == ("ORDER_NOT_FOUND", 404)
+    assert isinstance(overridden, NotFound)  # a service's own code keeps the kind of its status
+
+
+def test_a_401_with_its_own_code_still_asks_for_credentials():
+    back = from_rpc_exception(rpc_error(Unauthorized("expired", code="TOKEN_EXPIRED")))
+    assert isinstance(back, Unauthorized)
+    assert back.code == "TOKEN_EXPIRED"
+    assert back.headers() == {"www-authenticate": 'Bearer realm="dotdo", error="invalid_token"'}
 
 
 PYODIDE_TRACEBACK = """PythonError: Traceback (most recent call last):

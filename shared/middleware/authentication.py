@@ -1,0 +1,93 @@
+"""Authentication for a service's HTTP interface: a bearer API key or JWT, validated by the auth service.
+
+    router.use(AuthenticationMiddleware())                     # after RequestId/AccessLog/Error
+
+    @router.post("/things")
+    async def upsert(request, ctx):
+        require_permission(ctx, "db:write")                    # 403 without it
+        ...
+
+Every path needs `Authorization: Bearer <sk_live_... | JWT>` except the `public` ones (`/health`
+by default): no service trusts the network, since `<svc>.do` reaches it without the gateway. The
+token is checked by `env.AUTH_SERVICE.validate_token(token)` over RPC (the auth worker itself
+passes its own `validate`). A missing or refused token is a 401 envelope with `WWW-Authenticate`;
+an auth service that cannot be reached is a 502/503, never a pass.
+
+The principal the auth service returns is left in `ctx.state["principal"]` (a dict: `id`, `type`,
+`role`, `permissions`, ...) and its id in `ctx.state["principal_id"]` for the access log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from workers import Request, Response
+
+from shared.errors import Forbidden, Unauthorized
+from shared.http import path_of
+from shared.permissions import allows
+from shared.routing import Context, Next
+from shared.rpc import call
+
+Validate = Callable[[Any, str], Awaitable[Any]]
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), else None."""
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 4096:
+        return None
+    return token
+
+
+async def validate_with_auth_service(env: Any, token: str) -> Any:
+    """Ask the auth service (binding `AUTH_SERVICE`) who `token` belongs to; its errors come back as theirs."""
+    binding = getattr(env, "AUTH_SERVICE", None)
+    if binding is None:
+        raise Unauthorized("Authentication is not available", code="AUTH_UNAVAILABLE")
+    return await call(lambda: binding.validate_token(token), service="auth")
+
+
+class AuthenticationMiddleware:
+    """Requires a valid bearer token on every path but the public ones (exact paths, or `prefix/*`)."""
+
+    def __init__(self, *, public: Iterable[str] = ("/health",), validate: Validate = validate_with_auth_service):
+        self.exact = frozenset(p for p in public if not p.endswith("/*"))
+        self.prefixes = tuple(p[:-1] for p in public if p.endswith("/*"))
+        for path in (*self.exact, *self.prefixes):
+            if not path.startswith("/"):
+                raise ValueError(f"public paths start with '/': {path!r}")
+        self.validate = validate
+
+    def is_public(self, path: str) -> bool:
+        return path in self.exact or path.startswith(self.prefixes)
+
+    async def __call__(self, request: Request, ctx: Context, call_next: Next) -> Response:
+        if self.is_public(path_of(request)):
+            return await call_next(request, ctx)
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("Send Authorization: Bearer <API key or token>", code="UNAUTHORIZED")
+        principal = await self.validate(ctx.env, token)
+        ctx.state["principal"] = principal
+        ctx.state["principal_id"] = principal["id"]
+        return await call_next(request, ctx)
+
+
+def principal_of(ctx: Context) -> Any:
+    """The authenticated principal of this request (401 if authentication did not run)."""
+    principal = ctx.state.get("principal")
+    if principal is None:
+        raise Unauthorized("Authentication required", code="UNAUTHORIZED")
+    return principal
+
+
+def require_permission(ctx: Context, permission: str) -> Any:
+    """The principal, if it holds `permission`; else a 403 `FORBIDDEN` naming the permission."""
+    principal = principal_of(ctx)
+    if not allows(principal["permissions"] or (), permission):
+        raise Forbidden(f"This needs the permission {permission!r}", details={"permission": permission})
+    return principal
