@@ -41,5 +41,6 @@ def test_roles_are_ordered_by_power():
     assert role_permissions("admin") == ("*",)
     assert set(role_permissions("viewer")) < set(role_permissions("user"))
     assert all(p.endswith(":read") for p in role_permissions("viewer"))
-    assert role_permissions("nobody") == () and role_permissions(None) == ()
+    assert role_permissions("nobody") == ()
+    assert role_permissions(None) == ()
     assert all(valid_permission(p) for perms in ROLES.values() for p in perms)

@@ -67,7 +67,7 @@ async def call(router, request_for, path, method="GET", token=None, service=None
 async def test_public_paths_need_no_token(router, request_for):
     auth = Auth()
     for path, method in (("/health", "GET"), ("/hooks/stripe", "POST")):
-        reply, body = await call(router, request_for, path, method, service=auth)
+        reply, _body = await call(router, request_for, path, method, service=auth)
         assert reply.status == 200
     assert auth.seen == []
 
