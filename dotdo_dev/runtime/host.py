@@ -37,6 +37,7 @@ from dotdo_dev.runtime.peers import (
     quote_header,
 )
 from dotdo_dev.runtime.state import StateDir
+from shared.errors import RPC_MARKER
 
 log = logging.getLogger("dotdo.runtime")
 
@@ -107,7 +108,8 @@ class WorkerApp:
             value, ctx = await self.isolate.call(call["entrypoint"], call["method"], call["args"], call["kwargs"])
             payload = wire.dumps({"value": value})
         except Exception as exc:
-            log.info("%s: RPC raised %s", self.isolate.config.name, type(exc).__name__)
+            if RPC_MARKER not in str(exc):  # an AppError answered on purpose (404, 409...) is no news
+                log.info("%s: RPC raised %s", self.isolate.config.name, type(exc).__name__)
             await _send_bytes(send, 200, wire.dumps({"error": _describe(exc)}), "application/json")
             return
         await _send_bytes(send, 200, payload, "application/json")

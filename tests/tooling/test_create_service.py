@@ -76,7 +76,9 @@ def test_wrangler_accepts_the_generated_config(generated, tmp_path):
 
 async def test_generated_service_is_served_through_the_dispatcher(generated, tmp_path):
     repo, _ = generated
-    platform = LocalPlatform(repo, state_dir=tmp_path, port=0)
+    admin_key = "sk_test_create_service_admin_0123456789abcdefghij"
+    secrets = {"API_KEY_SECRET": "s" * 40, "JWT_SECRET": "j" * 40, "BOOTSTRAP_ADMIN_KEY": admin_key}
+    platform = LocalPlatform(repo, state_dir=tmp_path, port=0, environ=dict(os.environ) | secrets)
     async with platform, httpx.AsyncClient(timeout=10) as http:
         http.base_url = platform.url
         by_host = await http.get("/health", headers={"Host": "order-history.do"})
@@ -85,7 +87,10 @@ async def test_generated_service_is_served_through_the_dispatcher(generated, tmp
         by_path = await http.get("/api/order-history/health")
         assert by_path.status_code == 200
         assert by_path.json()["data"] == by_host.json()["data"]
-        created = await http.post("/api/order-history/items", json={"name": "first"})
+        anonymous = await http.post("/api/order-history/items", json={"name": "first"})
+        assert anonymous.status_code == 401  # authenticated by the real auth service
+        admin = {"authorization": f"Bearer {admin_key}"}
+        created = await http.post("/api/order-history/items", json={"name": "first"}, headers=admin)
         assert created.status_code == 201
         missing = await http.get("/health", headers={"Host": "missing.do"})
         assert missing.status_code == 404
@@ -112,9 +117,10 @@ async def test_generated_service_is_served_through_the_dispatcher(generated, tmp
 )
 def test_invalid_names_are_rejected(tmp_path, name, message):
     repo = copy_repo(tmp_path)
+    before = sorted((repo / "workers").iterdir())
     with pytest.raises(CreateServiceError, match=message):
         create_service(repo, name=name)
-    assert not any((repo / "workers").glob("*/wrangler.jsonc"))
+    assert sorted((repo / "workers").iterdir()) == before
 
 
 def test_refuses_to_overwrite_and_unknown_types(generated):

@@ -1,0 +1,76 @@
+"""The db worker in this process, on a SQLite file per test.
+
+HTTP routes authenticate through `AUTH_SERVICE`. Here a stand-in answers `validate_token` for a
+few fixed tokens (as the auth service answers: a principal, or an RPC error carrying 401), so
+these tests exercise db alone; tests/e2e runs db behind the real auth service.
+"""
+
+import pytest
+
+from dotdo_dev.testing import WorkerHarness, worker_root
+from shared.errors import Unauthorized, rpc_error
+
+ROOT = worker_root(__file__)  # puts workers/db/src on sys.path, as Cloudflare's module root
+
+PRINCIPALS = {
+    "admin-token": {"id": "usr_admin", "type": "user", "role": "admin", "permissions": ["*"]},
+    "writer-token": {"id": "usr_writer", "type": "user", "role": "user", "permissions": ["db:read", "db:write"]},
+    "reader-token": {"id": "usr_reader", "type": "user", "role": "viewer", "permissions": ["db:read"]},
+    "nothing-token": {"id": "usr_nobody", "type": "api_key", "role": "user", "permissions": ["deploy"]},
+}
+
+
+class StandInAuth:
+    """Answers like the auth service's `validate_token` RPC method, for the tokens above."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def validate_token(self, token: str) -> dict:
+        self.calls.append(token)
+        if token not in PRINCIPALS:
+            raise rpc_error(Unauthorized("Invalid API key or token", code="INVALID_TOKEN"))
+        return dict(PRINCIPALS[token])
+
+
+@pytest.fixture
+def auth():
+    return StandInAuth()
+
+
+@pytest.fixture
+def worker(tmp_path, auth):
+    return WorkerHarness(ROOT, state_dir=tmp_path, bindings={"AUTH_SERVICE": auth})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+ADMIN, WRITER, READER, NOTHING = (bearer(t) for t in ("admin-token", "writer-token", "reader-token", "nothing-token"))
+
+
+async def rpc_fails(worker, method: str, *args, **kwargs):
+    """Call an RPC method that must fail with an AppError; the rebuilt error (`.code`, `.status`, ...)."""
+    from shared.errors import from_rpc_exception
+
+    try:
+        value = await worker.rpc(method, *args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the RPC boundary raises plain exceptions
+        err = from_rpc_exception(exc, service="db")
+        assert err.code != "UPSTREAM_ERROR", f"{method} raised a non-AppError: {exc!r}"
+        return err
+    raise AssertionError(f"{method} succeeded with {value!r}")
+
+
+async def body(response) -> dict:
+    """A response's JSON envelope, checked to have the envelope's shape."""
+    data = await response.json()
+    assert set(data) >= {"success", "meta"}, data
+    assert ("data" in data) if data["success"] else ("error" in data), data
+    return data
+
+
+async def make_thing(worker, ns: str, id: str, *, actor: str = "usr_test", **fields) -> dict:
+    """Upsert a thing over RPC; the stored thing (with `created`)."""
+    return await worker.rpc("upsert_thing", {"ns": ns, "id": id, **fields}, actor=actor)
