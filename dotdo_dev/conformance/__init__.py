@@ -64,9 +64,10 @@ def check(
     path: str = "/health",
     rpc: tuple[str, list[Any]] | None = None,
     python_modules: Path | None = None,
+    secrets: dict[str, str] | None = None,
     timeout: float = 180,
 ) -> Result:
-    """Run `worker_dir` under Pyodide and report what happened."""
+    """Run `worker_dir` under Pyodide and report what happened (`secrets` join the vars, as on Cloudflare)."""
     config = load_local(worker_dir)
     modules = python_modules or vendor(worker_dir, repo_root)
     job = {
@@ -75,7 +76,7 @@ def check(
         "shared": str(repo_root / "shared"),
         "harness": str(HERE),
         "main_module": config.main_module,
-        "vars": {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.vars.items()},
+        "vars": {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.vars.items()} | (secrets or {}),
         "bindings": bindings_of(config),
         "host": f"{config.name}.do",
         "path": path,
