@@ -1,0 +1,110 @@
+"""Per-call cost of auth's validation and db's reads over service-binding RPC on the local platform.
+
+    .venv/bin/python benchmarks/auth_db.py [--calls 1000]
+
+Starts db and auth (real worker processes, D1 on SQLite in a throw-away folder), stores a bootstrap
+admin key, makes an API key and a session, puts 1,000 things into db, then times sequential RPC
+calls as another worker makes them (`platform.peers.rpc`):
+  - baseline:          db.migrate once the schema is current: an RPC that reads nothing (the hop);
+  - db.get_thing:      one row by primary key;
+  - db.list_things:    a page of 20 with total (a batch of two queries);
+  - db.search_things:  FTS5 over 1,000 things;
+  - auth.validate_api_key: key record + owner (two db RPCs; a third at most once a minute per key);
+  - auth.validate_token (JWT): HS256 verification + the session record (one db RPC).
+Prints p50/p99 (ms) and calls/s; the figures to compare are each line against the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dotdo_dev.platform import LocalPlatform  # noqa: E402
+
+CONFIGS = [ROOT / "workers" / "db" / "wrangler.jsonc", ROOT / "workers" / "auth" / "wrangler.jsonc"]
+BOOTSTRAP = "sk_test_benchmark_bootstrap_0123456789abcdefghijklmnop"
+SECRETS = {"API_KEY_SECRET": "b" * 48, "JWT_SECRET": "j" * 48, "BOOTSTRAP_ADMIN_KEY": BOOTSTRAP}
+
+
+async def timed(call, total: int) -> dict[str, float]:
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(total):
+        begin = time.perf_counter()
+        await call()
+        latencies.append((time.perf_counter() - begin) * 1000)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "p50": statistics.median(latencies),
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "rps": total / elapsed,
+    }
+
+
+async def main(total: int) -> None:
+    with tempfile.TemporaryDirectory() as state:
+        environ = dict(os.environ) | SECRETS
+        async with LocalPlatform(ROOT, configs=CONFIGS, state_dir=Path(state), port=0, environ=environ) as platform:
+
+            async def rpc(worker: str, method: str, *args):
+                return await platform.peers.rpc(worker, None, method, list(args), {})
+
+            admin = await rpc("auth", "validate_api_key", BOOTSTRAP)
+            created = await rpc("auth", "create_api_key", admin, {"name": "bench", "permissions": ["db:read"]})
+            key = created["key"]
+            user = await rpc("db", "insert_record", "users", {"role": "user", "email": "bench@example.com"})
+            for n in range(1000):
+                words = f"thing number {n} about {'cats' if n % 2 else 'dogs'} and more"
+                await rpc("db", "upsert_thing", {"ns": "bench", "id": f"t{n}", "type": "Note", "content": words})
+            token = await _session_token(rpc, user)
+            cases = [
+                ("baseline (RPC, no storage)", lambda: rpc("db", "migrate")),
+                ("db.get_thing", lambda: rpc("db", "get_thing", "bench", "t500")),
+                ("db.list_things (20 + total)", lambda: rpc("db", "list_things", {"ns": "bench", "limit": 20})),
+                ("db.search_things (FTS5)", lambda: rpc("db", "search_things", "cats 42*")),
+                ("auth.validate_api_key", lambda: rpc("auth", "validate_api_key", key)),
+                ("auth.validate_token (JWT)", lambda: rpc("auth", "validate_token", token)),
+            ]
+            for _, call in cases:  # warm every path
+                await timed(call, 50)
+            print(f"calls per case: {total}, sequential  (local platform, {time.strftime('%Y-%m-%d')})")
+            print(f"{'call':<30}{'p50 ms':>9}{'p99 ms':>9}{'calls/s':>10}")
+            for label, call in cases:
+                r = await timed(call, total)
+                print(f"{label:<30}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['rps']:>10.0f}")
+
+
+async def _session_token(rpc, user: dict) -> str:
+    """A JWT for a live session of `user`, signed with the benchmark's JWT_SECRET (as /callback would)."""
+    sys.path.insert(0, str(ROOT / "workers" / "auth" / "src"))
+    import tokens
+
+    session = await rpc(
+        "db", "insert_record", "sessions", {"user_id": user["id"], "expires_at": "2099-01-01T00:00:00Z"}
+    )
+    keys = tokens.SigningKeys(current_kid="k1", keys={"k1": SECRETS["JWT_SECRET"]})
+    claims = {"role": "user", "permissions": ["db:read"]}
+    return tokens.issue_access_token(
+        keys,
+        subject=user["id"],
+        session_id=session["id"],
+        issuer="https://auth.dev.do",
+        audience="dotdo-development",
+        claims=claims,
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    asyncio.run(main(parser.parse_args().calls))
