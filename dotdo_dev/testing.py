@@ -109,7 +109,7 @@ class WorkerHarness:
         json: Any = None,
     ) -> FetchResponse:
         """Send a request to the worker's `fetch` (path relative to `http://<name>.do`, or a full URL)."""
-        url = path if "://" in path else f"http://{self.host}{path}"
+        url = f"http://{self.host}{path}" if path.startswith("/") else path
         header_list = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
         if json is not None:
             body = jsonlib.dumps(json)

@@ -1,0 +1,157 @@
+"""db and auth on the local platform, as `make dev` runs them: real worker processes, real HTTP.
+
+Requests go to the front door with `Host: <svc>.do`, through the real dispatcher; db authenticates
+every HTTP call with the real auth service, which keeps its records in db over RPC.
+"""
+
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from dotdo_dev.platform import LocalPlatform
+from shared.errors import from_rpc_exception
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = [ROOT / "dispatcher" / "wrangler.jsonc", ROOT / "workers" / "db" / "wrangler.jsonc"]
+CONFIGS.append(ROOT / "workers" / "auth" / "wrangler.jsonc")
+BOOTSTRAP = "sk_test_e2e_bootstrap_key_0123456789abcdefghijklmnop"
+ENVIRON = {
+    "API_KEY_SECRET": "e2e-api-key-secret-0123456789abcdef0123456789",
+    "JWT_SECRET": "e2e-jwt-secret-0123456789abcdef0123456789abcdef",
+    "BOOTSTRAP_ADMIN_KEY": BOOTSTRAP,
+}
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def platform(tmp_path_factory):
+    import os
+
+    environ = dict(os.environ) | ENVIRON
+    async with LocalPlatform(
+        ROOT, configs=CONFIGS, state_dir=tmp_path_factory.mktemp("state"), port=0, environ=environ
+    ) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def http(platform):
+    async with httpx.AsyncClient(base_url=platform.url, timeout=20) as client:
+        yield client
+
+
+def as_(key: str, host: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}", "host": host}
+
+
+async def rpc(platform, worker, method, *args):
+    return await platform.peers.rpc(worker, None, method, list(args), {})
+
+
+async def test_health_of_both_services_is_public(http):
+    db = await http.get("/health", headers={"host": "db.do"})
+    assert db.status_code == 200
+    assert db.json()["data"]["schema_version"] == 1
+    assert (await http.get("/health", headers={"host": "auth.do"})).json()["data"]["service"] == "auth"
+
+
+async def test_the_bootstrap_flow_of_the_readme(http, platform):
+    # curl -H 'Authorization: Bearer <bootstrap>' -H 'Host: auth.do' localhost:8787/apikeys -d '{...}'
+    reply = await http.post(
+        "/apikeys",
+        content='{"name":"ci","permissions":["deploy"]}',
+        headers=as_(BOOTSTRAP, "auth.do") | {"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert reply.status_code == 201, reply.text
+    key = reply.json()["data"]["key"]
+    key_id = reply.json()["data"]["api_key"]["id"]
+    # validates over RPC and over HTTP
+    principal = await rpc(platform, "auth", "validate_api_key", key)
+    assert principal["permissions"] == ["deploy"]
+    me = await http.get("/me", headers=as_(key, "auth.do"))
+    assert me.status_code == 200
+    assert me.json()["data"]["principal"]["key_id"] == key_id
+    # lacking a permission: 403 (creating keys needs apikeys:write; reading db needs db:read)
+    assert (
+        await http.post("/apikeys", json={"name": "x", "permissions": ["deploy"]}, headers=as_(key, "auth.do"))
+    ).status_code == 403
+    denied = await http.get("/things", headers=as_(key, "db.do"))
+    assert denied.status_code == 403
+    assert denied.json()["error"]["details"] == {"permission": "db:read"}
+    # revoked: refused everywhere
+    assert (await http.delete(f"/apikeys/{key_id}", headers=as_(BOOTSTRAP, "auth.do"))).status_code == 200
+    assert (await http.get("/me", headers=as_(key, "auth.do"))).status_code == 401
+    with pytest.raises(Exception, match="dotdo-error") as info:
+        await rpc(platform, "auth", "validate_api_key", key)
+    assert from_rpc_exception(info.value).status == 401
+
+
+async def test_an_expired_key_is_refused(http, platform):
+    reply = await http.post(
+        "/apikeys",
+        json={"name": "short", "permissions": ["db:read"], "expires_in_days": 1},
+        headers=as_(BOOTSTRAP, "auth.do"),
+    )
+    key, key_id = reply.json()["data"]["key"], reply.json()["data"]["api_key"]["id"]
+    assert (await http.get("/things", headers=as_(key, "db.do"))).status_code == 200
+    await rpc(platform, "db", "update_record", "api_keys", key_id, {"expires_at": "2021-01-01T00:00:00.000Z"})
+    refused = await http.get("/things", headers=as_(key, "db.do"))
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_db_refuses_missing_and_bad_credentials(http):
+    assert (await http.get("/things", headers={"host": "db.do"})).status_code == 401
+    bad = await http.get("/things", headers=as_("sk_live_aaaaaaaaaaaaaaaa_" + "B" * 43, "db.do"))
+    assert bad.status_code == 401
+    assert bad.json()["error"]["code"] == "INVALID_API_KEY"
+
+
+async def test_things_round_trip_the_same_through_http_rpc_and_mcp(http, platform):
+    created = await http.post(
+        "/apikeys", json={"name": "rw", "permissions": ["db:read", "db:write"]}, headers=as_(BOOTSTRAP, "auth.do")
+    )
+    key = created.json()["data"]["key"]
+    thing = {"ns": "e2e", "id": "doc-1", "type": "Article", "data": {"tags": ["a"]}, "content": "the quick brown fox"}
+    put = await http.post("/things", json=thing, headers=as_(key, "db.do"))
+    assert put.status_code == 201
+    stored = {k: v for k, v in put.json()["data"].items() if k != "created"}
+    assert stored["created_by"] == (await rpc(platform, "auth", "validate_api_key", key))["id"]
+    via_http = (await http.get("/things/e2e/doc-1", headers=as_(key, "db.do"))).json()["data"]
+    via_rpc = await rpc(platform, "db", "get_thing", "e2e", "doc-1")
+    mcp = await http.post(
+        "/mcp",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "db_get", "arguments": {"ns": "e2e", "id": "doc-1"}},
+        },
+        headers=as_(key, "db.do"),
+    )
+    via_mcp = mcp.json()["result"]["structuredContent"]
+    assert via_http == dict(via_rpc) == via_mcp == stored
+    listed = (await http.get("/things?ns=e2e", headers=as_(key, "db.do"))).json()
+    assert [t["id"] for t in listed["data"]] == ["doc-1"]
+    assert listed["meta"]["total"] == 1
+    found = (await http.get("/search?q=quick fox", headers=as_(key, "db.do"))).json()["data"]
+    assert [t["id"] for t in found] == ["doc-1"]
+    searched = await rpc(platform, "db", "search_things", "brown")
+    assert [t["id"] for t in searched["items"]] == ["doc-1"]
+    gone = await http.delete("/things/e2e/doc-1", headers=as_(key, "db.do"))
+    assert gone.json()["data"] == {"ns": "e2e", "id": "doc-1", "deleted": True}
+    assert (await http.get("/things/e2e/doc-1", headers=as_(key, "db.do"))).status_code == 404
+
+
+async def test_relationships_both_ways(http, platform):
+    for thing in ({"ns": "people", "id": "ada"}, {"ns": "papers", "id": "notes"}):
+        await rpc(platform, "db", "upsert_thing", thing)
+    edge = {"from": {"ns": "people", "id": "ada"}, "predicate": "wrote", "to": {"ns": "papers", "id": "notes"}}
+    await rpc(platform, "db", "upsert_relationship", edge)
+    out = await rpc(platform, "db", "get_relationships", "people", "ada")
+    into = await rpc(platform, "db", "get_incoming_relationships", "papers", "notes")
+    assert out["items"][0]["to"] == {"ns": "papers", "id": "notes"}
+    assert into["items"][0]["from"] == {"ns": "people", "id": "ada"}

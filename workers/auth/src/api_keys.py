@@ -1,0 +1,254 @@
+"""API keys: `sk_live_<key id>_<secret>` / `sk_test_...`, shown once, stored only as a keyed hash.
+
+    sk_live_0mwye3v4k0ut5i5k_Vq3... (16-character key id, then 43 characters = 32 random bytes)
+
+The key id is the record's id (`key_<key id>`), so validation reads one record by primary key,
+never a table scan, and compares HMAC-SHA-256(API_KEY_SECRET, key) with the stored hash in
+constant time. A key carries its own permissions (scopes): never more than its creator had.
+Validation also refuses a key whose owner has since lost the permissions it names.
+
+Bootstrap: when the secret `BOOTSTRAP_ADMIN_KEY` is set and no admin holds a live key, the first
+use of that key stores it (hashed) as an admin key with every permission. It may have any format
+starting with `sk_`; one that is not in the format above gets the record id `key_bootstrap`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import secrets
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+import hashing
+import store
+import users
+from shared.clock import is_past, iso_in, now_iso, parse_iso, seconds_since, to_iso
+from shared.errors import Conflict, Forbidden, NotFound, Unauthorized
+from shared.permissions import allows, valid_permission
+from shared.validation import validate
+
+KEY = re.compile(r"^sk_(live|test)_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$")
+BOOTSTRAP_ID = "key_bootstrap"
+BOOTSTRAP_USER = "usr_bootstrap_admin"
+LAST_USED_EVERY = 60  # seconds: last_used_at is written at most this often per key
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+class CreateApiKey(BaseModel):
+    """What `POST /apikeys` and `create_api_key` take."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    permissions: list[str] = Field(min_length=1, max_length=50, description="e.g. ['deploy', 'db:read']")
+    environment: Literal["live", "test"] = "live"
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_at: str | None = Field(default=None, description="ISO-8601 time with zone; or use expires_in_days")
+    owner_id: str | None = Field(default=None, max_length=64, description="Another user (needs apikeys:admin)")
+
+    @field_validator("permissions")
+    @classmethod
+    def _permissions(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if not valid_permission(p)]
+        if bad:
+            raise ValueError("each permission is like 'deploy', 'db:read', 'db:*' or '*'")
+        return sorted(set(value))
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expires_at(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            moment = parse_iso(value)
+        except ValueError:
+            raise ValueError("must be an ISO-8601 time with a zone, e.g. 2027-01-01T00:00:00Z") from None
+        if is_past(to_iso(moment)):
+            raise ValueError("must be in the future")
+        return to_iso(moment)
+
+
+def _key_id() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+def new_key(environment: str) -> tuple[str, str]:
+    """A fresh plain key and its record id."""
+    kid = _key_id()
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    return f"sk_{environment}_{kid}_{secret}", f"key_{kid}"
+
+
+def record_id_of(key: str) -> str | None:
+    """The record id a presented key would be stored under (None: not an API key at all)."""
+    match = KEY.fullmatch(key)
+    if match:
+        return f"key_{match.group(2)}"
+    return BOOTSTRAP_ID if key.startswith("sk_") else None
+
+
+def public_key(record: dict[str, Any]) -> dict[str, Any]:
+    """A key as it is shown after creation: everything but its hash (and never the key)."""
+    kid = record["id"].removeprefix("key_")
+    return {
+        "id": record["id"],
+        "name": record["name"],
+        "owner_id": record["owner_id"],
+        "environment": record["environment"],
+        "hint": f"sk_{record['environment']}_{kid}_…{record['last4']}",
+        "permissions": record["permissions"],
+        "expires_at": record["expires_at"],
+        "revoked_at": record["revoked_at"],
+        "last_used_at": record["last_used_at"],
+        "created_at": record["created_at"],
+        "created_by": record["created_by"],
+    }
+
+
+def _refuse() -> Unauthorized:
+    return Unauthorized("Invalid, expired or revoked API key", code="INVALID_API_KEY")
+
+
+async def validate_api_key(env: Any, key: str) -> dict[str, Any]:
+    """The principal an API key stands for, or 401 `INVALID_API_KEY` (unknown, wrong, expired, revoked)."""
+    if not isinstance(key, str) or len(key) > 512:
+        raise _refuse()
+    record_id = record_id_of(key)
+    if record_id is None:
+        raise _refuse()
+    record = await store.get(env, "api_keys", record_id)
+    if record is None:
+        record = await _bootstrap(env, key, record_id)
+    if record is None or not hashing.matches(env, key, record["key_hash"]):
+        raise _refuse()
+    if record["revoked_at"] is not None or is_past(record["expires_at"]):
+        raise _refuse()
+    owner = await store.get(env, "users", record["owner_id"])
+    if owner is None or owner.get("disabled_at"):
+        raise _refuse()
+    scopes = list(record["permissions"] or [])
+    role_permissions = users.role_permissions(owner.get("role"))
+    if not all(allows(role_permissions, p) for p in scopes):  # only then are grants worth a lookup
+        held = await users.effective_permissions(env, owner)
+        scopes = [p for p in scopes if allows(held, p)]
+    await _touch(env, record)
+    return {
+        "id": owner["id"],
+        "type": "user",
+        "auth": "api_key",
+        "key_id": record["id"],
+        "role": owner.get("role"),
+        "email": owner.get("email"),
+        "org_id": None,
+        "permissions": scopes,
+    }
+
+
+async def _touch(env: Any, record: dict[str, Any]) -> None:
+    last = record.get("last_used_at")
+    if last is None or seconds_since(last) >= LAST_USED_EVERY:
+        await store.update(env, "api_keys", record["id"], {"last_used_at": now_iso()})
+
+
+async def _bootstrap(env: Any, key: str, record_id: str) -> dict[str, Any] | None:
+    """Store `BOOTSTRAP_ADMIN_KEY` as an admin key if `key` is it and no admin has a live key."""
+    configured = getattr(env, "BOOTSTRAP_ADMIN_KEY", None)
+    if not isinstance(configured, str) or len(configured) < 32 or not configured.startswith("sk_"):
+        return None
+    if not hashing.matches(env, key, hashing.keyed_hash(env, configured)):
+        return None
+    admins = await store.find(env, "users", {"role": "admin"}, limit=100)
+    admin_ids = [u["id"] for u in admins["items"]]
+    if admin_ids:
+        live = [{"field": "owner_id", "operator": "in", "value": admin_ids}, {"field": "revoked_at", "value": None}]
+        if await store.count(env, "api_keys", live):
+            # Perhaps it is this very key, stored a moment ago by a concurrent first request.
+            return await store.get(env, "api_keys", record_id)
+    with contextlib.suppress(Conflict):  # made by an earlier bootstrap, or a concurrent one
+        await store.insert(env, "users", {"id": BOOTSTRAP_USER, "name": "Bootstrap admin", "role": "admin"})
+    values = {
+        "id": record_id,
+        "name": "bootstrap admin key",
+        "owner_id": BOOTSTRAP_USER,
+        "key_hash": hashing.keyed_hash(env, key),
+        "environment": "test" if key.startswith("sk_test_") else "live",
+        "last4": key[-4:],
+        "permissions": ["*"],
+    }
+    try:
+        record = await store.insert(env, "api_keys", values, actor="bootstrap")
+    except Conflict:  # a concurrent first request stored it
+        record = await store.get(env, "api_keys", record_id)
+    print(json.dumps({"type": "audit", "service": "auth", "action": "bootstrap_admin_key", "key_id": record_id}))
+    return record
+
+
+async def create_api_key(env: Any, principal: dict[str, Any], request: Any) -> dict[str, Any]:
+    """Make a key for the principal (or, with `apikeys:admin`, for `owner_id`): `{"key", "api_key"}`.
+
+    The plain key is in this answer only. Its permissions must all be held by the principal.
+    """
+    spec = validate(CreateApiKey, request)
+    held = principal.get("permissions") or []
+    if not allows(held, "apikeys:write"):
+        raise Forbidden("This needs the permission 'apikeys:write'", details={"permission": "apikeys:write"})
+    beyond = [p for p in spec.permissions if not allows(held, p)]
+    if beyond:
+        raise Forbidden("A key cannot carry permissions its creator lacks", details={"permissions": beyond})
+    owner_id = principal["id"]
+    if spec.owner_id is not None and spec.owner_id != owner_id:
+        if not allows(held, "apikeys:admin"):
+            raise Forbidden("Making keys for others needs 'apikeys:admin'", details={"permission": "apikeys:admin"})
+        owner_id = (await users.get_user(env, spec.owner_id))["id"]
+    expires_at = spec.expires_at
+    if spec.expires_in_days is not None:
+        expires_at = iso_in(spec.expires_in_days * 86400)
+    key, record_id = new_key(spec.environment)
+    values = {
+        "id": record_id,
+        "name": spec.name,
+        "owner_id": owner_id,
+        "key_hash": hashing.keyed_hash(env, key),
+        "environment": spec.environment,
+        "last4": key[-4:],
+        "permissions": spec.permissions,
+        "expires_at": expires_at,
+    }
+    record = await store.insert(env, "api_keys", values, actor=principal["id"])
+    return {"key": key, "api_key": public_key(record)}
+
+
+async def list_api_keys(
+    env: Any, principal: dict[str, Any], owner_id: str | None = None, include_revoked: bool = False
+) -> list[dict[str, Any]]:
+    """The principal's keys (with `apikeys:admin`: anyone's, or `owner_id`'s), newest first."""
+    held = principal.get("permissions") or []
+    if not allows(held, "apikeys:read"):
+        raise Forbidden("This needs the permission 'apikeys:read'", details={"permission": "apikeys:read"})
+    where: list[dict[str, Any]] = []
+    if owner_id is not None and owner_id != principal["id"] and not allows(held, "apikeys:admin"):
+        raise Forbidden("Listing others' keys needs 'apikeys:admin'", details={"permission": "apikeys:admin"})
+    if owner_id is not None or not allows(held, "apikeys:admin"):
+        where.append({"field": "owner_id", "value": owner_id or principal["id"]})
+    if not include_revoked:
+        where.append({"field": "revoked_at", "value": None})
+    found = await store.find(env, "api_keys", where, order_by="-created_at", limit=1000)
+    return [public_key(r) for r in found["items"]]
+
+
+async def revoke_api_key(env: Any, principal: dict[str, Any], key_id: str) -> dict[str, Any]:
+    """Revoke a key of the principal's (any key, with `apikeys:admin`); 404 for a key it cannot see."""
+    held = principal.get("permissions") or []
+    if not allows(held, "apikeys:write"):
+        raise Forbidden("This needs the permission 'apikeys:write'", details={"permission": "apikeys:write"})
+    record = await store.get(env, "api_keys", key_id) if isinstance(key_id, str) and key_id.startswith("key_") else None
+    if record is None or (record["owner_id"] != principal["id"] and not allows(held, "apikeys:admin")):
+        raise NotFound("No such API key", details={"id": str(key_id)[:64]})
+    if record["revoked_at"] is None:
+        record = await store.update(env, "api_keys", key_id, {"revoked_at": now_iso()}, where={"revoked_at": None})
+        record = record or await store.get(env, "api_keys", key_id)
+    return public_key(record)

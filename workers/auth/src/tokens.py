@@ -1,0 +1,199 @@
+"""Access tokens: short-lived JWTs signed with HS256, each naming its key (`kid`) so keys can rotate.
+
+    keys = SigningKeys.from_env(env)                 # JWT_SECRET, JWT_KEY_ID, JWT_PREVIOUS_KEYS
+    token = issue_access_token(keys, subject=user_id, session_id=sid, issuer=iss, audience=aud)
+    claims = verify_access_token(keys, token, issuer=iss, audience=aud)
+
+Rotation: JWT_SECRET (id JWT_KEY_ID) signs; JWT_PREVIOUS_KEYS ("kid:secret,kid2:secret2") only
+verifies, so tokens signed before a rotation stay valid until they expire.
+
+Verification trusts nothing in the token before its signature is checked: the header must say
+`alg: HS256` (never `none`, never another algorithm) and name a known `kid`; then the signature is
+checked with that key alone, and the time claims against `now` (so tests can move the clock).
+Every failure is a 401 `INVALID_TOKEN` (or `TOKEN_EXPIRED`) whose message carries no token text.
+
+`jose` is imported inside the functions that use it, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.errors import AppError, Unauthorized
+
+ALGORITHM = "HS256"
+MIN_SECRET_LENGTH = 32
+DEFAULT_KEY_ID = "k1"
+#: Claims this module sets itself; callers' extra claims may not replace them.
+REGISTERED_CLAIMS = frozenset({"iss", "aud", "sub", "sid", "iat", "nbf", "exp", "jti"})
+#: Longest token worth looking at (a real one is a few hundred bytes).
+MAX_TOKEN_LENGTH = 8192
+
+
+def _not_configured() -> AppError:
+    return AppError("JWT signing is not configured", code="AUTH_NOT_CONFIGURED", status=503)
+
+
+def _invalid() -> Unauthorized:
+    return Unauthorized("Invalid token", code="INVALID_TOKEN")
+
+
+def _expired() -> Unauthorized:
+    return Unauthorized("Token expired", code="TOKEN_EXPIRED")
+
+
+def _env_str(env: Any, name: str) -> str | None:
+    value = getattr(env, name, None)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """The key that signs (`current_kid`) and every key that verifies (`keys`: kid -> secret)."""
+
+    current_kid: str
+    keys: dict[str, str] = field(repr=False)  # secrets: never in a repr or a log line
+
+    def __post_init__(self) -> None:
+        if not self.current_kid or self.current_kid not in self.keys:
+            raise _not_configured()
+        if any(not kid or len(secret) < MIN_SECRET_LENGTH for kid, secret in self.keys.items()):
+            raise _not_configured()
+
+    @property
+    def current_secret(self) -> str:
+        return self.keys[self.current_kid]
+
+    @classmethod
+    def from_env(cls, env: Any) -> SigningKeys:
+        """Keys from `JWT_SECRET` (+ `JWT_KEY_ID`, default "k1") and `JWT_PREVIOUS_KEYS`.
+
+        A missing or short secret, or a malformed previous-keys list, is a 503
+        `AUTH_NOT_CONFIGURED` whose message names no value.
+        """
+        secret = _env_str(env, "JWT_SECRET")
+        if secret is None or len(secret) < MIN_SECRET_LENGTH:
+            raise _not_configured()
+        current_kid = _env_str(env, "JWT_KEY_ID") or DEFAULT_KEY_ID
+        keys = {current_kid: secret}
+        for entry in (_env_str(env, "JWT_PREVIOUS_KEYS") or "").split(","):
+            entry = entry.strip()
+            if not entry:
+                continue
+            kid, sep, old_secret = entry.partition(":")
+            kid, old_secret = kid.strip(), old_secret.strip()
+            if not sep or not kid or kid in keys or len(old_secret) < MIN_SECRET_LENGTH:
+                raise _not_configured()
+            keys[kid] = old_secret
+        return cls(current_kid=current_kid, keys=keys)
+
+
+def issue_access_token(
+    keys: SigningKeys,
+    *,
+    subject: str,
+    session_id: str,
+    issuer: str,
+    audience: str,
+    claims: dict | None = None,
+    ttl: int = 3600,
+    now: float | None = None,
+) -> str:
+    """A signed JWT for `subject` in session `session_id`, valid for `ttl` seconds from `now`.
+
+    Raises ValueError if `claims` tries to set a registered claim, or on an empty subject/session
+    or a non-positive ttl.
+    """
+    from jose import jwt
+
+    if not subject or not isinstance(subject, str):
+        raise ValueError("subject must be a non-empty string")
+    if not session_id or not isinstance(session_id, str):
+        raise ValueError("session_id must be a non-empty string")
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
+        raise ValueError("ttl must be a positive number of seconds")
+    extra = dict(claims or {})
+    overridden = sorted(REGISTERED_CLAIMS & extra.keys())
+    if overridden:
+        raise ValueError(f"claims may not override registered claims: {', '.join(overridden)}")
+
+    iat = int(time.time() if now is None else now)
+    payload = {
+        **extra,
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "sid": session_id,
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + ttl,
+        "jti": secrets.token_urlsafe(16),
+    }
+    return jwt.encode(
+        payload, keys.current_secret, algorithm=ALGORITHM, headers={"kid": keys.current_kid, "typ": "JWT"}
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def verify_access_token(
+    keys: SigningKeys, token: str, *, issuer: str, audience: str, now: float | None = None, leeway: int = 30
+) -> dict:
+    """The claims of `token` if it is a valid access token of ours; else a 401 (`INVALID_TOKEN`/`TOKEN_EXPIRED`)."""
+    from jose import jwk, jws
+    from jose.exceptions import JOSEError
+
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        raise _invalid()
+    try:
+        header = jws.get_unverified_header(token)
+    except (JOSEError, ValueError, TypeError, UnicodeError):
+        raise _invalid() from None
+    if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
+        raise _invalid()
+    kid = header.get("kid")
+    if not isinstance(kid, str) or kid not in keys.keys:
+        raise _invalid()
+
+    try:
+        # `algorithms` pins HS256 again, whatever the header says; the key is this kid's only.
+        key = jwk.construct(keys.keys[kid], ALGORITHM)
+        payload = jws.verify(token, key, algorithms=[ALGORITHM])
+        claims = json.loads(payload)
+    except (JOSEError, ValueError, TypeError, UnicodeError):
+        raise _invalid() from None
+    if not isinstance(claims, dict):
+        raise _invalid()
+
+    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
+    if not _is_number(exp) or not _is_number(iat) or (nbf is not None and not _is_number(nbf)):
+        raise _invalid()
+    for name in ("sub", "sid"):
+        value = claims.get(name)
+        if not isinstance(value, str) or not value:
+            raise _invalid()
+
+    current = time.time() if now is None else now
+    if current >= exp + leeway:
+        raise _expired()
+    if nbf is not None and current + leeway < nbf:
+        raise _invalid()
+    if current + leeway < iat:
+        raise _invalid()
+
+    if claims.get("iss") != issuer:
+        raise _invalid()
+    aud = claims.get("aud")
+    if not (aud == audience or (isinstance(aud, list) and audience in aud)):
+        raise _invalid()
+    return claims

@@ -1,0 +1,205 @@
+"""Sessions: JWT access tokens that end with their session, refresh tokens that rotate and catch reuse."""
+
+import asyncio
+import base64
+import json
+
+import pytest
+from conftest import BOOTSTRAP_KEY, SECRETS, auth_harness, bearer
+from helpers import db, new_user
+
+import sessions
+import tokens
+from shared.errors import from_rpc_exception
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture
+async def session(auth, db_platform):
+    """A fresh user (role user) and the tokens of a new session of theirs."""
+    user = await new_user(db_platform, "user")
+    return user, await sessions.create_session(auth.env, user)
+
+
+async def error_of(auth, method, *args):
+    with pytest.raises(Exception, match="dotdo-error") as info:
+        await auth.rpc(method, *args)
+    err = from_rpc_exception(info.value)
+    return err.status, err.code
+
+
+def b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def test_access_token_names_the_user_and_their_role_permissions(auth, session):
+    user, issued = session
+    principal = await auth.rpc("validate_token", issued["access_token"])
+    assert principal["id"] == user["id"]
+    assert principal["auth"] == "session"
+    assert principal["session_id"] == issued["session_id"]
+    assert "db:write" in principal["permissions"]
+    me = await auth.fetch("/me", headers=bearer(issued["access_token"]))
+    assert me.status == 200
+    assert (await me.json())["data"]["user"]["id"] == user["id"]
+    assert issued["expires_in"] == 3600
+
+
+async def test_tampered_token_is_refused(auth, session):
+    _, issued = session
+    header, payload, signature = issued["access_token"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["role"], claims["permissions"] = "admin", ["*"]
+    forged = f"{header}.{b64(claims)}.{signature}"
+    assert await error_of(auth, "validate_token", forged) == (401, "INVALID_TOKEN")
+    reply = await auth.fetch("/me", headers=bearer(forged))
+    assert reply.status == 401
+    assert "invalid_token" in reply.headers.get("www-authenticate")
+
+
+async def test_alg_none_token_is_refused(auth, session):
+    _user, issued = session
+    claims = json.loads(base64.urlsafe_b64decode(issued["access_token"].split(".")[1] + "=="))
+    for alg in ("none", "None", "NONE"):
+        unsigned = f"{b64({'alg': alg, 'typ': 'JWT', 'kid': 'k1'})}.{b64(claims)}."
+        assert await error_of(auth, "validate_token", unsigned) == (401, "INVALID_TOKEN")
+
+
+def _issue(ttl=3600, now=None, audience="dotdo", issuer="https://auth.do", secret=SECRETS["JWT_SECRET"], **claims):
+    keys = tokens.SigningKeys(current_kid="k1", keys={"k1": secret})
+    return tokens.issue_access_token(
+        keys,
+        subject=claims.pop("sub"),
+        session_id=claims.pop("sid"),
+        issuer=issuer,
+        audience=audience,
+        claims=claims,
+        ttl=ttl,
+        now=now,
+    )
+
+
+async def test_expired_wrong_audience_wrong_issuer_and_foreign_key_are_refused(auth, session):
+    user, issued = session
+    ids = {"sub": user["id"], "sid": issued["session_id"]}
+    assert (await auth.rpc("validate_token", _issue(**ids)))["id"] == user["id"]  # the control: same claims, valid
+    import time
+
+    assert await error_of(auth, "validate_token", _issue(ttl=60, now=time.time() - 3600, **ids)) == (
+        401,
+        "TOKEN_EXPIRED",
+    )
+    assert await error_of(auth, "validate_token", _issue(audience="other", **ids)) == (401, "INVALID_TOKEN")
+    assert await error_of(auth, "validate_token", _issue(issuer="https://evil", **ids)) == (401, "INVALID_TOKEN")
+    foreign = _issue(secret="another-secret-of-the-right-length-0123456789", **ids)
+    assert await error_of(auth, "validate_token", foreign) == (401, "INVALID_TOKEN")
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(auth, session):
+    _, first = session
+    second = await auth.rpc("refresh", first["refresh_token"])
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["session_id"] == first["session_id"]
+    assert (await auth.rpc("validate_token", second["access_token"]))["session_id"] == first["session_id"]
+    # the first refresh token again: stolen -> the whole session ends
+    assert await error_of(auth, "refresh", first["refresh_token"]) == (401, "REFRESH_TOKEN_REUSED")
+    assert await error_of(auth, "refresh", second["refresh_token"]) == (401, "INVALID_REFRESH_TOKEN")
+    assert await error_of(auth, "validate_token", second["access_token"]) == (401, "SESSION_REVOKED")
+    assert await error_of(auth, "validate_token", first["access_token"]) == (401, "SESSION_REVOKED")
+
+
+async def test_concurrent_use_of_one_refresh_token_lets_one_win_and_ends_the_session(auth, session):
+    _, issued = session
+    results = await asyncio.gather(
+        *(auth.rpc("refresh", issued["refresh_token"]) for _ in range(5)), return_exceptions=True
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1
+    codes = {from_rpc_exception(r).code for r in results if isinstance(r, BaseException)}
+    assert codes <= {"REFRESH_TOKEN_REUSED", "INVALID_REFRESH_TOKEN"}
+    assert await error_of(auth, "refresh", winners[0]["refresh_token"]) == (401, "INVALID_REFRESH_TOKEN")
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "rt_x.y", "rt_0mwye3v4k0ut5i5k3tbtsianw.AAAA", "a.b.c", None, 5])
+async def test_malformed_or_unknown_refresh_tokens_are_refused(auth, token):
+    assert await error_of(auth, "refresh", token) == (401, "INVALID_REFRESH_TOKEN")
+
+
+async def test_right_id_wrong_secret_does_not_burn_the_token(auth, session):
+    _, issued = session
+    record_id = issued["refresh_token"].split(".")[0]
+    assert await error_of(auth, "refresh", f"{record_id}.wrong") == (401, "INVALID_REFRESH_TOKEN")
+    assert (await auth.rpc("refresh", issued["refresh_token"]))["session_id"] == issued["session_id"]
+
+
+async def test_expired_refresh_token_is_refused(auth, session, db_platform):
+    _, issued = session
+    record_id = issued["refresh_token"].split(".")[0]
+    await db(db_platform).update_record("refresh_tokens", record_id, {"expires_at": "2020-01-01T00:00:00.000Z"})
+    assert await error_of(auth, "refresh", issued["refresh_token"]) == (401, "INVALID_REFRESH_TOKEN")
+
+
+async def test_logout_over_http_ends_the_session_at_once(auth, session):
+    _, issued = session
+    reply = await auth.fetch("/logout", method="POST", headers=bearer(issued["access_token"]))
+    assert reply.status == 200
+    assert (await reply.json())["data"] == {"logged_out": True}
+    assert "Max-Age=0" in reply.headers.get("set-cookie")
+    assert (await auth.fetch("/me", headers=bearer(issued["access_token"]))).status == 401
+    assert await error_of(auth, "refresh", issued["refresh_token"]) == (401, "INVALID_REFRESH_TOKEN")
+
+
+async def test_refresh_and_logout_with_the_cookie(auth, session):
+    _, issued = session
+    cookie = {"cookie": f"dotdo_refresh={issued['refresh_token']}", "content-type": "application/json"}
+    reply = await auth.fetch("/refresh", method="POST", body="{}", headers=cookie)
+    assert reply.status == 200, await reply.text()
+    data = (await reply.json())["data"]
+    assert "refresh_token" not in data  # it stays in the HttpOnly cookie
+    set_cookie = reply.headers.get("set-cookie")
+    assert "HttpOnly" in set_cookie
+    assert "Secure" in set_cookie
+    rotated = set_cookie.split(";")[0].split("=", 1)[1]
+    assert rotated != issued["refresh_token"]
+    assert (await auth.rpc("validate_token", data["access_token"]))["session_id"] == issued["session_id"]
+    out = await auth.fetch("/logout", method="POST", headers={"cookie": f"dotdo_refresh={rotated}"})
+    assert (await out.json())["data"] == {"logged_out": True}
+    assert await error_of(auth, "validate_token", data["access_token"]) == (401, "SESSION_REVOKED")
+
+
+async def test_refresh_needs_a_json_body(auth, session):
+    # a form post could come cross-site from any page without a preflight: refused
+    _, issued = session
+    form = {"cookie": f"dotdo_refresh={issued['refresh_token']}", "content-type": "application/x-www-form-urlencoded"}
+    reply = await auth.fetch("/refresh", method="POST", body="{}", headers=form)
+    assert reply.status == 415
+
+
+async def test_role_change_ends_sessions(auth, session):
+    user, issued = session
+    admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
+    assert (await auth.rpc("set_user_role", admin, user["id"], "viewer"))["role"] == "viewer"
+    assert await error_of(auth, "validate_token", issued["access_token"]) == (401, "SESSION_REVOKED")
+    fresh = await sessions.create_session(auth.env, await db_user(auth, user["id"]))
+    principal = await auth.rpc("validate_token", fresh["access_token"])
+    assert "db:write" not in principal["permissions"]
+
+
+async def db_user(auth, user_id):
+    return await auth.env.DB_SERVICE.get_record("users", user_id)
+
+
+async def test_tokens_survive_signing_key_rotation(db_platform, tmp_path, session):
+    user, issued = session
+    rotated = auth_harness(
+        db_platform,
+        tmp_path,
+        JWT_SECRET="the-new-jwt-secret-0123456789abcdef0123456789",
+        JWT_PREVIOUS_KEYS=f"k1:{SECRETS['JWT_SECRET']}",
+    )
+    rotated.env.JWT_KEY_ID = "k2"
+    assert (await rotated.rpc("validate_token", issued["access_token"]))["id"] == user["id"]
+    without_old = auth_harness(db_platform, tmp_path, JWT_SECRET="the-new-jwt-secret-0123456789abcdef0123456789")
+    without_old.env.JWT_KEY_ID = "k2"
+    assert await error_of(without_old, "validate_token", issued["access_token"]) == (401, "INVALID_TOKEN")
