@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 import records
 from shared.errors import AppError, BadRequest, Forbidden
@@ -29,6 +29,9 @@ WRITE_WORDS = frozenset(
 )
 READ_STARTS = frozenset({"SELECT", "WITH", "VALUES", "EXPLAIN"})
 MAX_ROWS = 1000
+#: Never written through /sql: the audit trail itself, the schema's bookkeeping, and the search index
+#: (VACUUM may renumber the rowids that things_fts refers to).
+PROTECTED = frozenset({"AUDIT_LOG", "_MIGRATIONS", "THINGS_FTS", "VACUUM"})
 _TOKEN = re.compile(
     r"""(?P<comment>--[^\n]*|/\*.*?(\*/|$))|(?P<quoted>'(?:[^']|'')*'?|"(?:[^"]|"")*"?|`[^`]*`?|\[[^\]]*\]?)"""
     r"""|(?P<word>[A-Za-z_][A-Za-z0-9_$]*)|(?P<semicolon>;)|(?P<other>.)""",
@@ -41,7 +44,18 @@ class SqlRequest(BaseModel):
 
     sql: str = Field(min_length=1, max_length=100_000)
     params: list[str | int | float | bool | None] = Field(default_factory=list, max_length=100)
-    write: bool = Field(default=False, description="Allow a statement that changes data or schema")
+    write: StrictBool = Field(default=False, description="Allow a statement that changes data or schema")
+
+
+def _words(sql: str) -> set[str]:
+    """The upper-cased words of `sql` outside comments, and the names inside quoted identifiers."""
+    found = set()
+    for match in _TOKEN.finditer(sql):
+        if match.group("word"):
+            found.add(match.group("word").upper())
+        elif match.group("quoted") and match.group("quoted")[0] in '"`[':
+            found.add(match.group("quoted").strip('"`[]').upper())
+    return found
 
 
 def statement_kind(sql: str) -> str:
@@ -88,6 +102,12 @@ async def run_sql(env: Any, request: Any, *, actor: str) -> dict[str, Any]:
         await record("refused")  # several statements (`select 1; drop table things`) are refused too
         raise
 
+    if kind == "write" and PROTECTED.intersection(_words(query.sql)):
+        await record("refused")
+        raise Forbidden(
+            "The audit log, the migrations and the search index are not changed by hand; VACUUM is not offered",
+            code="SQL_PROTECTED",
+        )
     if kind == "write" and not query.write:
         await record("refused")
         raise Forbidden(

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from shared.clock import now_iso
+from shared.clock import now_iso, parse_iso, to_iso
 from shared.errors import BadRequest, ValidationError
 from shared.ids import new_id
 from storage import storage
@@ -87,6 +87,11 @@ def _encode(table: Table, column: str, value: Any) -> Any:
         return value
     if not isinstance(value, str):
         raise _invalid(column, "must be a string")
+    if kind == "timestamp":
+        try:
+            return to_iso(parse_iso(value))  # one format, so that timestamps compare as text
+        except (ValueError, OverflowError):
+            raise _invalid(column, "must be an ISO-8601 time with a zone, e.g. 2027-01-01T00:00:00Z") from None
     if len(value) > MAX_TEXT:
         raise _invalid(column, f"is longer than {MAX_TEXT} characters", "too_long")
     return value

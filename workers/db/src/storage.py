@@ -76,9 +76,13 @@ async def _guard(pending: Any) -> Any:
             raise Conflict("A record with that key already exists", code="CONFLICT") from None
         if "FOREIGN KEY constraint failed" in text:
             raise Conflict("A record it refers to does not exist", code="REFERENCE_NOT_FOUND") from None
-        if "NOT NULL constraint failed" in text or "CHECK constraint failed" in text:
-            column = text.split("constraint failed:", 1)[-1].split(":")[0].strip().rpartition(".")[2][:64]
+        if "NOT NULL constraint failed" in text:  # "...failed: <table>.<column>: SQLITE_CONSTRAINT"
+            _, found, rest = text.partition("constraint failed:")
+            column = rest.split(":")[0].strip().rpartition(".")[2][:64] if found else ""
             details = [{"field": column or "values", "message": "must have a value", "type": "missing"}]
+            raise ValidationError("Invalid input", details=details) from None
+        if "CHECK constraint failed" in text:
+            details = [{"field": "values", "message": "a value is not allowed here", "type": "value_error"}]
             raise ValidationError("Invalid input", details=details) from None
         raise
 

@@ -50,17 +50,23 @@ def bearer(token: str) -> dict[str, str]:
 ADMIN, WRITER, READER, NOTHING = (bearer(t) for t in ("admin-token", "writer-token", "reader-token", "nothing-token"))
 
 
-async def rpc_fails(worker, method: str, *args, **kwargs):
-    """Call an RPC method that must fail with an AppError; the rebuilt error (`.code`, `.status`, ...)."""
+async def rpc_outcome(worker, method: str, *args, **kwargs):
+    """Call an RPC method: `(value, None)` if it answered, `(None, AppError)` if it raised (rebuilt, with
+    `.code`/`.status`; anything that is not an AppError comes back as UPSTREAM_ERROR 502)."""
     from shared.errors import from_rpc_exception
 
     try:
-        value = await worker.rpc(method, *args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - the RPC boundary raises plain exceptions
-        err = from_rpc_exception(exc, service="db")
-        assert err.code != "UPSTREAM_ERROR", f"{method} raised a non-AppError: {exc!r}"
-        return err
-    raise AssertionError(f"{method} succeeded with {value!r}")
+        return await worker.rpc(method, *args, **kwargs), None
+    except Exception as exc:  # the RPC boundary raises plain exceptions
+        return None, from_rpc_exception(exc, service="db")
+
+
+async def rpc_fails(worker, method: str, *args, **kwargs):
+    """Call an RPC method that must fail with an AppError; the rebuilt error (`.code`, `.status`, ...)."""
+    value, err = await rpc_outcome(worker, method, *args, **kwargs)
+    assert err is not None, f"{method} succeeded with {value!r}"
+    assert err.code != "UPSTREAM_ERROR", f"{method} raised something that is not an AppError"
+    return err
 
 
 async def body(response) -> dict:
