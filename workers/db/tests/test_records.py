@@ -292,7 +292,9 @@ async def test_compare_and_set_succeeds_once(worker):
 
 
 async def test_concurrent_compare_and_set_has_one_winner(worker):
-    state = await worker.rpc("insert_record", "oauth_states", {"redirect_uri": "https://x", "expires_at": "2099-01-01T00:00:00Z"})
+    state = await worker.rpc(
+        "insert_record", "oauth_states", {"redirect_uri": "https://x", "expires_at": "2099-01-01T00:00:00Z"}
+    )
     results = await asyncio.gather(
         *(
             worker.rpc(
