@@ -172,3 +172,11 @@ async def test_provider_error_and_missing_config(sso_auth, db_platform, tmp_path
     reply = await login(unconfigured)
     assert (reply.status, (await reply.json())["error"]["code"]) == (503, "SSO_NOT_CONFIGURED")
     assert SSO_SETTINGS["WORKOS_API_KEY"] not in await (await login(sso_auth, "https://evil.com")).text()
+
+
+@pytest.mark.parametrize("path", ["/authorize?redirect_uri=https://evil.com", "/api/apikeys", "/oauth/refresh"])
+async def test_the_originals_legacy_routes_are_gone(sso_auth, path):
+    # /authorize redirected anywhere without a state; /api/* and /oauth/* were duplicates.
+    reply = await sso_auth.fetch(path)
+    assert reply.status in (401, 404)
+    assert reply.headers.get("location") is None

@@ -203,3 +203,13 @@ async def test_tokens_survive_signing_key_rotation(db_platform, tmp_path, sessio
     without_old = auth_harness(db_platform, tmp_path, JWT_SECRET="the-new-jwt-secret-0123456789abcdef0123456789")
     without_old.env.JWT_KEY_ID = "k2"
     assert await error_of(without_old, "validate_token", issued["access_token"]) == (401, "INVALID_TOKEN")
+
+
+async def test_refresh_tokens_are_stored_only_as_keyed_hashes(auth, session, db_platform):
+    _, issued = session
+    record_id, secret = issued["refresh_token"].split(".")
+    stored = await db(db_platform).get_record("refresh_tokens", record_id)
+    assert secret not in str(stored)
+    assert issued["access_token"] not in str(stored)
+    sessions_row = await db(db_platform).get_record("sessions", issued["session_id"])
+    assert issued["access_token"] not in str(sessions_row)  # access tokens are not stored at all

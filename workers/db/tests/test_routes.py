@@ -287,3 +287,16 @@ async def test_unknown_route_and_method(worker):
     response = await worker.fetch("/stats", method="DELETE", headers=ADMIN)
     assert response.status == 405
     assert "GET" in response.headers.get("allow", "")
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [("/rpc", "POST"), ("/admin/migrate-graph-schema", "POST"), ("/admin/migrate-vector-schema", "POST")],
+)
+async def test_the_originals_open_doors_are_gone(worker, path, method):
+    # The original answered POST /rpc {method, params} with this[method](...) (executeSql included)
+    # and ran DDL from /admin/* without authentication.
+    anonymous = await worker.fetch(path, method=method, json={"method": "executeSql", "params": ["DROP TABLE things"]})
+    assert anonymous.status == 401
+    as_admin = await worker.fetch(path, method=method, json={"method": "executeSql"}, headers=ADMIN)
+    assert as_admin.status == 404
