@@ -121,6 +121,16 @@ async def me(request: Request, ctx: Context) -> Any:
     return {"principal": dict(principal), "user": users.public_user(user)}
 
 
+@router.get("/sessions")
+async def list_sessions(request: Request, ctx: Context) -> Any:
+    return await sessions.list_sessions(ctx.env, principal_of(ctx)["id"])
+
+
+@router.delete("/sessions/{id}")
+async def end_session(request: Request, ctx: Context) -> Any:
+    return await sessions.end_session(ctx.env, principal_of(ctx)["id"], ctx.params["id"])
+
+
 @router.post("/permissions/check")
 async def check_permission(request: Request, ctx: Context) -> Any:
     body = await read_json(request)

@@ -21,7 +21,7 @@ import store
 import tokens
 import users
 from shared.clock import is_past, iso_in, now_iso
-from shared.errors import Unauthorized
+from shared.errors import NotFound, Unauthorized
 
 ACCESS_TTL = 3600
 REFRESH_TTL = 30 * 86400
@@ -171,6 +171,24 @@ async def validate_access_token(env: Any, token: str) -> dict[str, Any]:
         "org_id": claims.get("org_id"),
         "permissions": list(permissions) if isinstance(permissions, list) else [],
     }
+
+
+PUBLIC_SESSION_FIELDS = ("id", "org_id", "expires_at", "revoked_at", "ip", "user_agent", "created_at", "updated_at")
+
+
+async def list_sessions(env: Any, user_id: str) -> list[dict[str, Any]]:
+    """A user's live sessions, newest first (what `GET /sessions` shows: never a token)."""
+    live = await store.find(env, "sessions", {"user_id": user_id, "revoked_at": None}, order_by="-created_at")
+    return [{k: s[k] for k in PUBLIC_SESSION_FIELDS} for s in live["items"] if not is_past(s["expires_at"])]
+
+
+async def end_session(env: Any, user_id: str, session_id: str) -> dict[str, Any]:
+    """End one of the user's own sessions (a lost laptop); 404 for anyone else's."""
+    session = await store.get(env, "sessions", session_id) if isinstance(session_id, str) else None
+    if session is None or session["user_id"] != user_id:
+        raise NotFound("No such session", details={"id": str(session_id)[:64]})
+    await revoke_session(env, session["id"], reason="ended_by_user")
+    return {"id": session["id"], "revoked": True}
 
 
 async def logout(env: Any, *, session_id: str | None = None, refresh_token: Any = None) -> bool:

@@ -213,3 +213,27 @@ async def test_refresh_tokens_are_stored_only_as_keyed_hashes(auth, session, db_
     assert issued["access_token"] not in str(stored)
     sessions_row = await db(db_platform).get_record("sessions", issued["session_id"])
     assert issued["access_token"] not in str(sessions_row)  # access tokens are not stored at all
+
+
+async def test_a_user_lists_and_ends_their_own_sessions(auth, session, db_platform):
+    user, issued = session
+    other = await sessions.create_session(auth.env, user)
+    listed = await auth.fetch("/sessions", headers=bearer(issued["access_token"]))
+    ids = [s["id"] for s in (await listed.json())["data"]]
+    assert ids == [other["session_id"], issued["session_id"]]
+    assert (
+        issued["refresh_token"].split(".")[1]
+        not in await (await auth.fetch("/sessions", headers=bearer(issued["access_token"]))).text()
+    )
+    ended = await auth.fetch(
+        f"/sessions/{other['session_id']}", method="DELETE", headers=bearer(issued["access_token"])
+    )
+    assert (await ended.json())["data"] == {"id": other["session_id"], "revoked": True}
+    assert await error_of(auth, "validate_token", other["access_token"]) == (401, "SESSION_REVOKED")
+    stranger = await new_user(db_platform)
+    stranger_tokens = await sessions.create_session(auth.env, stranger)
+    foreign = await auth.fetch(
+        f"/sessions/{issued['session_id']}", method="DELETE", headers=bearer(stranger_tokens["access_token"])
+    )
+    assert foreign.status == 404
+    assert (await auth.rpc("validate_token", issued["access_token"]))["id"] == user["id"]
