@@ -138,6 +138,7 @@ _NON_INHERITABLE = (
     "queues",
     "dispatch_namespaces",
     "durable_objects",
+    "secrets",
 )
 
 

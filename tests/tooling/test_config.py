@@ -129,15 +129,42 @@ def test_env_block_overrides_and_bindings_are_not_inherited(tmp_path):
         "{"
         + BASE
         + """, "vars": {"ENVIRONMENT": "production", "ONLY_TOP": "1"},
-  "kv_namespaces": [{"binding": "KV", "id": "top"}],
+  "kv_namespaces": [{"binding": "KV", "id": "top"}], "secrets": {"required": ["TOP_SECRET"]},
   "env": {"staging": {"vars": {"ENVIRONMENT": "staging"}}}}""",
     )
     staging = load_worker(path, environment="staging")
     assert staging.name == "svc-staging"
     assert staging.vars == {"ENVIRONMENT": "staging"}
     assert staging.kv_namespaces == []
+    assert staging.secrets_required == []  # wrangler does not inherit `secrets` either
+    assert load_worker(path).secrets_required == ["TOP_SECRET"]
     assert staging.compatibility_date == "2026-11-01"
     assert load_worker(path).vars["ENVIRONMENT"] == "production"
+
+
+def test_dev_vars_example_declares_names_and_make_dev_fills_it(tmp_path):
+    from dotdo_dev.dev_vars import ensure_dev_vars
+
+    write(tmp_path, "{" + BASE + "}")
+    example = "# doc\nJWT_SECRET=<generate>\nADMIN_KEY=<generate:sk_test_>\nOPTIONAL=\n"
+    (tmp_path / ".dev.vars.example").write_text(example)
+    cfg = load_worker(tmp_path)
+    assert secrets_for(cfg, {"OPTIONAL": "from-env", "UNRELATED": "no"}) == {"OPTIONAL": "from-env"}
+    created = ensure_dev_vars(tmp_path)
+    assert created == tmp_path / ".dev.vars"
+    assert created.stat().st_mode & 0o777 == 0o600
+    first = read_dev_vars(created)
+    assert len(first["JWT_SECRET"]) >= 32
+    assert first["ADMIN_KEY"].startswith("sk_test_")
+    assert len(first["ADMIN_KEY"]) >= 40
+    assert first["OPTIONAL"] == ""
+    assert ensure_dev_vars(tmp_path) is None  # never overwritten
+    assert read_dev_vars(created) == first
+    other = tmp_path / "other"
+    other.mkdir()
+    write(other, "{" + BASE + "}")
+    (other / ".dev.vars.example").write_text(example)
+    assert read_dev_vars(ensure_dev_vars(other))["JWT_SECRET"] != first["JWT_SECRET"]
 
 
 def test_dev_vars_and_environment(tmp_path):
