@@ -21,7 +21,12 @@ def worker(tmp_path, dependencies=None):
 
 
 def test_requirements_default_to_the_repos_runtime_dependencies_plus_the_sdk(tmp_path):
-    assert requirements_for(worker(tmp_path), ROOT) == ["pydantic==2.14.4", "httpx==0.28.1", "python-jose==3.5.0", SDK_REQUIREMENT]
+    assert requirements_for(worker(tmp_path), ROOT) == [
+        "pydantic==2.14.4",
+        "httpx==0.28.1",
+        "python-jose==3.5.0",
+        SDK_REQUIREMENT,
+    ]
 
 
 def test_a_workers_own_pyproject_wins(tmp_path):
