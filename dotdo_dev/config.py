@@ -106,6 +106,8 @@ class WorkerConfig:
     crons: list[str] = field(default_factory=list)
     dispatch_namespaces: list[DispatchNamespaceConfig] = field(default_factory=list)
     durable_objects: list[DurableObjectBindingConfig] = field(default_factory=list)
+    #: Durable Object classes created by `migrations` (`new_sqlite_classes`, `new_classes`), minus deleted ones.
+    durable_object_classes: list[str] = field(default_factory=list)
     environment: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -288,6 +290,22 @@ def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | N
                 script_name=r.string(item, "script_name", prefix=k),
             )
         )
+    for i, item in enumerate(r.objs(d, "migrations")):
+        k = f"migrations[{i}]"
+        r.string(item, "tag", required=True, prefix=k)
+        for key in ("new_sqlite_classes", "new_classes"):
+            cfg.durable_object_classes += r.strings(item, key, prefix=k)
+        for gone in r.strings(item, "deleted_classes", prefix=k):
+            if gone in cfg.durable_object_classes:
+                cfg.durable_object_classes.remove(gone)
+    for i, binding in enumerate(cfg.durable_objects):
+        if binding.script_name is None and binding.class_name not in cfg.durable_object_classes:
+            raise ConfigError(
+                p,
+                f"class {binding.class_name!r} is bound but no migration creates it "
+                '(add {"tag": "v1", "new_sqlite_classes": ["' + binding.class_name + '"]} to "migrations")',
+                key=f"durable_objects.bindings[{i}].class_name",
+            )
     if not cfg.main.endswith(".py"):
         raise ConfigError(p, "a Python Worker's main module must be a .py file", key="main")
     if "python_workers" not in cfg.compatibility_flags:

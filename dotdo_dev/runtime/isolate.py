@@ -65,6 +65,7 @@ class Isolate:
         self.env = Env(self._build_env(bindings or {}, environ))
         self.module = self._import_main()
         self.entrypoints = self._find_entrypoints()
+        self._attach_durable_object_classes()
 
     # -- loading -----------------------------------------------------------------------------------
     def _build_env(self, overrides: dict[str, Any], environ: dict[str, str] | None) -> dict[str, Any]:
@@ -99,10 +100,33 @@ class Isolate:
             )
         for service in cfg.services:
             values[service.binding] = Fetcher(self._require_peers(service.binding), service.service, service.entrypoint)
+        if cfg.durable_objects:
+            from dotdo_dev.runtime.bindings.durable_objects import DurableObjectNamespace
+        for do in cfg.durable_objects:
+            values[do.name] = DurableObjectNamespace(
+                worker=do.script_name or cfg.name, class_name=do.class_name, cls=None, env=None, state_dir=self.state
+            )
         for ns in cfg.dispatch_namespaces:
             values[ns.binding] = DispatchNamespace(self._require_peers(ns.binding), ns.namespace)
         values.update(overrides)
         return values
+
+    def _attach_durable_object_classes(self) -> None:
+        """Give each `durable_objects` binding its class from the main module (as workerd does at load)."""
+        from workers import DurableObject
+
+        for do in self.config.durable_objects:
+            namespace = getattr(self.env, do.name, None)
+            if do.script_name not in (None, self.config.name) or not hasattr(namespace, "_cls"):
+                continue  # another worker's class, or a binding replaced by a test
+            cls = getattr(self.module, do.class_name, None)
+            if not (isinstance(cls, type) and issubclass(cls, DurableObject)):
+                raise WorkerError(
+                    f"{self.config.main} must define `class {do.class_name}(DurableObject)` "
+                    f"(bound as {do.name} in {self.config.path.name})"
+                )
+            namespace._cls = cls
+            namespace._env = self.env
 
     def _require_peers(self, binding: str) -> Peers:
         if self.peers is None:

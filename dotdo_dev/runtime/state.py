@@ -30,6 +30,10 @@ class StateDir:
     def queues(self) -> Path:
         return self._file("queues", "queues")
 
+    def durable_object(self, worker: str, class_name: str, object_id: str) -> Path:
+        """The SQLite file behind one Durable Object's storage."""
+        return self._file(f"do/{_SAFE.sub('_', worker)}/{_SAFE.sub('_', class_name)}", object_id)
+
     def _file(self, kind: str, name: str) -> Path:
         directory = self.root / kind
         directory.mkdir(parents=True, exist_ok=True)

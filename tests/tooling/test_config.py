@@ -63,6 +63,7 @@ def test_all_bindings_are_read(tmp_path):
   "triggers": {"crons": ["*/5 * * * *", "0 0 * * MON"]},
   "dispatch_namespaces": [{"binding": "DISPATCHER", "namespace": "dotdo-production"}],
   "durable_objects": {"bindings": [{"name": "LIMITER", "class_name": "RateLimiter"}]},
+  "migrations": [{"tag": "v1", "new_sqlite_classes": ["RateLimiter"]}],
   "secrets": {"required": ["API_KEY"]}
 }""",
     )
@@ -77,6 +78,7 @@ def test_all_bindings_are_read(tmp_path):
     assert cfg.crons == ["*/5 * * * *", "0 0 * * MON"]
     assert cfg.dispatch_namespaces[0].namespace == "dotdo-production"
     assert cfg.durable_objects[0].class_name == "RateLimiter"
+    assert cfg.durable_object_classes == ["RateLimiter"]
     assert cfg.secrets_required == ["API_KEY"]
     assert cfg.main_module == "entry"
     assert cfg.module_root == (tmp_path / "src").resolve()

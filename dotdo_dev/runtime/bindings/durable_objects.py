@@ -1,0 +1,274 @@
+"""Local Durable Objects: `env.LIMITER.get(env.LIMITER.idFromName("k")).method(...)`, as on Cloudflare.
+
+* One instance per object id, made on first use (`cls(ctx, env)`) and kept for the life of the
+  worker process; its `ctx.storage` is a SQLite file of its own under the state folder, so it
+  survives restarts (SQLite-backed Durable Objects, `new_sqlite_classes`).
+* One request at a time per object: calls to the same object wait for each other (Cloudflare's
+  input gates, taken at their strictest), so a read-modify-write in a method is atomic.
+* Arguments and results of RPC methods cross the same serialization rules as service bindings.
+* `idFromName` is deterministic (the same name gives the same id, 64 hex digits), `newUniqueId`
+  random, `idFromString` checks the format. Objects of classes in other workers (`script_name`)
+  are not offered locally: the binding fails with a clear message on first use.
+
+Storage: the async key-value API (`await storage.get(key)`, `put`, `delete`, `list`, values any
+JSON-serialisable data), `storage.sql.exec(query, *bindings)` (cursor with `toArray()`, `one()`,
+iteration), `deleteAll()`, `transaction(fn)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import re
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from workers.rpc import JsDict
+
+from dotdo_dev.runtime import wire
+from dotdo_dev.runtime.sqlite import connect
+
+__all__ = ["DurableObjectId", "DurableObjectNamespace", "DurableObjectState", "DurableObjectStorage"]
+
+_HEX_ID = re.compile(r"^[0-9a-f]{64}$")
+_RESERVED = frozenset({"fetch", "alarm", "constructor", "webSocketMessage", "webSocketClose", "webSocketError"})
+
+
+class DurableObjectId:
+    """The id of one object: 64 hex digits (`str(id)`), and the name it was made from, if any."""
+
+    def __init__(self, hex_id: str, name: str | None = None) -> None:
+        self._hex = hex_id
+        self.name = name
+
+    def toString(self) -> str:
+        return self._hex
+
+    def equals(self, other: DurableObjectId) -> bool:
+        return isinstance(other, DurableObjectId) and other._hex == self._hex
+
+    def __str__(self) -> str:
+        return self._hex
+
+    def __repr__(self) -> str:
+        return f"DurableObjectId({self._hex[:12]}…{', ' + repr(self.name) if self.name else ''})"
+
+
+class _Cursor:
+    def __init__(self, rows: list[dict[str, Any]], written: int) -> None:
+        self._rows = rows
+        self.rowsRead = len(rows)
+        self.rowsWritten = written
+
+    def toArray(self) -> list[JsDict]:
+        return [JsDict(r) for r in self._rows]
+
+    def one(self) -> JsDict:
+        if len(self._rows) != 1:
+            raise Exception(f"Expected exactly one result from SQL query, but got {len(self._rows)}.")
+        return JsDict(self._rows[0])
+
+    def __iter__(self):
+        return iter(self.toArray())
+
+
+class _Sql:
+    def __init__(self, storage: DurableObjectStorage) -> None:
+        self._storage = storage
+
+    def exec(self, query: str, *bindings: Any) -> _Cursor:
+        conn = self._storage._conn
+        try:
+            cursor = conn.execute(query, bindings)
+            columns = [c[0] for c in cursor.description or ()]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+            written = cursor.rowcount if cursor.rowcount > 0 else 0
+        except sqlite3.Error as exc:
+            raise Exception(f"SQL error: {exc}") from None
+        return _Cursor(rows, written)
+
+
+class DurableObjectStorage:
+    """`ctx.storage` of one object, on its own SQLite file (keys and values in `_kv`, any SQL besides)."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._conn.isolation_level = None  # autocommit: each write is durable at once
+        self._conn.execute("CREATE TABLE IF NOT EXISTS _kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self.sql = _Sql(self)
+
+    async def get(self, key: str | list[str]) -> Any:
+        if isinstance(key, list):
+            found = {}
+            for k in key:
+                value = await self.get(k)
+                if value is not None:
+                    found[k] = value
+            return found
+        row = self._conn.execute("SELECT value FROM _kv WHERE key = ?", (_key(key),)).fetchone()
+        return None if row is None else wire.loads(row[0])
+
+    async def put(self, key: str | dict[str, Any], value: Any = None) -> None:
+        items = key.items() if isinstance(key, dict) else [(key, value)]
+        for k, v in items:
+            self._conn.execute(
+                "INSERT INTO _kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_key(k), wire.dumps(v).decode()),
+            )
+
+    async def delete(self, key: str | list[str]) -> bool | int:
+        keys = key if isinstance(key, list) else [key]
+        removed = sum(self._conn.execute("DELETE FROM _kv WHERE key = ?", (_key(k),)).rowcount for k in keys)
+        return removed if isinstance(key, list) else removed > 0
+
+    async def list(self, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        options = options or {}
+        prefix = options.get("prefix", "")
+        limit = int(options.get("limit", -1))
+        rows = self._conn.execute(
+            "SELECT key, value FROM _kv WHERE key >= ? AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
+            (prefix, len(prefix), prefix, limit),
+        ).fetchall()
+        return {k: wire.loads(v) for k, v in rows}
+
+    async def deleteAll(self) -> None:
+        self._conn.execute("DELETE FROM _kv")
+
+    async def transaction(self, closure: Any) -> Any:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = closure(self)
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return result
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"Durable Object storage keys are strings, not {type(key).__name__}")
+    return key
+
+
+class DurableObjectState:
+    """`self.ctx` of a Durable Object: its id, its storage, `blockConcurrencyWhile`, `waitUntil`."""
+
+    def __init__(self, object_id: DurableObjectId, storage: DurableObjectStorage) -> None:
+        self.id = object_id
+        self.storage = storage
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    async def blockConcurrencyWhile(self, callback: Any) -> Any:
+        result = callback()
+        return await result if inspect.isawaitable(result) else result
+
+    def waitUntil(self, awaitable: Any) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+
+class _Instance:
+    def __init__(self, obj: Any, state: DurableObjectState) -> None:
+        self.obj = obj
+        self.state = state
+        self.lock = asyncio.Lock()
+
+
+class DurableObjectNamespace:
+    """A `durable_objects` binding: ids and stubs for the objects of one class."""
+
+    def __init__(self, *, worker: str, class_name: str, cls: type | None, env: Any, state_dir: Any) -> None:
+        self._worker = worker
+        self._class_name = class_name
+        self._cls = cls
+        self._env = env
+        self._state_dir = state_dir
+        self._instances: dict[str, _Instance] = {}
+
+    def idFromName(self, name: str) -> DurableObjectId:
+        if not isinstance(name, str):
+            raise TypeError("idFromName takes a string")
+        digest = hashlib.sha256(f"{self._worker}\0{self._class_name}\0{name}".encode()).hexdigest()
+        return DurableObjectId(digest, name)
+
+    def newUniqueId(self, options: Any = None) -> DurableObjectId:
+        return DurableObjectId(secrets.token_hex(32))
+
+    def idFromString(self, value: str) -> DurableObjectId:
+        if not isinstance(value, str) or not _HEX_ID.fullmatch(value):
+            raise TypeError("Invalid Durable Object ID: must be 64 hex digits")
+        return DurableObjectId(value)
+
+    def get(self, object_id: DurableObjectId, options: Any = None) -> DurableObjectStub:
+        if not isinstance(object_id, DurableObjectId):
+            raise TypeError("get() takes a DurableObjectId (from idFromName, newUniqueId or idFromString)")
+        return DurableObjectStub(self, object_id)
+
+    def getByName(self, name: str, options: Any = None) -> DurableObjectStub:
+        return self.get(self.idFromName(name))
+
+    def _instance(self, object_id: DurableObjectId) -> _Instance:
+        if self._cls is None:
+            raise RuntimeError(
+                f"Durable Object class {self._class_name!r} is not defined by this worker's main module "
+                "(objects of other workers' classes are not available on the local platform)"
+            )
+        key = str(object_id)
+        found = self._instances.get(key)
+        if found is None:
+            storage = DurableObjectStorage(self._state_dir.durable_object(self._worker, self._class_name, key))
+            state = DurableObjectState(object_id, storage)
+            found = self._instances[key] = _Instance(self._cls(state, self._env), state)
+        return found
+
+    def close(self) -> None:
+        for instance in self._instances.values():
+            instance.state.storage.close()
+        self._instances.clear()
+
+
+class DurableObjectStub:
+    """A stub for one object: its RPC methods, and `fetch`."""
+
+    def __init__(self, namespace: DurableObjectNamespace, object_id: DurableObjectId) -> None:
+        self._namespace = namespace
+        self.id = object_id
+        self.name = object_id.name
+
+    async def fetch(self, request: Any, **options: Any) -> Any:
+        from workers import Request
+
+        if not isinstance(request, Request) or options:
+            request = Request(request, **options)
+        instance = self._namespace._instance(self.id)
+        async with instance.lock:
+            return await instance.obj.fetch(request)
+
+    def __getattr__(self, method: str):
+        if method.startswith("_") or method in _RESERVED:
+            raise AttributeError(method)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            sent = wire.loads(wire.dumps({"args": list(args), "kwargs": kwargs}))
+            instance = self._namespace._instance(self.id)
+            target = getattr(instance.obj, method, None)
+            if target is None or not callable(target):
+                raise TypeError(f'The RPC receiver does not implement the method "{method}".')
+            async with instance.lock:
+                result = target(*sent["args"], **sent["kwargs"])
+                if inspect.isawaitable(result):
+                    result = await result
+            return wire.loads(wire.dumps({"value": result}))["value"]
+
+        call.__name__ = method
+        return call
