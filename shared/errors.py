@@ -39,7 +39,13 @@ class AppError(Exception):
     rpc_fields: tuple[str, ...] = ()
 
     def __init__(
-        self, message: str, *, code: str | None = None, status: int | None = None, details: Any = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -48,6 +54,8 @@ class AppError(Exception):
         if status is not None:
             self.status = status
         self.details = details
+        #: Headers for this one answer (e.g. X-RateLimit-*), besides those of its kind. Not sent over RPC.
+        self.extra_headers = dict(headers or {})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code}, {self.status}, {self.message!r})"

@@ -1,0 +1,175 @@
+"""The gateway on the local platform, as `make dev` runs it: dispatcher -> gateway -> auth and db.
+
+Real worker processes and HTTP on loopback; the rate limiter is the gateway's Durable Object.
+"""
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from dotdo_dev.platform import LocalPlatform
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = [ROOT / "dispatcher" / "wrangler.jsonc"] + [
+    ROOT / "workers" / name / "wrangler.jsonc" for name in ("gateway", "db", "auth")
+]
+BOOTSTRAP = "sk_test_gateway_e2e_bootstrap_0123456789abcdefghijkl"
+SECRETS = {"API_KEY_SECRET": "g" * 48, "JWT_SECRET": "h" * 48, "BOOTSTRAP_ADMIN_KEY": BOOTSTRAP}
+GATEWAY = {"host": "gateway.do"}
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def platform(tmp_path_factory):
+    environ = dict(os.environ) | SECRETS
+    state = tmp_path_factory.mktemp("state")
+    async with LocalPlatform(ROOT, configs=CONFIGS, state_dir=state, port=0, environ=environ) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def http(platform):
+    limits = httpx.Limits(max_connections=120, max_keepalive_connections=120)
+    async with httpx.AsyncClient(base_url=platform.url, timeout=60, limits=limits) as client:
+        yield client
+
+
+async def new_key(platform, permissions):
+    """A key of the bootstrap admin's (made over RPC: /auth through the gateway has a limit of 10/min)."""
+    admin = await platform.peers.rpc("auth", None, "validate_api_key", [BOOTSTRAP], {})
+    created = await platform.peers.rpc(
+        "auth", None, "create_api_key", [admin, {"name": "e2e", "permissions": permissions}], {}
+    )
+    return created["key"]
+
+
+def bearer(key):
+    return GATEWAY | {"authorization": f"Bearer {key}"}
+
+
+async def test_health_and_deep_health(http):
+    reply = await http.get("/health", headers=GATEWAY)
+    assert reply.status_code == 200
+    assert reply.json()["data"]["service"] == "gateway"
+    deep = (await http.get("/health?deep=1", headers=GATEWAY)).json()["data"]
+    assert deep["services"] == {
+        "db": {"status": "ok", "http_status": 200},
+        "auth": {"status": "ok", "http_status": 200},
+    }
+
+
+async def test_db_through_the_gateway_needs_a_key_and_its_permissions(http, platform):
+    anonymous = await http.get("/db/things", headers=GATEWAY)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "UNAUTHORIZED"
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    wrong = await http.get("/db/things", headers=bearer("sk_live_aaaaaaaaaaaaaaaa_" + "C" * 43))
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "INVALID_API_KEY")
+    writer = await new_key(platform, ["db:read", "db:write"])
+    created = await http.post(
+        "/db/things", json={"ns": "gw", "id": "one", "content": "via gateway"}, headers=bearer(writer)
+    )
+    assert created.status_code == 201
+    reader = await new_key(platform, ["db:read"])
+    listed = await http.get("/db/things?ns=gw", headers=bearer(reader))
+    assert listed.status_code == 200
+    assert [t["id"] for t in listed.json()["data"]] == ["one"]
+    assert listed.headers["x-ratelimit-limit"] == "60"
+    # the service sees the same path through the gateway as through db.do
+    direct = await http.get("/things?ns=gw", headers={"host": "db.do", "authorization": f"Bearer {reader}"})
+    assert direct.json()["data"] == listed.json()["data"]
+    denied = await http.post("/db/things", json={"ns": "gw", "id": "two"}, headers=bearer(reader))
+    assert denied.status_code == 403
+    assert denied.json()["error"]["details"] == {"permission": "db:write"}
+    assert (await http.get("/db/things/gw/two", headers=bearer(reader))).status_code == 404
+
+
+async def test_one_key_gets_exactly_its_limit_under_concurrency(http, platform):
+    key = await new_key(platform, ["db:read"])
+    replies = await asyncio.gather(*(http.get("/db/stats", headers=bearer(key)) for _ in range(100)))
+    statuses = sorted(r.status_code for r in replies)
+    assert statuses.count(200) == 60
+    assert statuses.count(429) == 40
+    limited = next(r for r in replies if r.status_code == 429)
+    assert limited.json()["error"]["code"] == "RATE_LIMITED"
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["x-ratelimit-limit"] == "60"
+    assert limited.headers["x-ratelimit-remaining"] == "0"
+    assert int(limited.headers["x-ratelimit-reset"]) > 0
+    # another key has its own budget
+    other = await new_key(platform, ["db:read"])
+    assert (await http.get("/db/stats", headers=bearer(other))).status_code == 200
+
+
+async def test_request_id_reaches_the_services_log(http, platform):
+    key = await new_key(platform, ["db:read"])
+    reply = await http.get("/db/stats", headers=bearer(key) | {"x-request-id": "trace-gw-0001"})
+    assert reply.headers["x-request-id"] == "trace-gw-0001"
+    assert reply.json()["meta"]["request_id"] == "trace-gw-0001"
+    await asyncio.sleep(0.2)  # the worker's output is read asynchronously
+    db_lines = [json.loads(line) for line in platform.processes["db"].output if line.startswith("{")]
+    db_access = [line for line in db_lines if line.get("request_id") == "trace-gw-0001"]
+    assert db_access
+    assert db_access[0]["path"] == "/stats"
+    assert db_access[0]["principal"].startswith("usr_")
+    gateway_lines = [json.loads(line) for line in platform.processes["gateway"].output if line.startswith("{")]
+    mine = [line for line in gateway_lines if line.get("request_id") == "trace-gw-0001"]
+    assert mine[0]["type"] == "access"
+    assert mine[0]["status"] == 200
+    assert mine[0]["principal"] == db_access[0]["principal"]
+    assert key not in "\n".join(platform.processes["gateway"].output)
+
+
+async def test_a_forged_principal_header_is_dropped(http):
+    forged = json.dumps({"id": "usr_evil", "permissions": ["*"]})
+    via_gateway = await http.get("/db/things", headers=GATEWAY | {"x-dotdo-principal": forged})
+    assert via_gateway.status_code == 401
+    direct = await http.get("/things", headers={"host": "db.do", "x-dotdo-principal": forged})
+    assert direct.status_code == 401  # the dispatcher drops x-dotdo-* from outside
+
+
+async def test_unknown_and_unbound_routes_are_404_envelopes(http):
+    key = BOOTSTRAP
+    nothing = await http.get("/", headers=bearer(key))
+    assert (nothing.status_code, nothing.json()["error"]["code"]) == (404, "ROUTE_NOT_FOUND")
+    unbound = await http.get("/schedule/tasks", headers=bearer(key))
+    assert (unbound.status_code, unbound.json()["error"]["code"]) == (404, "SERVICE_NOT_BOUND")
+
+
+async def test_public_auth_routes_need_no_key(http):
+    login = await http.get("/auth/login?redirect_uri=http://localhost:3000/", headers=GATEWAY)
+    assert login.status_code == 503  # reached auth: WorkOS is not configured locally
+    assert login.json()["error"]["code"] == "SSO_NOT_CONFIGURED"
+    me = await http.get("/auth/me", headers=GATEWAY)
+    assert me.status_code == 401
+
+
+async def test_cors_preflight_is_answered_without_a_key(http):
+    preflight = await http.options(
+        "/db/things",
+        headers=GATEWAY | {"origin": "http://localhost:3000", "access-control-request-method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+    stranger = await http.options(
+        "/db/things", headers=GATEWAY | {"origin": "https://evil.com", "access-control-request-method": "POST"}
+    )
+    assert stranger.status_code == 403
+
+
+async def test_anonymous_callers_are_limited_by_ip_on_auth_routes(http):
+    ip = {"cf-connecting-ip": "203.0.113.7"}
+    replies = [
+        await http.get("/auth/login?redirect_uri=http://localhost:3000/", headers=GATEWAY | ip) for _ in range(12)
+    ]
+    assert [r.status_code for r in replies] == [503] * 10 + [429] * 2  # RATE_LIMIT_AUTH = 10 per minute
+    other_ip = await http.get(
+        "/auth/login?redirect_uri=http://localhost:3000/", headers=GATEWAY | {"cf-connecting-ip": "203.0.113.8"}
+    )
+    assert other_ip.status_code == 503

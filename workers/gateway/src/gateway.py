@@ -1,0 +1,128 @@
+"""What the gateway does with a request: route, authenticate, rate-limit, authorize, forward.
+
+    /db/things  ->  route db  ->  Bearer token checked by AUTH_SERVICE (401)  ->  rate limit of the
+    principal, or of the client IP when anonymous (429)  ->  db:read / db:write (403)  ->
+    env.DB_SERVICE.fetch(/things) with the request id and the verified principal
+
+The principal goes downstream in `X-Dotdo-Principal` (JSON). Clients cannot set it: the dispatcher
+drops every `x-dotdo-*` header of a request from outside and so does the gateway, so a service
+(`shared.middleware.AuthenticationMiddleware`) trusts it as the gateway's word.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from workers import Request, Response
+
+import rate_limiter
+import routing
+from shared.errors import AppError, Forbidden, NotFound, RateLimited, Unauthorized
+from shared.http import method_of, with_headers
+from shared.middleware.authentication import PRINCIPAL_HEADER, bearer_token, validate_with_auth_service
+from shared.permissions import allows
+from shared.routing import Context
+
+NO_BODY = ("GET", "HEAD")
+DROPPED_PREFIXES = ("x-dotdo-",)
+DROPPED = frozenset({"x-request-id", "host", "content-length"})
+DEFAULT_LIMIT, DEFAULT_WINDOW = 60, 60
+
+
+def limits(env: Any, rate_class: str) -> tuple[int, int]:
+    """(requests, seconds) for a route class: `RATE_LIMIT_<CLASS>`, else `RATE_LIMIT_DEFAULT`, per window."""
+    raw = getattr(env, f"RATE_LIMIT_{rate_class.upper()}", None) or getattr(env, "RATE_LIMIT_DEFAULT", None)
+    window = getattr(env, "RATE_LIMIT_WINDOW_SECONDS", None)
+    try:
+        return max(1, int(raw or DEFAULT_LIMIT)), max(1, int(window or DEFAULT_WINDOW))
+    except (TypeError, ValueError):
+        return DEFAULT_LIMIT, DEFAULT_WINDOW
+
+
+def client_ip(request: Request) -> str:
+    return (request.headers.get("cf-connecting-ip") or "unknown")[:64]
+
+
+def rate_key(request: Request, principal: Any) -> str:
+    """Whose budget a request spends: its API key's, else its user's (a session), else its client IP's."""
+    if principal is None:
+        return f"ip:{client_ip(request)}"
+    key_id = principal.get("key_id") if hasattr(principal, "get") else None
+    return f"key:{key_id}" if key_id else f"user:{principal['id']}"
+
+
+def rate_headers(verdict: dict[str, Any]) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit": str(verdict["limit"]),
+        "x-ratelimit-remaining": str(verdict["remaining"]),
+        "x-ratelimit-reset": str(verdict["reset"]),
+    }
+
+
+async def authenticate(request: Request, ctx: Context, route: routing.Route, path: str) -> Any:
+    """The principal, None for an anonymous call to a public route; 401 otherwise."""
+    if route.is_public(method_of(request), path):
+        return None
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("Send Authorization: Bearer <API key or token>", code="UNAUTHORIZED")
+    principal = await validate_with_auth_service(ctx.env, token)
+    ctx.state["principal"] = principal
+    ctx.state["principal_id"] = principal["id"]
+    return principal
+
+
+async def forward(request: Request, ctx: Context, binding: Any, path: str, principal: Any) -> Response:
+    """Send the request to the service with its path, the request id and the principal."""
+    url = urlsplit(request.url)
+    target = urlunsplit((url.scheme, url.netloc, path, url.query, ""))
+    headers = [
+        (name.lower(), value)
+        for name, value in request.headers.items()
+        if name.lower() not in DROPPED and not name.lower().startswith(DROPPED_PREFIXES)
+    ]
+    headers.append(("x-request-id", ctx.request_id))
+    if principal is not None:
+        headers.append((PRINCIPAL_HEADER, json.dumps(dict(principal), separators=(",", ":"), default=str)))
+    method = method_of(request)
+    body = None if method in NO_BODY else await request.bytes()
+    return await binding.fetch(Request(target, method=method, headers=headers, body=body or None))
+
+
+async def handle(request: Request, ctx: Context) -> Response:
+    """The gateway's whole path for one request (everything but /health)."""
+    found = routing.match(urlsplit(request.url).path)
+    if found is None:
+        raise NotFound("No service is routed here: use /<service>/...", code="ROUTE_NOT_FOUND")
+    route, path = found
+    binding = getattr(ctx.env, route.binding, None)
+    if binding is None:
+        raise NotFound(f"The {route.name} service is not available here", code="SERVICE_NOT_BOUND")
+    principal = await authenticate(request, ctx, route, path)
+    key = f"{route.rate_class}:{rate_key(request, principal)}"
+    limit, window = limits(ctx.env, route.rate_class)
+    verdict = await rate_limiter.check(ctx.env, key, limit, window)
+    if not verdict["allowed"]:
+        raise RateLimited(
+            "Too many requests: slow down",
+            retry_after=verdict["retry_after"],
+            details={"limit": limit, "window_seconds": window},
+            headers=rate_headers(verdict),
+        )
+    permission = route.permission(method_of(request))
+    if principal is not None and permission is not None and not allows(principal["permissions"] or (), permission):
+        details, headers = {"permission": permission}, rate_headers(verdict)
+        raise Forbidden(f"This needs the permission {permission!r}", details=details, headers=headers)
+    try:
+        response = await forward(request, ctx, binding, path, principal)
+    except AppError:
+        raise
+    except Exception as exc:
+        text = str(exc)
+        print(json.dumps({"type": "upstream_error", "service": route.name, "request_id": ctx.request_id}))
+        if "not running" in text or "not found" in text.lower():
+            raise AppError(f"The {route.name} service is unavailable", code="SERVICE_UNAVAILABLE", status=503) from None
+        raise AppError(f"The {route.name} service failed", code="UPSTREAM_ERROR", status=502) from None
+    return await with_headers(response, rate_headers(verdict))

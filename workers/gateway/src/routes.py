@@ -1,0 +1,70 @@
+"""The gateway's HTTP face: `/health` (with `?deep=1` each bound service's), and every other path routed.
+
+Middleware, outermost first: CORS (preflights answered before anything else), request id, access
+log (one JSON line per request, with principal and request id), errors (envelopes, no internals).
+"""
+
+import asyncio
+from typing import Any
+
+from workers import Request
+
+import gateway
+import routing
+from shared.http import query_of
+from shared.middleware import AccessLogMiddleware, CORSMiddleware, ErrorMiddleware, RequestIdMiddleware
+from shared.routing import METHODS, Context, Next, Router
+
+SERVICE = "gateway"
+VERSION = "0.1.0"
+HEALTH_TIMEOUT = 5.0
+
+
+class ConfiguredCORS:
+    """CORS for the origins in the `CORS_ORIGINS` var (comma-separated; empty: no cross-origin access)."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, CORSMiddleware] = {}
+
+    async def __call__(self, request: Request, ctx: Context, call_next: Next) -> Any:
+        origins = (getattr(ctx.env, "CORS_ORIGINS", "") or "").strip()
+        if not origins:
+            return await call_next(request, ctx)
+        middleware = self._built.get(origins)
+        if middleware is None:
+            middleware = self._built[origins] = CORSMiddleware(origins)
+        return await middleware(request, ctx, call_next)
+
+
+router = Router()
+router.use(ConfiguredCORS())
+router.use(RequestIdMiddleware())
+router.use(AccessLogMiddleware(SERVICE))
+router.use(ErrorMiddleware(SERVICE))
+
+
+@router.get("/health")
+async def health(request: Request, ctx: Context) -> Any:
+    result: dict[str, Any] = {"service": SERVICE, "status": "ok", "version": VERSION}
+    if query_of(request).get("deep") in ("1", "true"):
+        bound = {name: r for name, r in routing.ROUTES.items() if getattr(ctx.env, r.binding, None) is not None}
+        checks = await asyncio.gather(*(_service_health(ctx, r) for r in bound.values()))
+        result["services"] = dict(zip(bound, checks, strict=True))
+        if any(c["status"] != "ok" for c in checks):
+            result["status"] = "degraded"
+    return result
+
+
+async def _service_health(ctx: Context, route: routing.Route) -> dict[str, Any]:
+    binding = getattr(ctx.env, route.binding)
+    try:
+        reply = await asyncio.wait_for(
+            binding.fetch("https://gateway.internal/health", headers={"x-request-id": ctx.request_id}),
+            HEALTH_TIMEOUT,
+        )
+    except Exception:
+        return {"status": "unreachable"}
+    return {"status": "ok" if reply.status == 200 else "failing", "http_status": reply.status}
+
+
+router.route("/{path:path}", [m for m in METHODS if m != "HEAD"])(gateway.handle)

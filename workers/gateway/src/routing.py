@@ -1,0 +1,83 @@
+"""The gateway's routing table, in one place: path prefix -> service binding, and what each route needs.
+
+    /db/things  ->  env.DB_SERVICE, path /things, reads need db:read, writes db:write
+
+A prefix not listed here but bound by convention (`/order-history/...` -> `ORDER_HISTORY_SERVICE`,
+which `create-service` adds to the gateway's wrangler.jsonc) is routed the same way, with
+`<name>:read` / `<name>:write`. The prefix is stripped: a service sees the same path through the
+gateway as through `<svc>.do`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One service behind the gateway."""
+
+    name: str
+    binding: str
+    #: Permission for reads and for writes; None: any authenticated caller (the service decides).
+    read: str | None
+    write: str | None
+    #: Which rate limit applies (`RATE_LIMIT_<CLASS>` in vars, else the default).
+    rate_class: str = "default"
+    #: (method, path) pairs reachable without a token: the service checks them itself.
+    public: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+    def is_public(self, method: str, path: str) -> bool:
+        return (method, path) in self.public or (method == "HEAD" and ("GET", path) in self.public)
+
+    def permission(self, method: str) -> str | None:
+        return self.read if method in READ_METHODS else self.write
+
+
+def _service(name: str, *, read: str | None = None, write: str | None = None, **kwargs) -> Route:
+    binding = name.replace("-", "_").upper() + "_SERVICE"
+    return Route(name, binding, read or f"{name}:read", write or f"{name}:write", **kwargs)
+
+
+ROUTES: dict[str, Route] = {
+    r.name: r
+    for r in (
+        _service("db"),
+        # auth authorizes its own routes (apikeys:write, users:admin, ...); sign-in is public
+        Route(
+            "auth",
+            "AUTH_SERVICE",
+            None,
+            None,
+            rate_class="auth",
+            public=frozenset({("GET", "/login"), ("GET", "/callback"), ("POST", "/refresh"), ("POST", "/logout")}),
+        ),
+        _service("schedule"),
+        # provider callbacks verify their signatures themselves
+        _service(
+            "webhooks",
+            public=frozenset({("POST", "/stripe"), ("POST", "/github"), ("POST", "/workos"), ("POST", "/resend")}),
+        ),
+        _service("email", write="email:send"),
+        _service("mcp", read="mcp:use", write="mcp:use"),
+        _service("queue"),
+        _service("deploy", read="deploy", write="deploy"),
+    )
+}
+
+
+def match(path: str) -> tuple[Route, str] | None:
+    """The route for a gateway path and the path the service sees (`/db/things` -> db, `/things`)."""
+    first, _, rest = path.lstrip("/").partition("/")
+    if not first:
+        return None
+    route = ROUTES.get(first)
+    if route is None:
+        if not _NAME.fullmatch(first) or len(first) > 40:
+            return None
+        route = _service(first)  # a generated service, bound by convention
+    return route, "/" + rest

@@ -1,0 +1,80 @@
+"""The rate limiter Durable Object, in-process on the local runtime: exact under concurrency, sliding window."""
+
+import asyncio
+
+import pytest
+from conftest import ROOT
+
+import gateway
+import rate_limiter
+from dotdo_dev.testing import WorkerHarness
+
+
+class Clock:
+    def __init__(self, now=1_800_000_000.0):
+        self.now = now
+
+    def time(self):
+        return self.now
+
+
+@pytest.fixture
+def env(tmp_path):
+    return WorkerHarness(ROOT, state_dir=tmp_path).env
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(rate_limiter.time, "time", fake.time)
+    return fake
+
+
+async def test_exactly_the_limit_is_admitted_under_concurrency(env):
+    verdicts = await asyncio.gather(*(rate_limiter.check(env, "k", 60, 60) for _ in range(100)))
+    assert sum(v["allowed"] for v in verdicts) == 60
+    refused = [v for v in verdicts if not v["allowed"]]
+    assert len(refused) == 40
+    assert all(v["remaining"] == 0 and v["retry_after"] >= 1 for v in refused)
+    assert (await rate_limiter.check(env, "other", 60, 60))["allowed"]
+
+
+async def test_the_window_slides(env, clock):
+    for _ in range(3):
+        assert (await rate_limiter.check(env, "slide", 3, 60))["allowed"]
+        clock.now += 10
+    refused = await rate_limiter.check(env, "slide", 3, 60)
+    assert not refused["allowed"]
+    assert refused["retry_after"] == 30  # the first hit leaves the window 60 s after it came
+    clock.now += 30
+    again = await rate_limiter.check(env, "slide", 3, 60)
+    assert again["allowed"]
+    assert again["remaining"] == 0
+
+
+async def test_counts_survive_a_restart(tmp_path):
+    first = WorkerHarness(ROOT, state_dir=tmp_path).env
+    for _ in range(2):
+        await rate_limiter.check(first, "kept", 2, 60)
+    again = WorkerHarness(ROOT, state_dir=tmp_path).env
+    assert not (await rate_limiter.check(again, "kept", 2, 60))["allowed"]
+
+
+class Env:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "rate_class", "expected"),
+    [
+        ({}, "default", (60, 60)),
+        ({"RATE_LIMIT_DEFAULT": "100"}, "auth", (100, 60)),
+        ({"RATE_LIMIT_DEFAULT": "100", "RATE_LIMIT_AUTH": "10"}, "auth", (10, 60)),
+        ({"RATE_LIMIT_WINDOW_SECONDS": "10"}, "default", (60, 10)),
+        ({"RATE_LIMIT_DEFAULT": "lots"}, "default", (60, 60)),
+        ({"RATE_LIMIT_DEFAULT": "0"}, "default", (1, 60)),
+    ],
+)
+def test_limits_come_from_vars(values, rate_class, expected):
+    assert gateway.limits(Env(**values), rate_class) == expected

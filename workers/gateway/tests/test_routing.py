@@ -1,0 +1,64 @@
+"""The routing table: prefixes, stripped paths, permissions per method, public routes, generated services."""
+
+import pytest
+
+import routing
+
+
+@pytest.mark.parametrize(
+    ("path", "service", "service_path"),
+    [
+        ("/db/things", "db", "/things"),
+        ("/db", "db", "/"),
+        ("/db/", "db", "/"),
+        ("/auth/apikeys/key_1", "auth", "/apikeys/key_1"),
+        ("/deploy/deployments", "deploy", "/deployments"),
+        ("/order-history/items", "order-history", "/items"),  # a generated service, by convention
+    ],
+)
+def test_prefix_is_routed_and_stripped(path, service, service_path):
+    route, rest = routing.match(path)
+    assert (route.name, rest) == (service, service_path)
+
+
+@pytest.mark.parametrize("path", ["/", "", "/Bad_Name/x", "/x" * 1 + "-" * 3, "/" + "a" * 41 + "/x", "/../db"])
+def test_unroutable_paths(path):
+    assert routing.match(path) is None
+
+
+def test_bindings_follow_the_service_names():
+    assert routing.match("/order-history/x")[0].binding == "ORDER_HISTORY_SERVICE"
+    assert {r.binding for r in routing.ROUTES.values()} >= {"DB_SERVICE", "AUTH_SERVICE", "DEPLOY_SERVICE"}
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "permission"),
+    [
+        ("db", "GET", "db:read"),
+        ("db", "HEAD", "db:read"),
+        ("db", "POST", "db:write"),
+        ("db", "DELETE", "db:write"),
+        ("deploy", "GET", "deploy"),
+        ("deploy", "POST", "deploy"),
+        ("email", "POST", "email:send"),
+        ("auth", "POST", None),  # auth authorizes its own routes
+        ("order-history", "PUT", "order-history:write"),
+    ],
+)
+def test_permissions_per_method(service, method, permission):
+    route, _ = routing.match(f"/{service}/x")
+    assert route.permission(method) == permission
+
+
+def test_only_the_short_public_list_is_public():
+    auth, _ = routing.match("/auth/x")
+    assert auth.is_public("GET", "/login")
+    assert auth.is_public("GET", "/callback")
+    assert not auth.is_public("GET", "/me")
+    assert not auth.is_public("POST", "/apikeys")
+    assert not auth.is_public("POST", "/login")
+    webhooks, _ = routing.match("/webhooks/x")
+    assert webhooks.is_public("POST", "/stripe")
+    assert not webhooks.is_public("GET", "/events")
+    db, _ = routing.match("/db/x")
+    assert not any(db.is_public(m, "/health") for m in ("GET", "POST"))
