@@ -5,7 +5,8 @@
 Templates live in `templates/<type>/`; files ending in `.j2` are rendered with jinja2 (the suffix
 is dropped), other files are copied. Names in file paths may use `__name__`-style placeholders:
 `__snake__` becomes the snake_case name. The new service is added to `wrangler/services.json`, the
-one list of services the platform keeps (the gateway's routing table and the docs read it).
+one list of services the platform keeps, and bound in the gateway (`workers/gateway/wrangler.jsonc`,
+at its marked lines) so that `/<name>/...` routes to it.
 """
 
 from __future__ import annotations
@@ -96,6 +97,35 @@ def write_registry(root: Path, services: list[dict[str, str]]) -> None:
     path.write_text(json.dumps({"services": ordered}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+GATEWAY_MARKER = "// create-service: new services above this line"
+
+
+def bind_in_gateway(root: Path, name: str, binding: str) -> bool:
+    """Add `{"binding": <BINDING>, "service": <name>}` to the gateway's service bindings (every
+    environment: the lines marked in its wrangler.jsonc), so `/<name>/...` routes to the new service.
+
+    The file is edited as text, above each marker line, so its comments and layout stay. Returns
+    False when there is no gateway (or no marker) to edit.
+    """
+    path = root / "workers" / "gateway" / "wrangler.jsonc"
+    if not path.is_file():
+        return False
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    out: list[str] = []
+    added = False
+    for line in lines:
+        if line.strip() == GATEWAY_MARKER:
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f'{indent}{{ "binding": "{binding}", "service": "{name}" }},\n')
+            added = True
+        out.append(line)
+    if added:
+        text = "".join(out)
+        jsonc.loads(text)  # still valid JSONC, or nothing is written
+        path.write_text(text, encoding="utf-8")
+    return added
+
+
 def render(template_dir: Path, target: Path, context: dict[str, object]) -> list[Path]:
     """Render every file of `template_dir` into `target` (which must not exist)."""
     import jinja2
@@ -150,4 +180,5 @@ def create_service(root: Path, *, name: str, kind: str = "domain", description: 
     services = read_registry(root)
     services.append({"name": names.name, "type": kind, "description": str(context["description"])})
     write_registry(root, services)
+    bind_in_gateway(root, names.name, names.binding)
     return target

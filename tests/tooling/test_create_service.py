@@ -92,6 +92,10 @@ async def test_generated_service_is_served_through_the_dispatcher(generated, tmp
         admin = {"authorization": f"Bearer {admin_key}"}
         created = await http.post("/api/order-history/items", json={"name": "first"}, headers=admin)
         assert created.status_code == 201
+        # and through the gateway, which create-service bound to it
+        via_gateway = await http.get("/order-history/items", headers=admin | {"Host": "gateway.do"})
+        assert via_gateway.status_code == 200
+        assert [i["name"] for i in via_gateway.json()["data"]] == ["first"]
         missing = await http.get("/health", headers={"Host": "missing.do"})
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "SERVICE_NOT_DEPLOYED"
@@ -121,6 +125,18 @@ def test_invalid_names_are_rejected(tmp_path, name, message):
     with pytest.raises(CreateServiceError, match=message):
         create_service(repo, name=name)
     assert sorted((repo / "workers").iterdir()) == before
+
+
+def test_the_gateway_is_bound_to_the_new_service_in_every_environment(generated):
+    from dotdo_dev.config import load_worker
+
+    repo, _ = generated
+    gateway = repo / "workers" / "gateway"
+    for environment in (None, "staging", "development"):
+        services = {s.binding: s.service for s in load_worker(gateway, environment=environment).services}
+        assert services["ORDER_HISTORY_SERVICE"] == "order-history"
+    text = (gateway / "wrangler.jsonc").read_text()
+    assert text.count("create-service: new services above this line") == 3  # the markers stay for the next one
 
 
 def test_refuses_to_overwrite_and_unknown_types(generated):
