@@ -47,6 +47,7 @@ create-service: bootstrap ## Generate a service: make create-service NAME=orders
 bench: bootstrap ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/dispatch.py
 	$(BIN)/python benchmarks/auth_db.py
+	$(BIN)/python benchmarks/gateway.py
 
 clean: ## Remove .venv, node_modules and local state
 	rm -rf $(VENV) node_modules .state
