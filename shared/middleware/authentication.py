@@ -32,7 +32,7 @@ from shared.permissions import allows
 from shared.routing import Context, Next
 from shared.rpc import call
 
-Validate = Callable[[Any, str], Awaitable[Any]]
+Validate = Callable[[Any, str, str | None], Awaitable[Any]]  # (env, token, request id) -> principal
 
 #: The principal the gateway verified, as JSON. Clients cannot send it: the dispatcher and the
 #: gateway drop every `x-dotdo-*` header of a request from outside.
@@ -49,12 +49,15 @@ def bearer_token(request: Request) -> str | None:
     return token
 
 
-async def validate_with_auth_service(env: Any, token: str) -> Any:
-    """Ask the auth service (binding `AUTH_SERVICE`) who `token` belongs to; its errors come back as theirs."""
+async def validate_with_auth_service(env: Any, token: str, request_id: str | None = None) -> Any:
+    """Ask the auth service (binding `AUTH_SERVICE`) who `token` belongs to; its errors come back as theirs.
+
+    The request id travels with the call, so auth's log lines about it carry the same id.
+    """
     binding = getattr(env, "AUTH_SERVICE", None)
     if binding is None:
         raise Unauthorized("Authentication is not available", code="AUTH_UNAVAILABLE")
-    return await call(lambda: binding.validate_token(token), service="auth")
+    return await call(lambda: binding.validate_token(token, request_id=request_id), service="auth")
 
 
 class AuthenticationMiddleware:
@@ -82,7 +85,7 @@ class AuthenticationMiddleware:
         token = bearer_token(request)
         if token is None:
             raise Unauthorized("Send Authorization: Bearer <API key or token>", code="UNAUTHORIZED")
-        principal = await self.validate(ctx.env, token)
+        principal = await self.validate(ctx.env, token, ctx.request_id)
         ctx.state["principal"] = principal
         ctx.state["principal_id"] = principal["id"]
         return await call_next(request, ctx)

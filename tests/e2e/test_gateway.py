@@ -173,3 +173,22 @@ async def test_anonymous_callers_are_limited_by_ip_on_auth_routes(http):
         "/auth/login?redirect_uri=http://localhost:3000/", headers=GATEWAY | {"cf-connecting-ip": "203.0.113.8"}
     )
     assert other_ip.status_code == 503
+
+
+async def test_a_refused_credential_is_logged_by_auth_with_the_request_id(http, platform):
+    forged = "sk_live_bbbbbbbbbbbbbbbb_" + "D" * 43
+    reply = await http.get("/db/things", headers=bearer(forged) | {"x-request-id": "trace-gw-refused"})
+    assert reply.status_code == 401
+    await asyncio.sleep(0.2)
+    auth_lines = [json.loads(line) for line in platform.processes["auth"].output if line.startswith("{")]
+    refused = [line for line in auth_lines if line.get("request_id") == "trace-gw-refused"]
+    assert refused == [
+        {
+            "type": "auth",
+            "event": "credential_refused",
+            "kind": "api_key",
+            "code": "INVALID_API_KEY",
+            "request_id": "trace-gw-refused",
+        }
+    ]
+    assert forged not in "\n".join(platform.processes["auth"].output)

@@ -19,15 +19,15 @@ class Auth:
     def __init__(self):
         self.seen = []
 
-    async def validate_token(self, token):
-        self.seen.append(token)
+    async def validate_token(self, token, request_id=None):
+        self.seen.append((token, request_id))
         if token == "good":
             return {"id": "usr_1", "permissions": ["db:read"]}
         raise rpc_error(Unauthorized("Invalid API key or token", code="INVALID_TOKEN"))
 
 
 class Broken:
-    async def validate_token(self, token):
+    async def validate_token(self, token, request_id=None):
         raise RuntimeError("connection reset with internal detail")
 
 
@@ -87,9 +87,22 @@ async def test_refused_token_keeps_the_auth_services_code(router, request_for):
 
 
 async def test_valid_token_sets_the_principal(router, request_for):
-    reply, body = await call(router, request_for, "/read", token="good")
+    auth = Auth()
+    reply, body = await call(router, request_for, "/read", token="good", service=auth)
     assert reply.status == 200
     assert body["data"] == {"who": "usr_1", "logged": "usr_1"}
+    assert auth.seen == [("good", reply.headers.get("x-request-id"))]  # the request id travels with the RPC
+
+
+async def test_the_gateways_principal_is_trusted_without_a_second_check(router, request_for):
+    auth = Auth()
+    forwarded = '{"id": "usr_9", "permissions": ["db:read"]}'
+    reply = await router.handle(request_for("/read", headers={"x-dotdo-principal": forwarded}), Env(auth))
+    assert (await reply.json())["data"] == {"who": "usr_9", "logged": "usr_9"}
+    assert auth.seen == []
+    for malformed in ("not json", "[]", '{"permissions": []}', '{"id": "u", "permissions": "*"}', "x" * 9000):
+        reply = await router.handle(request_for("/read", headers={"x-dotdo-principal": malformed}), Env(auth))
+        assert reply.status == 401, malformed
 
 
 async def test_missing_permission_is_403_naming_it(router, request_for):

@@ -18,9 +18,9 @@ from shared.rpc import rpc_method
 class Default(WorkerEntrypoint):
     # -- who is calling ------------------------------------------------------------------------------
     @rpc_method
-    async def validate_token(self, token: str) -> dict:
-        """The principal of a bearer credential (API key or JWT), or 401."""
-        return await principals.validate_token(self.env, token)
+    async def validate_token(self, token: str, request_id: str | None = None) -> dict:
+        """The principal of a bearer credential (API key or JWT), or 401. `request_id` goes into auth's logs."""
+        return await principals.validate_token(self.env, token, request_id)
 
     @rpc_method
     async def validate_api_key(self, key: str) -> dict:

@@ -12,6 +12,7 @@ session's role and grants.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import api_keys
@@ -20,16 +21,23 @@ import store
 import users
 from shared.clock import is_past
 from shared.errors import BadRequest, Unauthorized
+from shared.ids import valid_request_id
 from shared.permissions import allows, valid_permission
 
 
-async def validate_token(env: Any, token: Any) -> dict[str, Any]:
-    """The principal of a bearer credential, or 401."""
-    if not isinstance(token, str) or not token or len(token) > 4096:
-        raise Unauthorized("Invalid API key or token", code="INVALID_TOKEN")
-    if token.startswith("sk_"):
-        return await api_keys.validate_api_key(env, token)
-    return await sessions.validate_access_token(env, token)
+async def validate_token(env: Any, token: Any, request_id: str | None = None) -> dict[str, Any]:
+    """The principal of a bearer credential, or 401 (logged with the request id, never the credential)."""
+    try:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise Unauthorized("Invalid API key or token", code="INVALID_TOKEN")
+        if token.startswith("sk_"):
+            return await api_keys.validate_api_key(env, token)
+        return await sessions.validate_access_token(env, token)
+    except Unauthorized as refused:
+        kind = "api_key" if isinstance(token, str) and token.startswith("sk_") else "jwt"
+        line = {"type": "auth", "event": "credential_refused", "kind": kind, "code": refused.code}
+        print(json.dumps(line | {"request_id": request_id if valid_request_id(request_id) else None}))
+        raise
 
 
 async def check_permission(env: Any, principal: Any, permission: str, org_id: str | None = None) -> bool:

@@ -26,7 +26,7 @@ class StandInAuth:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    async def validate_token(self, token: str) -> dict:
+    async def validate_token(self, token: str, request_id: str | None = None) -> dict:
         self.calls.append(token)
         if token not in PRINCIPALS:
             raise rpc_error(Unauthorized("Invalid API key or token", code="INVALID_TOKEN"))

@@ -68,7 +68,7 @@ async def authenticate(request: Request, ctx: Context, route: routing.Route, pat
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("Send Authorization: Bearer <API key or token>", code="UNAUTHORIZED")
-    principal = await validate_with_auth_service(ctx.env, token)
+    principal = await validate_with_auth_service(ctx.env, token, ctx.request_id)
     ctx.state["principal"] = principal
     ctx.state["principal_id"] = principal["id"]
     return principal
