@@ -23,12 +23,13 @@ import store
 import users
 from shared.clock import iso_in, now_iso
 from shared.errors import BadRequest
+from shared.settings import setting
 
 STATE_TTL = 600
 
 
 def allowed_origins(env: Any) -> set[str]:
-    raw = getattr(env, "AUTH_REDIRECT_ALLOWLIST", "") or ""
+    raw = setting(env, "AUTH_REDIRECT_ALLOWLIST") or ""
     return {o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip()}
 
 
@@ -57,7 +58,7 @@ async def start_login(env: Any, redirect_uri: Any) -> str:
     await store.insert(
         env, "oauth_states", {"id": _state_id(env, state), "redirect_uri": target, "expires_at": iso_in(STATE_TTL)}
     )
-    callback = getattr(env, "AUTH_CALLBACK_URL", None) or "https://auth.do/callback"
+    callback = setting(env, "AUTH_CALLBACK_URL") or "https://auth.do/callback"
     return sso.authorization_url(config, redirect_uri=callback, state=state)
 
 

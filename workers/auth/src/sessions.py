@@ -22,14 +22,15 @@ import tokens
 import users
 from shared.clock import is_past, iso_in, now_iso
 from shared.errors import NotFound, Unauthorized
+from shared.settings import setting
 
 ACCESS_TTL = 3600
 REFRESH_TTL = 30 * 86400
 
 
 def _jwt_settings(env: Any) -> tuple[tokens.SigningKeys, str, str]:
-    issuer = getattr(env, "JWT_ISSUER", None) or "https://auth.do"
-    audience = getattr(env, "JWT_AUDIENCE", None) or "dotdo"
+    issuer = setting(env, "JWT_ISSUER") or "https://auth.do"
+    audience = setting(env, "JWT_AUDIENCE") or "dotdo"
     return tokens.SigningKeys.from_env(env), issuer, audience
 
 

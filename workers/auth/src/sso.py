@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from shared.errors import AppError, BadRequest, Unauthorized, UpstreamError
+from shared.errors import AppError, BadRequest, UpstreamError
+from shared.settings import setting
+from tokens import expired_token, invalid_token
 
 DEFAULT_API_BASE = "https://api.workos.com"
 ALGORITHM = "RS256"
@@ -52,20 +54,8 @@ def clear_jwks_cache() -> None:
     _JWKS_CACHE.clear()
 
 
-def _invalid() -> Unauthorized:
-    return Unauthorized("Invalid token", code="INVALID_TOKEN")
-
-
 def _upstream() -> UpstreamError:
     return UpstreamError("WorkOS is unavailable", code="SSO_UPSTREAM_ERROR")
-
-
-def _env_str(env: Any, name: str) -> str | None:
-    value = getattr(env, name, None)
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
 
 
 @dataclass(frozen=True)
@@ -77,8 +67,8 @@ class WorkOSConfig:
     @classmethod
     def from_env(cls, env: Any) -> WorkOSConfig:
         """`WORKOS_CLIENT_ID` (var) and `WORKOS_API_KEY` (secret); either missing: 503 `SSO_NOT_CONFIGURED`."""
-        client_id = _env_str(env, "WORKOS_CLIENT_ID")
-        api_key = _env_str(env, "WORKOS_API_KEY")
+        client_id = setting(env, "WORKOS_CLIENT_ID")
+        api_key = setting(env, "WORKOS_API_KEY")
         if client_id is None or api_key is None:
             raise AppError("Single sign-on is not configured", code="SSO_NOT_CONFIGURED", status=503)
         return cls(client_id=client_id, api_key=api_key)
@@ -162,7 +152,7 @@ async def authenticate_with_code(config: WorkOSConfig, code: str, *, now: float 
 
     claims = await verify_access_token(config, access_token, now=now)
     if claims.get("sub") != user["id"]:
-        raise _invalid()
+        raise invalid_token()
     return WorkOSAuthentication(
         user=user,
         organization_id=organization_id or None,
@@ -225,42 +215,42 @@ async def verify_access_token(config: WorkOSConfig, token: str, *, now: float | 
     from jose.exceptions import JOSEError
 
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
-        raise _invalid()
+        raise invalid_token()
     try:
         header = jws.get_unverified_header(token)
     except (JOSEError, ValueError, TypeError, UnicodeError):
-        raise _invalid() from None
+        raise invalid_token() from None
     # Only RS256: `none` carries no signature, and HS256 would let the (public) RSA key serve as an
     # HMAC secret (algorithm confusion).
     if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
-        raise _invalid()
+        raise invalid_token()
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise _invalid()
+        raise invalid_token()
 
     key_data = await _signing_key(config, kid)
     if key_data is None:
-        raise _invalid()
+        raise invalid_token()
     if key_data.get("alg", ALGORITHM) != ALGORITHM or key_data.get("use", "sig") != "sig":
-        raise _invalid()
+        raise invalid_token()
     try:
         key = jwk.construct(key_data, ALGORITHM)  # the algorithm is ours, never the JWK's or the token's
         payload = jws.verify(token, key, algorithms=[ALGORITHM])
         claims = json.loads(payload)
     except (JOSEError, ValueError, TypeError, UnicodeError):
-        raise _invalid() from None
+        raise invalid_token() from None
     if not isinstance(claims, dict):
-        raise _invalid()
+        raise invalid_token()
 
     exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
     if not _is_number(exp) or any(v is not None and not _is_number(v) for v in (iat, nbf)):
-        raise _invalid()
+        raise invalid_token()
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
-        raise _invalid()
+        raise invalid_token()
     current = time.time() if now is None else now
     if current >= exp + LEEWAY:
-        raise Unauthorized("Token expired", code="TOKEN_EXPIRED")
+        raise expired_token()
     if (nbf is not None and current + LEEWAY < nbf) or (iat is not None and current + LEEWAY < iat):
-        raise _invalid()
+        raise invalid_token()
     return claims

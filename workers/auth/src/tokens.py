@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import AppError, Unauthorized
+from shared.settings import setting
 
 ALGORITHM = "HS256"
 MIN_SECRET_LENGTH = 32
@@ -39,20 +40,13 @@ def _not_configured() -> AppError:
     return AppError("JWT signing is not configured", code="AUTH_NOT_CONFIGURED", status=503)
 
 
-def _invalid() -> Unauthorized:
+def invalid_token() -> Unauthorized:
+    """The 401 for a token that fails any check (one message for all: no oracle for an attacker)."""
     return Unauthorized("Invalid token", code="INVALID_TOKEN")
 
 
-def _expired() -> Unauthorized:
+def expired_token() -> Unauthorized:
     return Unauthorized("Token expired", code="TOKEN_EXPIRED")
-
-
-def _env_str(env: Any, name: str) -> str | None:
-    value = getattr(env, name, None)
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
 
 
 @dataclass(frozen=True)
@@ -79,12 +73,12 @@ class SigningKeys:
         A missing or short secret, or a malformed previous-keys list, is a 503
         `AUTH_NOT_CONFIGURED` whose message names no value.
         """
-        secret = _env_str(env, "JWT_SECRET")
+        secret = setting(env, "JWT_SECRET")
         if secret is None or len(secret) < MIN_SECRET_LENGTH:
             raise _not_configured()
-        current_kid = _env_str(env, "JWT_KEY_ID") or DEFAULT_KEY_ID
+        current_kid = setting(env, "JWT_KEY_ID") or DEFAULT_KEY_ID
         keys = {current_kid: secret}
-        for entry in (_env_str(env, "JWT_PREVIOUS_KEYS") or "").split(","):
+        for entry in (setting(env, "JWT_PREVIOUS_KEYS") or "").split(","):
             entry = entry.strip()
             if not entry:
                 continue
@@ -154,16 +148,16 @@ def verify_access_token(
     from jose.exceptions import JOSEError
 
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
-        raise _invalid()
+        raise invalid_token()
     try:
         header = jws.get_unverified_header(token)
     except (JOSEError, ValueError, TypeError, UnicodeError):
-        raise _invalid() from None
+        raise invalid_token() from None
     if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
-        raise _invalid()
+        raise invalid_token()
     kid = header.get("kid")
     if not isinstance(kid, str) or kid not in keys.keys:
-        raise _invalid()
+        raise invalid_token()
 
     try:
         # `algorithms` pins HS256 again, whatever the header says; the key is this kid's only.
@@ -171,29 +165,29 @@ def verify_access_token(
         payload = jws.verify(token, key, algorithms=[ALGORITHM])
         claims = json.loads(payload)
     except (JOSEError, ValueError, TypeError, UnicodeError):
-        raise _invalid() from None
+        raise invalid_token() from None
     if not isinstance(claims, dict):
-        raise _invalid()
+        raise invalid_token()
 
     exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
     if not _is_number(exp) or not _is_number(iat) or (nbf is not None and not _is_number(nbf)):
-        raise _invalid()
+        raise invalid_token()
     for name in ("sub", "sid"):
         value = claims.get(name)
         if not isinstance(value, str) or not value:
-            raise _invalid()
+            raise invalid_token()
 
     current = time.time() if now is None else now
     if current >= exp + leeway:
-        raise _expired()
+        raise expired_token()
     if nbf is not None and current + leeway < nbf:
-        raise _invalid()
+        raise invalid_token()
     if current + leeway < iat:
-        raise _invalid()
+        raise invalid_token()
 
     if claims.get("iss") != issuer:
-        raise _invalid()
+        raise invalid_token()
     aud = claims.get("aud")
     if not (aud == audience or (isinstance(aud, list) and audience in aud)):
-        raise _invalid()
+        raise invalid_token()
     return claims

@@ -24,6 +24,7 @@ from shared.http import method_of, with_headers
 from shared.middleware.authentication import PRINCIPAL_HEADER, bearer_token, validate_with_auth_service
 from shared.permissions import allows
 from shared.routing import Context
+from shared.settings import setting
 
 NO_BODY = ("GET", "HEAD")
 DROPPED_PREFIXES = ("x-dotdo-",)
@@ -33,8 +34,8 @@ DEFAULT_LIMIT, DEFAULT_WINDOW = 60, 60
 
 def limits(env: Any, rate_class: str) -> tuple[int, int]:
     """(requests, seconds) for a route class: `RATE_LIMIT_<CLASS>`, else `RATE_LIMIT_DEFAULT`, per window."""
-    raw = getattr(env, f"RATE_LIMIT_{rate_class.upper()}", None) or getattr(env, "RATE_LIMIT_DEFAULT", None)
-    window = getattr(env, "RATE_LIMIT_WINDOW_SECONDS", None)
+    raw = setting(env, f"RATE_LIMIT_{rate_class.upper()}") or setting(env, "RATE_LIMIT_DEFAULT")
+    window = setting(env, "RATE_LIMIT_WINDOW_SECONDS")
     try:
         return max(1, int(raw or DEFAULT_LIMIT)), max(1, int(window or DEFAULT_WINDOW))
     except (TypeError, ValueError):

@@ -14,6 +14,7 @@ import routing
 from shared.http import query_of
 from shared.middleware import AccessLogMiddleware, CORSMiddleware, ErrorMiddleware, RequestIdMiddleware
 from shared.routing import METHODS, Context, Next, Router
+from shared.settings import setting
 
 SERVICE = "gateway"
 VERSION = "0.1.0"
@@ -27,7 +28,7 @@ class ConfiguredCORS:
         self._built: dict[str, CORSMiddleware] = {}
 
     async def __call__(self, request: Request, ctx: Context, call_next: Next) -> Any:
-        origins = (getattr(ctx.env, "CORS_ORIGINS", "") or "").strip()
+        origins = setting(ctx.env, "CORS_ORIGINS")
         if not origins:
             return await call_next(request, ctx)
         middleware = self._built.get(origins)
