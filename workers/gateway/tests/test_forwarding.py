@@ -1,0 +1,117 @@
+"""The gateway in-process: what reaches a service, and what the client gets when a service fails.
+
+Services are stand-ins here (a recording fetcher); auth answers like the auth service. The rate
+limiter is the real Durable Object on the local runtime. tests/e2e runs the real services.
+"""
+
+import json
+
+import pytest
+from conftest import ROOT
+from workers import Request, Response
+
+from dotdo_dev.testing import WorkerHarness
+from shared.errors import Unauthorized, rpc_error
+
+PRINCIPAL = {
+    "id": "usr_1",
+    "type": "user",
+    "auth": "api_key",
+    "key_id": "key_1",
+    "permissions": ["db:read", "db:write"],
+}
+
+
+class Auth:
+    async def validate_token(self, token, request_id=None):
+        if token != "good":
+            raise rpc_error(Unauthorized("Invalid API key or token", code="INVALID_API_KEY"))
+        return dict(PRINCIPAL)
+
+
+class Recorder:
+    """A service binding that records what it was sent and answers 200 (or raises `fail`)."""
+
+    def __init__(self, fail: Exception | None = None):
+        self.requests = []
+        self.fail = fail
+
+    async def fetch(self, request, **options):
+        if self.fail is not None:
+            raise self.fail
+        if not isinstance(request, Request):
+            request = Request(request, **options)
+        self.requests.append((request.method, request.url, dict(request.headers), await request.text()))
+        return Response.json({"success": True, "data": {"seen": True}})
+
+
+@pytest.fixture
+def db():
+    return Recorder()
+
+
+@pytest.fixture
+def gateway(tmp_path, db):
+    return WorkerHarness(
+        ROOT, state_dir=tmp_path, bindings={"AUTH_SERVICE": Auth(), "DB_SERVICE": db}, host="gateway.do"
+    )
+
+
+GOOD = {"authorization": "Bearer good"}
+
+
+async def test_the_service_gets_its_own_path_the_request_id_and_the_principal(gateway, db):
+    reply = await gateway.fetch(
+        "/db/things/a?x=1",
+        method="POST",
+        body='{"k": 1}',
+        headers=GOOD
+        | {"x-request-id": "trace-1", "x-dotdo-principal": '{"id": "usr_evil"}', "content-type": "application/json"},
+    )
+    assert reply.status == 200
+    method, url, headers, body = db.requests[0]
+    assert (method, url, body) == ("POST", "http://gateway.do/things/a?x=1", '{"k": 1}')
+    assert headers["x-request-id"] == "trace-1"
+    assert json.loads(headers["x-dotdo-principal"]) == PRINCIPAL  # the gateway's, not the client's
+    assert headers["authorization"] == "Bearer good"
+    assert reply.headers.get("x-request-id") == "trace-1"
+    assert reply.headers.get("x-ratelimit-remaining") == "59"
+
+
+async def test_a_failing_service_is_a_502_without_internals(tmp_path):
+    broken = Recorder(fail=RuntimeError("database password=hunter2 rejected"))
+    gateway = WorkerHarness(ROOT, state_dir=tmp_path, bindings={"AUTH_SERVICE": Auth(), "DB_SERVICE": broken})
+    reply = await gateway.fetch("/db/things", headers=GOOD)
+    body = await reply.json()
+    assert (reply.status, body["error"]["code"]) == (502, "UPSTREAM_ERROR")
+    assert "hunter2" not in json.dumps(body)
+
+
+async def test_a_service_that_is_not_running_is_a_503(tmp_path):
+    gone = Recorder(fail=RuntimeError("Service binding to 'db': that worker is not running on the local platform"))
+    gateway = WorkerHarness(ROOT, state_dir=tmp_path, bindings={"AUTH_SERVICE": Auth(), "DB_SERVICE": gone})
+    reply = await gateway.fetch("/db/things", headers=GOOD)
+    assert (reply.status, (await reply.json())["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
+
+
+async def test_refusals_before_the_service(gateway, db):
+    cases = [
+        ("/db/things", {}, 401, "UNAUTHORIZED"),
+        ("/db/things", {"authorization": "Bearer bad"}, 401, "INVALID_API_KEY"),
+        ("/nowhere!/x", GOOD, 404, "ROUTE_NOT_FOUND"),
+        ("/queue/jobs", GOOD, 404, "SERVICE_NOT_BOUND"),
+        ("/deploy/x", GOOD, 404, "SERVICE_NOT_BOUND"),
+    ]
+    for path, headers, status, code in cases:
+        reply = await gateway.fetch(path, headers=headers)
+        assert (reply.status, (await reply.json())["error"]["code"]) == (status, code), path
+    assert db.requests == []
+
+
+async def test_health_is_public_and_deep_health_asks_each_bound_service(gateway, db):
+    reply = await gateway.fetch("/health")
+    assert (await reply.json())["data"] == {"service": "gateway", "status": "ok", "version": "0.1.0"}
+    deep = (await (await gateway.fetch("/health?deep=1")).json())["data"]
+    assert deep["services"]["db"] == {"status": "ok", "http_status": 200}
+    assert deep["services"]["auth"] == {"status": "unreachable"}  # the stand-in has no fetch
+    assert deep["status"] == "degraded"
