@@ -65,6 +65,7 @@ def check(
     rpc: tuple[str, list[Any]] | None = None,
     python_modules: Path | None = None,
     secrets: dict[str, str] | None = None,
+    durable_object: dict[str, Any] | None = None,
     timeout: float = 180,
 ) -> Result:
     """Run `worker_dir` under Pyodide and report what happened (`secrets` join the vars, as on Cloudflare)."""
@@ -81,6 +82,8 @@ def check(
         "host": f"{config.name}.do",
         "path": path,
         "rpc": {"method": rpc[0], "args": rpc[1]} if rpc else None,
+        # {"class", "method", "args", "calls"}: build the Durable Object class with a JS ctx and call it
+        "durable_object": durable_object,
     }
     node = repo_root / "node_modules" / "node" / "bin" / "node"
     with tempfile.TemporaryDirectory() as tmp:

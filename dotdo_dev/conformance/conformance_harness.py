@@ -44,7 +44,7 @@ def _missing_module(exc: BaseException) -> str | None:
     return name if isinstance(exc, ModuleNotFoundError) and name else None
 
 
-async def run(job, env, ctx, js_request) -> dict:
+async def run(job, env, ctx, js_request, do_state=None) -> dict:
     _install_runtime_stand_ins()
     _forbid_threads_and_sockets()
     result = {"ok": False, "stage": "import"}
@@ -87,6 +87,21 @@ async def run(job, env, ctx, js_request) -> dict:
             instance = entrypoint(ctx, env)
             value = await getattr(instance, rpc["method"])(*args)
             result["rpc"] = json.loads(json.dumps(python_from_rpc(python_to_rpc(value)), default=str))
+        except BaseException as exc:
+            result["error"] = _short(exc)
+            return result
+    durable = job.get("durable_object")
+    if durable:
+        # The class built as workerd builds it (`Cls(ctx, env)`, ctx a JS DurableObjectState), then called.
+        result["stage"] = "durable_object"
+        try:
+            cls = getattr(module, durable["class"])
+            instance = cls(do_state, env)
+            values = []
+            for _ in range(durable.get("calls", 1)):
+                value = await getattr(instance, durable["method"])(*durable.get("args", []))
+                values.append(json.loads(json.dumps(python_from_rpc(python_to_rpc(value)), default=str)))
+            result["durable_object"] = values
         except BaseException as exc:
             result["error"] = _short(exc)
             return result

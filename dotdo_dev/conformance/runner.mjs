@@ -71,6 +71,34 @@ function serviceStub(name) {
     },
   });
 }
+// A Durable Object's `ctx` as workerd hands it to the class: `storage.sql.exec(query, ...bindings)`
+// returning a cursor (`toArray()`, `one()`, iteration), on node:sqlite.
+class SqlCursor {
+  constructor(rows) { this.rows = rows; this.rowsRead = rows.length; }
+  toArray() { return this.rows; }
+  one() {
+    if (this.rows.length !== 1) throw new Error(`Expected exactly one result from SQL query, but got ${this.rows.length}.`);
+    return this.rows[0];
+  }
+  [Symbol.iterator]() { return this.rows[Symbol.iterator](); }
+}
+class SqlStorage {
+  constructor() { this.db = new DatabaseSync(":memory:"); }
+  exec(query, ...bindings) {
+    const stmt = this.db.prepare(query);
+    if (stmt.columns().length > 0) return new SqlCursor(stmt.all(...bindings).map((r) => ({ ...r })));
+    stmt.run(...bindings);
+    return new SqlCursor([]);
+  }
+}
+function durableObjectState() {
+  return {
+    id: { toString: () => "0".repeat(64), name: "conformance" },
+    storage: { sql: new SqlStorage() },
+    blockConcurrencyWhile: async (callback) => callback(),
+    waitUntil: (p) => waitUntil.push(p),
+  };
+}
 class DispatchNamespace {
   get(name) { return serviceStub(name); }
 }
@@ -103,7 +131,8 @@ try {
   pyodide.runPython("import sys; sys.path[:0] = ['/worker', '/vendor', '/lib', '/harness']");
   const harness = pyodide.pyimport("conformance_harness");
   const request = new Request(`https://${job.host}${job.path}`);
-  result = (await harness.run(pyodide.toPy(job), buildEnv(), ctx, request)).toJs({ dict_converter: Object.fromEntries });
+  const run = await harness.run(pyodide.toPy(job), buildEnv(), ctx, request, durableObjectState());
+  result = run.toJs({ dict_converter: Object.fromEntries });
 } catch (error) {
   result = { ok: false, stage: "runner", error: String(error && error.message ? error.message : error) };
 }

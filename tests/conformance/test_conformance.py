@@ -168,3 +168,16 @@ def test_auth_verifies_jwts_with_python_jose_under_pyodide(service_modules, secr
     assert result.stage == "rpc"
     assert not result.ok
     assert f'"code":"{code}"' in result.error
+
+
+def test_the_gateways_rate_limiter_runs_as_a_durable_object_under_pyodide(tmp_path):
+    # RateLimiter(ctx, env) with a JS DurableObjectState (storage.sql on node:sqlite), as workerd builds it.
+    gateway = ROOT / "workers" / "gateway"
+    modules = vendoring.vendor(gateway, ROOT, target=tmp_path / "python_modules")
+    calls = {"class": "RateLimiter", "method": "hit", "args": [2, 60], "calls": 3}
+    result = check(ROOT, gateway, python_modules=modules, durable_object=calls)
+    assert result.ok, result.error
+    verdicts = result.raw["durable_object"]
+    assert [v["allowed"] for v in verdicts] == [True, True, False]
+    assert [v["remaining"] for v in verdicts] == [1, 0, 0]
+    assert verdicts[2]["retry_after"] >= 1

@@ -28,13 +28,13 @@ class RateLimiter(DurableObject):
         sql = self.ctx.storage.sql
         now = time.time()
         sql.exec("DELETE FROM hits WHERE at <= ?", now - window)
-        row = sql.exec("SELECT count(*) AS n, min(at) AS oldest FROM hits").one()
-        count, oldest = int(row.n), row.oldest
+        # No NULLs out of SQL here: under Pyodide a SQL NULL from ctx.storage.sql is JsNull, not None.
+        row = sql.exec("SELECT count(*) AS n, coalesce(min(at), ?) AS oldest FROM hits", now).one()
+        count, oldest = int(row.n), float(row.oldest)
         allowed = count < limit
         if allowed:
             sql.exec("INSERT INTO hits (at) VALUES (?)", now)
             count += 1
-            oldest = now if oldest is None else oldest
         return {
             "allowed": allowed,
             "limit": limit,
