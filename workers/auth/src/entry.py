@@ -8,6 +8,7 @@ methods that act for someone take the `principal` that `validate_token` returned
 from workers import WorkerEntrypoint
 
 import api_keys
+import cleanup
 import principals
 import routes
 import sessions
@@ -68,3 +69,7 @@ class Default(WorkerEntrypoint):
     # -- HTTP and MCP ------------------------------------------------------------------------------------
     async def fetch(self, request):
         return await routes.router.handle(request, self.env, self.ctx)
+
+    # -- cron: housekeeping ------------------------------------------------------------------------------
+    async def scheduled(self, controller):
+        await cleanup.remove_expired(self.env)

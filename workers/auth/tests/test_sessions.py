@@ -237,3 +237,22 @@ async def test_a_user_lists_and_ends_their_own_sessions(auth, session, db_platfo
     )
     assert foreign.status == 404
     assert (await auth.rpc("validate_token", issued["access_token"]))["id"] == user["id"]
+
+
+async def test_the_hourly_cron_removes_what_can_no_longer_be_used(auth, session, db_platform):
+    _, issued = session
+    store = db(db_platform)
+    old = await store.insert_record("oauth_states", {"redirect_uri": "https://x", "expires_at": "2020-01-01T00:00:00Z"})
+    live_state = await store.insert_record(
+        "oauth_states", {"redirect_uri": "https://x", "expires_at": "2099-01-01T00:00:00Z"}
+    )
+    dead_token = await store.insert_record(
+        "refresh_tokens", {"session_id": "ses_gone", "token_hash": "h", "expires_at": "2020-01-01T00:00:00Z"}
+    )
+    ended = await store.insert_record("sessions", {"user_id": "usr_gone", "expires_at": "2020-01-01T00:00:00Z"})
+    await auth.scheduled("17 * * * *")
+    assert await store.get_record("oauth_states", old["id"]) is None
+    assert await store.get_record("refresh_tokens", dead_token["id"]) is None
+    assert await store.get_record("sessions", ended["id"]) is None
+    assert await store.get_record("oauth_states", live_state["id"]) is not None
+    assert (await auth.rpc("refresh", issued["refresh_token"]))["session_id"] == issued["session_id"]  # live ones stay
