@@ -49,6 +49,17 @@ async def new_key(platform, permissions):
     return created["key"]
 
 
+async def log_lines(platform, worker, request_id, *, wait=5.0):
+    """The JSON lines `worker` printed with `request_id` (its output is read asynchronously: poll a while)."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        lines = [json.loads(line) for line in platform.processes[worker].output if line.startswith("{")]
+        found = [line for line in lines if line.get("request_id") == request_id]
+        if found or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
 def bearer(key):
     return GATEWAY | {"authorization": f"Bearer {key}"}
 
@@ -112,14 +123,11 @@ async def test_request_id_reaches_the_services_log(http, platform):
     reply = await http.get("/db/stats", headers=bearer(key) | {"x-request-id": "trace-gw-0001"})
     assert reply.headers["x-request-id"] == "trace-gw-0001"
     assert reply.json()["meta"]["request_id"] == "trace-gw-0001"
-    await asyncio.sleep(0.2)  # the worker's output is read asynchronously
-    db_lines = [json.loads(line) for line in platform.processes["db"].output if line.startswith("{")]
-    db_access = [line for line in db_lines if line.get("request_id") == "trace-gw-0001"]
+    db_access = await log_lines(platform, "db", "trace-gw-0001")
     assert db_access
     assert db_access[0]["path"] == "/stats"
     assert db_access[0]["principal"].startswith("usr_")
-    gateway_lines = [json.loads(line) for line in platform.processes["gateway"].output if line.startswith("{")]
-    mine = [line for line in gateway_lines if line.get("request_id") == "trace-gw-0001"]
+    mine = await log_lines(platform, "gateway", "trace-gw-0001")
     assert mine[0]["type"] == "access"
     assert mine[0]["status"] == 200
     assert mine[0]["principal"] == db_access[0]["principal"]
@@ -179,9 +187,7 @@ async def test_a_refused_credential_is_logged_by_auth_with_the_request_id(http, 
     forged = "sk_live_bbbbbbbbbbbbbbbb_" + "D" * 43
     reply = await http.get("/db/things", headers=bearer(forged) | {"x-request-id": "trace-gw-refused"})
     assert reply.status_code == 401
-    await asyncio.sleep(0.2)
-    auth_lines = [json.loads(line) for line in platform.processes["auth"].output if line.startswith("{")]
-    refused = [line for line in auth_lines if line.get("request_id") == "trace-gw-refused"]
+    refused = await log_lines(platform, "auth", "trace-gw-refused")
     assert refused == [
         {
             "type": "auth",
