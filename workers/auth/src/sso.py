@@ -26,8 +26,6 @@ and its `sub` must be the user WorkOS returned. `jose` and `httpx` are imported 
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +33,7 @@ from urllib.parse import quote, urlencode
 
 from shared.errors import AppError, BadRequest, UpstreamError
 from shared.settings import setting
-from tokens import expired_token, invalid_token
+from tokens import check_times, invalid_token, signed_header, verified_claims
 
 DEFAULT_API_BASE = "https://api.workos.com"
 ALGORITHM = "RS256"
@@ -201,56 +199,21 @@ async def _signing_key(config: WorkOSConfig, kid: str) -> dict | None:
     return keys.get(kid)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 async def verify_access_token(config: WorkOSConfig, token: str, *, now: float | None = None) -> dict:
     """The claims of a WorkOS access token whose RS256 signature checks out against the JWKS.
 
     401 `INVALID_TOKEN` (`TOKEN_EXPIRED` once `exp` has passed); 502 `SSO_UPSTREAM_ERROR` if the
     JWKS cannot be fetched.
     """
-    from jose import jwk, jws
-    from jose.exceptions import JOSEError
-
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
-        raise invalid_token()
-    try:
-        header = jws.get_unverified_header(token)
-    except (JOSEError, ValueError, TypeError, UnicodeError):
-        raise invalid_token() from None
-    # Only RS256: `none` carries no signature, and HS256 would let the (public) RSA key serve as an
-    # HMAC secret (algorithm confusion).
-    if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
-        raise invalid_token()
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise invalid_token()
-
+    kid = signed_header(token, ALGORITHM, max_length=MAX_TOKEN_LENGTH)["kid"]
     key_data = await _signing_key(config, kid)
     if key_data is None:
         raise invalid_token()
     if key_data.get("alg", ALGORITHM) != ALGORITHM or key_data.get("use", "sig") != "sig":
         raise invalid_token()
-    try:
-        key = jwk.construct(key_data, ALGORITHM)  # the algorithm is ours, never the JWK's or the token's
-        payload = jws.verify(token, key, algorithms=[ALGORITHM])
-        claims = json.loads(payload)
-    except (JOSEError, ValueError, TypeError, UnicodeError):
-        raise invalid_token() from None
-    if not isinstance(claims, dict):
-        raise invalid_token()
-
-    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
-    if not _is_number(exp) or any(v is not None and not _is_number(v) for v in (iat, nbf)):
-        raise invalid_token()
+    claims = verified_claims(token, key_data, ALGORITHM)
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise invalid_token()
-    current = time.time() if now is None else now
-    if current >= exp + LEEWAY:
-        raise expired_token()
-    if (nbf is not None and current + LEEWAY < nbf) or (iat is not None and current + LEEWAY < iat):
-        raise invalid_token()
+    check_times(claims, now=now, leeway=LEEWAY, iat_required=False)
     return claims

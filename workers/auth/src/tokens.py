@@ -140,51 +140,74 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def verify_access_token(
-    keys: SigningKeys, token: str, *, issuer: str, audience: str, now: float | None = None, leeway: int = 30
-) -> dict:
-    """The claims of `token` if it is a valid access token of ours; else a 401 (`INVALID_TOKEN`/`TOKEN_EXPIRED`)."""
-    from jose import jwk, jws
+# -- the checks every JWT we accept goes through (ours here, WorkOS's in sso.py) ----------------------
+
+
+def signed_header(token: Any, algorithm: str, *, max_length: int = MAX_TOKEN_LENGTH) -> dict:
+    """The (not yet verified) header of a compact JWS whose `alg` is exactly `algorithm`, or 401.
+
+    Pinning the algorithm refuses `none` (no signature) and algorithm confusion (an RSA public
+    key used as an HMAC secret).
+    """
+    from jose import jws
     from jose.exceptions import JOSEError
 
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+    if not isinstance(token, str) or not token or len(token) > max_length or token.count(".") != 2:
         raise invalid_token()
     try:
         header = jws.get_unverified_header(token)
     except (JOSEError, ValueError, TypeError, UnicodeError):
         raise invalid_token() from None
-    if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
+    if not isinstance(header, dict) or header.get("alg") != algorithm:
         raise invalid_token()
     kid = header.get("kid")
-    if not isinstance(kid, str) or kid not in keys.keys:
+    if not isinstance(kid, str) or not kid:
         raise invalid_token()
+    return header
+
+
+def verified_claims(token: str, key_material: Any, algorithm: str) -> dict:
+    """The claims of `token` once its signature checks out with `key_material` under `algorithm`, or 401."""
+    from jose import jwk, jws
+    from jose.exceptions import JOSEError
 
     try:
-        # `algorithms` pins HS256 again, whatever the header says; the key is this kid's only.
-        key = jwk.construct(keys.keys[kid], ALGORITHM)
-        payload = jws.verify(token, key, algorithms=[ALGORITHM])
-        claims = json.loads(payload)
+        key = jwk.construct(key_material, algorithm)  # the algorithm is ours, never the key's or the token's
+        claims = json.loads(jws.verify(token, key, algorithms=[algorithm]))
     except (JOSEError, ValueError, TypeError, UnicodeError):
         raise invalid_token() from None
     if not isinstance(claims, dict):
         raise invalid_token()
+    return claims
 
+
+def check_times(claims: dict, *, now: float | None, leeway: int, iat_required: bool = True) -> None:
+    """401 unless `exp` (required, `TOKEN_EXPIRED` once past), `nbf` and `iat` allow `now`."""
     exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
-    if not _is_number(exp) or not _is_number(iat) or (nbf is not None and not _is_number(nbf)):
+    if not _is_number(exp) or any(v is not None and not _is_number(v) for v in (iat, nbf)):
         raise invalid_token()
+    if iat_required and iat is None:
+        raise invalid_token()
+    current = time.time() if now is None else now
+    if current >= exp + leeway:
+        raise expired_token()
+    if (nbf is not None and current + leeway < nbf) or (iat is not None and current + leeway < iat):
+        raise invalid_token()
+
+
+def verify_access_token(
+    keys: SigningKeys, token: str, *, issuer: str, audience: str, now: float | None = None, leeway: int = 30
+) -> dict:
+    """The claims of `token` if it is a valid access token of ours; else a 401 (`INVALID_TOKEN`/`TOKEN_EXPIRED`)."""
+    kid = signed_header(token, ALGORITHM)["kid"]
+    if kid not in keys.keys:
+        raise invalid_token()
+    claims = verified_claims(token, keys.keys[kid], ALGORITHM)  # only this kid's key
     for name in ("sub", "sid"):
         value = claims.get(name)
         if not isinstance(value, str) or not value:
             raise invalid_token()
-
-    current = time.time() if now is None else now
-    if current >= exp + leeway:
-        raise expired_token()
-    if nbf is not None and current + leeway < nbf:
-        raise invalid_token()
-    if current + leeway < iat:
-        raise invalid_token()
-
+    check_times(claims, now=now, leeway=leeway)
     if claims.get("iss") != issuer:
         raise invalid_token()
     aud = claims.get("aud")
