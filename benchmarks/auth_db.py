@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from latency import percentiles  # noqa: E402 - benchmarks/latency.py
 
 from dotdo_dev.platform import LocalPlatform  # noqa: E402
 
@@ -42,13 +43,7 @@ async def timed(call, total: int) -> dict[str, float]:
         begin = time.perf_counter()
         await call()
         latencies.append((time.perf_counter() - begin) * 1000)
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "p50": statistics.median(latencies),
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "rps": total / elapsed,
-    }
+    return percentiles(latencies, seconds=time.perf_counter() - started)
 
 
 async def main(total: int) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +24,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from latency import percentiles  # noqa: E402 - benchmarks/latency.py
 
 from dotdo_dev.platform import LocalPlatform  # noqa: E402
 from dotdo_dev.runtime.peers import OP_HEADER, TOKEN_HEADER, URL_HEADER  # noqa: E402
@@ -49,13 +50,7 @@ async def measure(client: httpx.AsyncClient, url: str, headers: dict[str, str], 
 
     started = time.perf_counter()
     await asyncio.gather(*(run() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "p50": statistics.median(latencies),
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "rps": total / elapsed,
-    }
+    return percentiles(latencies, seconds=time.perf_counter() - started)
 
 
 async def main(total: int, levels: list[int]) -> None:

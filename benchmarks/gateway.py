@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import itertools
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -28,6 +27,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from latency import percentiles  # noqa: E402 - benchmarks/latency.py
+
 from dotdo_dev.platform import LocalPlatform  # noqa: E402
 
 CONFIGS = [ROOT / "dispatcher" / "wrangler.jsonc"] + [
@@ -35,11 +36,6 @@ CONFIGS = [ROOT / "dispatcher" / "wrangler.jsonc"] + [
 ]
 BOOTSTRAP = "sk_test_benchmark_gateway_0123456789abcdefghijklmnop"
 SECRETS = {"API_KEY_SECRET": "b" * 48, "JWT_SECRET": "j" * 48, "BOOTSTRAP_ADMIN_KEY": BOOTSTRAP}
-
-
-def summary(latencies: list[float]) -> dict[str, float]:
-    latencies = sorted(latencies)
-    return {"p50": statistics.median(latencies), "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
 
 
 async def main(total: int) -> None:
@@ -72,7 +68,7 @@ async def main(total: int) -> None:
             when = time.strftime("%Y-%m-%d")
             print(f"requests per path: {total}, sequential  (GET /stats with an API key, local platform, {when})")
             print(f"{'path':<10}{'p50 ms':>9}{'p99 ms':>9}")
-            results = {name: summary(values) for name, values in timings.items()}
+            results = {name: percentiles(values) for name, values in timings.items()}
             for name, r in results.items():
                 print(f"{name:<10}{r['p50']:>9.2f}{r['p99']:>9.2f}")
             added = results["gateway"]["p50"] - results["direct"]["p50"]
