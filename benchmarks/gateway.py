@@ -7,7 +7,7 @@ with `db:read`, then sends `GET /stats` with a bearer key, sequentially, alterna
   - direct:  `Host: db.do`, `/stats` (dispatcher -> db, which validates the key with auth itself);
   - gateway: `Host: gateway.do`, `/db/stats` (dispatcher -> gateway: auth, rate-limit Durable
              Object, permission, forward -> db, which trusts the principal the gateway passed).
-Keys rotate so that no key reaches the gateway's limit (60 per minute). Prints p50/p99 and the
+Keys (each of its own user) rotate so that no user reaches the gateway's limit (60 per minute). Prints p50/p99 and the
 difference of the medians: what routing, authentication and rate limiting add per request.
 """
 
@@ -47,10 +47,10 @@ async def main(total: int) -> None:
         ):
             admin = await platform.peers.rpc("auth", None, "validate_api_key", [BOOTSTRAP], {})
             keys = []
-            for _ in range(total // 50 + 2):
-                made = await platform.peers.rpc(
-                    "auth", None, "create_api_key", [admin, {"name": "b", "permissions": ["db:read"]}], {}
-                )
+            for _ in range(total // 50 + 2):  # one user per key: each user has one budget of 60/min
+                user = await platform.peers.rpc("db", None, "insert_record", ["users", {"role": "user"}], {})
+                request = {"name": "b", "permissions": ["db:read"], "owner_id": user["id"]}
+                made = await platform.peers.rpc("auth", None, "create_api_key", [admin, request], {})
                 keys.append(made["key"])
             rotation = itertools.cycle(keys)
             paths = {"direct": ("db.do", "/stats"), "gateway": ("gateway.do", "/db/stats")}

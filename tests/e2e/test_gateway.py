@@ -41,12 +41,11 @@ async def http(platform):
 
 
 async def new_key(platform, permissions):
-    """A key of the bootstrap admin's (made over RPC: /auth through the gateway has a limit of 10/min)."""
+    """A key of a new user of its own (each user has one rate budget), made over RPC."""
+    user = await platform.peers.rpc("db", None, "insert_record", ["users", {"role": "user"}], {})
     admin = await platform.peers.rpc("auth", None, "validate_api_key", [BOOTSTRAP], {})
-    created = await platform.peers.rpc(
-        "auth", None, "create_api_key", [admin, {"name": "e2e", "permissions": permissions}], {}
-    )
-    return created["key"]
+    request = {"name": "e2e", "permissions": permissions, "owner_id": user["id"]}
+    return (await platform.peers.rpc("auth", None, "create_api_key", [admin, request], {}))["key"]
 
 
 async def log_lines(platform, worker, request_id, *, wait=5.0):
@@ -113,7 +112,12 @@ async def test_one_key_gets_exactly_its_limit_under_concurrency(http, platform):
     assert limited.headers["x-ratelimit-limit"] == "60"
     assert limited.headers["x-ratelimit-remaining"] == "0"
     assert int(limited.headers["x-ratelimit-reset"]) > 0
-    # another key has its own budget
+    # another key of the same user spends the same budget; another user has their own
+    owner = (await platform.peers.rpc("auth", None, "validate_api_key", [key], {}))["id"]
+    admin = await platform.peers.rpc("auth", None, "validate_api_key", [BOOTSTRAP], {})
+    request = {"name": "second", "permissions": ["db:read"], "owner_id": owner}
+    second = (await platform.peers.rpc("auth", None, "create_api_key", [admin, request], {}))["key"]
+    assert (await http.get("/db/stats", headers=bearer(second))).status_code == 429
     other = await new_key(platform, ["db:read"])
     assert (await http.get("/db/stats", headers=bearer(other))).status_code == 200
 

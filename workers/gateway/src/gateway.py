@@ -47,11 +47,11 @@ def client_ip(request: Request) -> str:
 
 
 def rate_key(request: Request, principal: Any) -> str:
-    """Whose budget a request spends: its API key's, else its user's (a session), else its client IP's."""
+    """Whose budget a request spends: its principal's (all the keys and sessions of one user share it:
+    more keys buy no more requests), else its client IP's."""
     if principal is None:
         return f"ip:{client_ip(request)}"
-    key_id = principal.get("key_id") if hasattr(principal, "get") else None
-    return f"key:{key_id}" if key_id else f"user:{principal['id']}"
+    return f"principal:{principal['id']}"
 
 
 def rate_headers(verdict: dict[str, Any]) -> dict[str, str]:
