@@ -54,6 +54,10 @@ class Default(WorkerEntrypoint):
         return await users.set_role(self.env, principal, user_id, role)
 
     @rpc_method
+    async def set_user_disabled(self, principal: dict, user_id: str, disabled: bool) -> dict:
+        return await users.set_disabled(self.env, principal, user_id, disabled)
+
+    @rpc_method
     async def grant_permission(self, principal: dict, user_id: str, permission: str, org_id: str | None = None) -> dict:
         return await users.grant(self.env, principal, user_id, permission, org_id)
 

@@ -174,6 +174,13 @@ async def set_role(request: Request, ctx: Context) -> Any:
     return await users.set_role(ctx.env, principal_of(ctx), ctx.params["id"], role)
 
 
+@router.put("/users/{id}/disabled")
+async def set_disabled(request: Request, ctx: Context) -> Any:
+    body = await read_json(request)
+    disabled = body.get("disabled") if isinstance(body, dict) else None
+    return await users.set_disabled(ctx.env, principal_of(ctx), ctx.params["id"], disabled)
+
+
 @router.post("/users/{id}/grants")
 async def grant(request: Request, ctx: Context) -> Any:
     body = await read_json(request)

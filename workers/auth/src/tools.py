@@ -36,6 +36,10 @@ class SetRole(UserId):
     role: str = Field(description="admin, user or viewer")
 
 
+class Disable(UserId):
+    disabled: bool = Field(description="true: the user's sessions end and keys stop working; false: undo")
+
+
 class Grant(UserId):
     permission: str = Field(description="e.g. deploy, db:write")
     org_id: str | None = Field(default=None, max_length=64)
@@ -77,6 +81,11 @@ async def get_user(args: UserId, ctx: Any) -> dict:
 @registry.tool("auth_set_role", "Set a user's role (admin, user, viewer); needs users:admin.", SetRole)
 async def set_role(args: SetRole, ctx: Any) -> dict:
     return await users.set_role(ctx.env, principal_of(ctx), args.id, args.role)
+
+
+@registry.tool("auth_set_user_disabled", "Disable (or enable) a user; needs users:admin.", Disable)
+async def set_user_disabled(args: Disable, ctx: Any) -> dict:
+    return await users.set_disabled(ctx.env, principal_of(ctx), args.id, args.disabled)
 
 
 @registry.tool("auth_grant_permission", "Grant a user a permission; needs users:admin.", Grant)

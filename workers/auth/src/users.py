@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import store
+from shared.clock import now_iso
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.permissions import ROLES, allows, role_permissions, valid_permission
 
@@ -69,6 +70,23 @@ async def set_role(env: Any, principal: dict[str, Any], user_id: str, role: str)
     import sessions  # sessions import this module: imported here to keep the two apart at load time
 
     await sessions.revoke_user_sessions(env, user["id"], reason="role_changed")
+    return public_user(updated or user)
+
+
+async def set_disabled(env: Any, principal: dict[str, Any], user_id: str, disabled: bool) -> dict[str, Any]:
+    """Disable a user (needs `users:admin`): their sessions end and their API keys stop working at once.
+    Enabling again restores the keys (not the sessions)."""
+    _require(principal, "users:admin")
+    if not isinstance(disabled, bool):
+        raise BadRequest("disabled is true or false", code="VALIDATION_ERROR")
+    user = await get_user(env, user_id)
+    if disabled and user["id"] == principal.get("id"):
+        raise BadRequest("You cannot disable yourself", code="CANNOT_DISABLE_SELF")
+    updated = await store.update(env, "users", user["id"], {"disabled_at": now_iso() if disabled else None})
+    if disabled:
+        import sessions  # see set_role
+
+        await sessions.revoke_user_sessions(env, user["id"], reason="user_disabled")
     return public_user(updated or user)
 
 

@@ -27,6 +27,7 @@ async def test_tools_are_listed_with_schemas(auth):
         "auth_revoke_api_key",
         "auth_get_user",
         "auth_set_role",
+        "auth_set_user_disabled",
         "auth_grant_permission",
         "auth_check_permission",
     }
@@ -125,3 +126,32 @@ async def test_check_permission_follows_the_credential_now(auth, db_platform):
     assert await auth.rpc("check_permission", principal, "db:read") is True
     await auth.rpc("revoke_api_key", await auth.rpc("validate_api_key", BOOTSTRAP_KEY), record["id"])
     assert await auth.rpc("check_permission", principal, "db:read") is False  # revoked since it was validated
+
+
+async def test_disabling_a_user_stops_their_keys_and_sessions_at_once(auth, db_platform):
+    import sessions
+
+    user, key, _ = await user_key(auth, db_platform, ["db:read"])
+    issued = await sessions.create_session(auth.env, await auth.env.DB_SERVICE.get_record("users", user["id"]))
+    denied = await auth.fetch(
+        f"/users/{user['id']}/disabled", method="PUT", json={"disabled": True}, headers=bearer(key)
+    )
+    assert denied.status == 403
+    failed, done = await call_tool(auth, BOOTSTRAP_KEY, "auth_set_user_disabled", {"id": user["id"], "disabled": True})
+    assert failed is False
+    assert done["disabled_at"] is not None
+    assert (await auth.fetch("/me", headers=bearer(key))).status == 401
+    assert (await auth.fetch("/me", headers=bearer(issued["access_token"]))).status == 401
+    enabled = await auth.fetch(
+        f"/users/{user['id']}/disabled", method="PUT", json={"disabled": False}, headers=bearer(BOOTSTRAP_KEY)
+    )
+    assert (await enabled.json())["data"]["disabled_at"] is None
+    assert (await auth.fetch("/me", headers=bearer(key))).status == 200  # keys work again; sessions stay ended
+    assert (await auth.fetch("/me", headers=bearer(issued["access_token"]))).status == 401
+    bad = await auth.fetch(
+        f"/users/{user['id']}/disabled", method="PUT", json={"disabled": "yes"}, headers=bearer(BOOTSTRAP_KEY)
+    )
+    assert bad.status == 400
+    admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
+    with pytest.raises(Exception, match="CANNOT_DISABLE_SELF"):
+        await auth.rpc("set_user_disabled", admin, admin["id"], True)
