@@ -48,6 +48,7 @@ ROUTES = {
         ("POST", "/permissions/check"),
         ("GET", "/users/usr_x"),
         ("PUT", "/users/usr_x/role"),
+        ("PUT", "/users/usr_x/disabled"),
         ("POST", "/users/usr_x/grants"),
         ("POST", "/refresh"),
         ("POST", "/logout"),
