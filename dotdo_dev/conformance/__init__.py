@@ -66,6 +66,7 @@ def check(
     python_modules: Path | None = None,
     secrets: dict[str, str] | None = None,
     durable_object: dict[str, Any] | None = None,
+    call: dict[str, Any] | None = None,
     timeout: float = 180,
 ) -> Result:
     """Run `worker_dir` under Pyodide and report what happened (`secrets` join the vars, as on Cloudflare)."""
@@ -84,6 +85,8 @@ def check(
         "rpc": {"method": rpc[0], "args": rpc[1]} if rpc else None,
         # {"class", "method", "args", "calls"}: build the Durable Object class with a JS ctx and call it
         "durable_object": durable_object,
+        # {"module", "function", "args"}: call a function of the worker's modules (JSON in, JSON out)
+        "call": call,
     }
     node = repo_root / "node_modules" / "node" / "bin" / "node"
     with tempfile.TemporaryDirectory() as tmp:

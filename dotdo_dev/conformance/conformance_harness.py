@@ -90,6 +90,19 @@ async def run(job, env, ctx, js_request, do_state=None) -> dict:
         except BaseException as exc:
             result["error"] = _short(exc)
             return result
+    function = job.get("call")
+    if function:
+        # A plain function of one of the worker's modules, e.g. to run a code path no route reaches alone.
+        result["stage"] = "call"
+        try:
+            target = getattr(importlib.import_module(function["module"]), function["function"])
+            value = target(*function.get("args", []))
+            if hasattr(value, "__await__"):
+                value = await value
+            result["call"] = json.loads(json.dumps(value, default=str))
+        except BaseException as exc:
+            result["error"] = _short(exc)
+            return result
     durable = job.get("durable_object")
     if durable:
         # The class built as workerd builds it (`Cls(ctx, env)`, ctx a JS DurableObjectState), then called.

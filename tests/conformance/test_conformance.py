@@ -181,3 +181,42 @@ def test_the_gateways_rate_limiter_runs_as_a_durable_object_under_pyodide(tmp_pa
     assert [v["allowed"] for v in verdicts] == [True, True, False]
     assert [v["remaining"] for v in verdicts] == [1, 0, 0]
     assert verdicts[2]["retry_after"] >= 1
+
+
+def test_auth_verifies_rs256_with_the_pure_rsa_backend_under_pyodide(service_modules):
+    # WorkOS signs with RS256. On Cloudflare python-jose has no `cryptography`, only the pure `rsa`
+    # package (the CPython test venv has cryptography, so only this test runs the path Cloudflare runs).
+    import base64
+    import time
+
+    import rsa
+    from jose import jwt
+
+    assert not any(p.name.startswith("cryptography") for p in service_modules["auth"].iterdir())
+    public, private = rsa.newkeys(1024)
+
+    def b64(n):
+        return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+    jwk = {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "k", "n": b64(public.n), "e": b64(public.e)}
+    claims = {"sub": "user_1", "iat": int(time.time()), "exp": int(time.time()) + 300}
+    token = jwt.encode(claims, private.save_pkcs1().decode(), algorithm="RS256", headers={"kid": "k"})
+    good = check(
+        ROOT,
+        ROOT / "workers" / "auth",
+        python_modules=service_modules["auth"],
+        secrets={"JWT_SECRET": JWT_SECRET, "API_KEY_SECRET": JWT_SECRET},
+        call={"module": "tokens", "function": "verified_claims", "args": [token, jwk, "RS256"]},
+    )
+    assert good.ok, good.error
+    assert good.raw["call"]["sub"] == "user_1"
+    forged = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
+    bad = check(
+        ROOT,
+        ROOT / "workers" / "auth",
+        python_modules=service_modules["auth"],
+        secrets={"JWT_SECRET": JWT_SECRET, "API_KEY_SECRET": JWT_SECRET},
+        call={"module": "tokens", "function": "verified_claims", "args": [forged, jwk, "RS256"]},
+    )
+    assert bad.stage == "call"
+    assert "Invalid token" in bad.error

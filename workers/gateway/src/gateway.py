@@ -112,7 +112,7 @@ async def handle(request: Request, ctx: Context) -> Response:
             details={"limit": limit, "window_seconds": window},
             headers=rate_headers(verdict),
         )
-    permission = route.permission(method_of(request))
+    permission = route.permission(method_of(request), path)
     if principal is not None and permission is not None and not allows(principal["permissions"] or (), permission):
         details, headers = {"permission": permission}, rate_headers(verdict)
         raise Forbidden(f"This needs the permission {permission!r}", details=details, headers=headers)

@@ -34,8 +34,12 @@ class Route:
     def is_public(self, method: str, path: str) -> bool:
         return (method, path) in self.public or (method == "HEAD" and ("GET", path) in self.public)
 
-    def permission(self, method: str) -> str | None:
-        return self.read if method in READ_METHODS else self.write
+    def permission(self, method: str, path: str = "/") -> str | None:
+        """What a call needs. A service's MCP endpoint is a POST for reads and writes alike: it needs
+        the read permission here, and each tool checks what it does (shared.mcp tools do)."""
+        if path == "/mcp" or method in READ_METHODS:
+            return self.read
+        return self.write
 
 
 def _service(name: str, *, read: str | None = None, write: str | None = None, **kwargs) -> Route:

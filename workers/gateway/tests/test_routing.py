@@ -50,6 +50,12 @@ def test_permissions_per_method(service, method, permission):
     assert route.permission(method) == permission
 
 
+def test_a_services_mcp_endpoint_needs_only_the_read_permission():
+    db, _ = routing.match("/db/mcp")
+    assert db.permission("POST", "/mcp") == "db:read"  # the tools check db:write themselves
+    assert db.permission("POST", "/things") == "db:write"
+
+
 def test_only_the_short_public_list_is_public():
     auth, _ = routing.match("/auth/x")
     assert auth.is_public("GET", "/login")
