@@ -4,36 +4,19 @@ Requests go to the front door with `Host: <svc>.do`, through the real dispatcher
 every HTTP call with the real auth service, which keeps its records in db over RPC.
 """
 
-from pathlib import Path
-
 import httpx
 import pytest
 import pytest_asyncio
+from conftest import BOOTSTRAP, rpc, running_platform
 
-from dotdo_dev.platform import LocalPlatform
 from shared.errors import from_rpc_exception
-
-ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = [ROOT / "dispatcher" / "wrangler.jsonc", ROOT / "workers" / "db" / "wrangler.jsonc"]
-CONFIGS.append(ROOT / "workers" / "auth" / "wrangler.jsonc")
-BOOTSTRAP = "sk_test_e2e_bootstrap_key_0123456789abcdefghijklmnop"
-ENVIRON = {
-    "API_KEY_SECRET": "e2e-api-key-secret-0123456789abcdef0123456789",
-    "JWT_SECRET": "e2e-jwt-secret-0123456789abcdef0123456789abcdef",
-    "BOOTSTRAP_ADMIN_KEY": BOOTSTRAP,
-}
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory):
-    import os
-
-    environ = dict(os.environ) | ENVIRON
-    async with LocalPlatform(
-        ROOT, configs=CONFIGS, state_dir=tmp_path_factory.mktemp("state"), port=0, environ=environ
-    ) as running:
+    async with running_platform(tmp_path_factory.mktemp("state"), "db", "auth") as running:
         yield running
 
 
@@ -45,10 +28,6 @@ async def http(platform):
 
 def as_(key: str, host: str) -> dict[str, str]:
     return {"authorization": f"Bearer {key}", "host": host}
-
-
-async def rpc(platform, worker, method, *args):
-    return await platform.peers.rpc(worker, None, method, list(args), {})
 
 
 async def test_health_of_both_services_is_public(http):

@@ -5,21 +5,12 @@ Real worker processes and HTTP on loopback; the rate limiter is the gateway's Du
 
 import asyncio
 import json
-import os
-from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
+from conftest import BOOTSTRAP, new_key, running_platform
 
-from dotdo_dev.platform import LocalPlatform
-
-ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = [ROOT / "dispatcher" / "wrangler.jsonc"] + [
-    ROOT / "workers" / name / "wrangler.jsonc" for name in ("gateway", "db", "auth")
-]
-BOOTSTRAP = "sk_test_gateway_e2e_bootstrap_0123456789abcdefghijkl"
-SECRETS = {"API_KEY_SECRET": "g" * 48, "JWT_SECRET": "h" * 48, "BOOTSTRAP_ADMIN_KEY": BOOTSTRAP}
 GATEWAY = {"host": "gateway.do"}
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -27,9 +18,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory):
-    environ = dict(os.environ) | SECRETS
-    state = tmp_path_factory.mktemp("state")
-    async with LocalPlatform(ROOT, configs=CONFIGS, state_dir=state, port=0, environ=environ) as running:
+    async with running_platform(tmp_path_factory.mktemp("state"), "gateway", "db", "auth") as running:
         yield running
 
 
@@ -38,14 +27,6 @@ async def http(platform):
     limits = httpx.Limits(max_connections=120, max_keepalive_connections=120)
     async with httpx.AsyncClient(base_url=platform.url, timeout=60, limits=limits) as client:
         yield client
-
-
-async def new_key(platform, permissions):
-    """A key of a new user of its own (each user has one rate budget), made over RPC."""
-    user = await platform.peers.rpc("db", None, "insert_record", ["users", {"role": "user"}], {})
-    admin = await platform.peers.rpc("auth", None, "validate_api_key", [BOOTSTRAP], {})
-    request = {"name": "e2e", "permissions": permissions, "owner_id": user["id"]}
-    return (await platform.peers.rpc("auth", None, "create_api_key", [admin, request], {}))["key"]
 
 
 async def log_lines(platform, worker, request_id, *, wait=5.0):

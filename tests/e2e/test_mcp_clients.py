@@ -5,41 +5,21 @@ the gateway (`/db/mcp`), with API keys; each tool checks the caller's permission
 """
 
 import contextlib
-import os
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from conftest import new_key, running_platform
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-
-from dotdo_dev.platform import LocalPlatform
-
-ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = [ROOT / "dispatcher" / "wrangler.jsonc"] + [
-    ROOT / "workers" / name / "wrangler.jsonc" for name in ("gateway", "db", "auth")
-]
-ADMIN = "sk_test_mcp_e2e_bootstrap_key_0123456789abcdefghijk"
-SECRETS = {"API_KEY_SECRET": "m" * 48, "JWT_SECRET": "n" * 48, "BOOTSTRAP_ADMIN_KEY": ADMIN}
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory):
-    environ = dict(os.environ) | SECRETS
-    async with LocalPlatform(
-        ROOT, configs=CONFIGS, state_dir=tmp_path_factory.mktemp("state"), port=0, environ=environ
-    ) as running:
+    async with running_platform(tmp_path_factory.mktemp("state"), "gateway", "db", "auth") as running:
         yield running
-
-
-async def key_with(platform, permissions):
-    user = await platform.peers.rpc("db", None, "insert_record", ["users", {"role": "user"}], {})
-    admin = await platform.peers.rpc("auth", None, "validate_api_key", [ADMIN], {})
-    request = {"name": "mcp", "permissions": permissions, "owner_id": user["id"]}
-    return (await platform.peers.rpc("auth", None, "create_api_key", [admin, request], {}))["key"]
 
 
 @contextlib.asynccontextmanager
@@ -55,7 +35,7 @@ async def mcp_session(url, key, **headers):
 
 
 async def test_db_tools_through_the_official_client(platform):
-    writer = await key_with(platform, ["db:read", "db:write"])
+    writer = await new_key(platform, ["db:read", "db:write"])
     async with mcp_session(f"{platform.url}/api/db/mcp", writer) as session:
         tools = {t.name: t for t in (await session.list_tools()).tools}
         assert set(tools) == {"db_get", "db_list", "db_search", "db_upsert", "db_delete", "db_stats"}
@@ -76,14 +56,14 @@ async def test_db_tools_through_the_official_client(platform):
 
 
 async def test_the_negotiated_revision_and_server_name(platform):
-    reader = await key_with(platform, ["db:read"])
+    reader = await new_key(platform, ["db:read"])
     async with mcp_session(f"{platform.url}/api/db/mcp", reader) as session:
         assert session.init.protocolVersion == "2025-11-25"
         assert session.init.serverInfo.name == "db"
 
 
 async def test_a_reader_through_the_gateway_can_read_but_not_write(platform):
-    reader = await key_with(platform, ["db:read"])
+    reader = await new_key(platform, ["db:read"])
     async with mcp_session(f"{platform.url}/db/mcp", reader, host="gateway.do") as session:
         stats = await session.call_tool("db_stats", {})
         assert stats.isError is False
@@ -96,12 +76,12 @@ async def test_a_reader_through_the_gateway_can_read_but_not_write(platform):
 
 
 async def test_auth_tools_through_the_official_client(platform):
-    manager = await key_with(platform, ["apikeys:read", "apikeys:write", "db:read"])
+    manager = await new_key(platform, ["apikeys:read", "apikeys:write", "db:read"])
     async with mcp_session(f"{platform.url}/api/auth/mcp", manager) as session:
         created = await session.call_tool("auth_create_api_key", {"name": "agent", "permissions": ["db:read"]})
         assert created.isError is False
-        new_key = created.structuredContent["key"]
-        principal = await platform.peers.rpc("auth", None, "validate_api_key", [new_key], {})
+        made = created.structuredContent["key"]
+        principal = await platform.peers.rpc("auth", None, "validate_api_key", [made], {})
         assert principal["permissions"] == ["db:read"]
         escalation = await session.call_tool("auth_create_api_key", {"name": "x", "permissions": ["deploy"]})
         assert escalation.isError is True

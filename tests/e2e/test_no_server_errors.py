@@ -6,21 +6,12 @@ with a status below 500 (503 for WorkOS, which is not configured locally, is the
 """
 
 import itertools
-import os
-from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
-
-from dotdo_dev.platform import LocalPlatform
-
-ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = [ROOT / "dispatcher" / "wrangler.jsonc"] + [
-    ROOT / "workers" / name / "wrangler.jsonc" for name in ("gateway", "db", "auth")
-]
-ADMIN = "sk_test_sweep_bootstrap_key_0123456789abcdefghijklmn"
-SECRETS = {"API_KEY_SECRET": "s" * 48, "JWT_SECRET": "t" * 48, "BOOTSTRAP_ADMIN_KEY": ADMIN}
+from conftest import BOOTSTRAP as ADMIN
+from conftest import running_platform
 
 ROUTES = {
     "db.do": [
@@ -86,10 +77,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def http(tmp_path_factory):
-    environ = dict(os.environ) | SECRETS
-    state = tmp_path_factory.mktemp("state")
     async with (
-        LocalPlatform(ROOT, configs=CONFIGS, state_dir=state, port=0, environ=environ) as platform,
+        running_platform(tmp_path_factory.mktemp("state"), "gateway", "db", "auth") as platform,
         httpx.AsyncClient(base_url=platform.url, timeout=30) as client,
     ):
         yield client

@@ -1,0 +1,38 @@
+"""What the end-to-end tests share: the platform with chosen workers, its secrets, keys for new users.
+
+Each test module starts its own platform (module scope) with real worker processes, the real
+dispatcher in front, and throw-away state; auth's secrets come through the environment, as
+`.dev.vars` would give them, with a bootstrap admin key.
+"""
+
+import contextlib
+import os
+from pathlib import Path
+
+from dotdo_dev.platform import LocalPlatform
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOTSTRAP = "sk_test_e2e_bootstrap_key_0123456789abcdefghijklmnop"
+SECRETS = {"API_KEY_SECRET": "e" * 48, "JWT_SECRET": "f" * 48, "BOOTSTRAP_ADMIN_KEY": BOOTSTRAP}
+
+
+@contextlib.asynccontextmanager
+async def running_platform(state: Path, *workers: str):
+    """The dispatcher and `workers` (folders under workers/) on a free port."""
+    configs = [ROOT / "dispatcher" / "wrangler.jsonc"] + [ROOT / "workers" / w / "wrangler.jsonc" for w in workers]
+    environ = dict(os.environ) | SECRETS
+    async with LocalPlatform(ROOT, configs=configs, state_dir=state, port=0, environ=environ) as platform:
+        yield platform
+
+
+async def rpc(platform, worker, method, *args):
+    """Call `worker`'s RPC method as another worker would."""
+    return await platform.peers.rpc(worker, None, method, list(args), {})
+
+
+async def new_key(platform, permissions):
+    """An API key with `permissions` of a new user of its own (each user has one rate budget)."""
+    user = await rpc(platform, "db", "insert_record", "users", {"role": "user"})
+    admin = await rpc(platform, "auth", "validate_api_key", BOOTSTRAP)
+    request = {"name": "e2e", "permissions": permissions, "owner_id": user["id"]}
+    return (await rpc(platform, "auth", "create_api_key", admin, request))["key"]
