@@ -76,48 +76,37 @@ async def run(job, env, ctx, js_request, do_state=None) -> dict:
     except BaseException as exc:
         result["error"] = _short(exc)
         return result
-    rpc = job.get("rpc")
-    if rpc:
-        result["stage"] = "rpc"
-        try:
-            from js import Object
-            from pyodide.ffi import to_js
 
-            args = python_from_rpc(to_js(rpc["args"], dict_converter=Object.fromEntries))
-            instance = entrypoint(ctx, env)
-            value = await getattr(instance, rpc["method"])(*args)
-            result["rpc"] = json.loads(json.dumps(python_from_rpc(python_to_rpc(value)), default=str))
-        except BaseException as exc:
-            result["error"] = _short(exc)
-            return result
-    function = job.get("call")
-    if function:
-        # A plain function of one of the worker's modules, e.g. to run a code path no route reaches alone.
-        result["stage"] = "call"
-        try:
-            target = getattr(importlib.import_module(function["module"]), function["function"])
-            value = target(*function.get("args", []))
-            if hasattr(value, "__await__"):
-                value = await value
-            result["call"] = json.loads(json.dumps(value, default=str))
-        except BaseException as exc:
-            result["error"] = _short(exc)
-            return result
-    durable = job.get("durable_object")
-    if durable:
+    def as_json(value):
+        """What crosses RPC, as JSON: the SDK's own conversion decides what may be sent."""
+        return json.loads(json.dumps(python_from_rpc(python_to_rpc(value)), default=str))
+
+    async def rpc_call(rpc):
+        from js import Object
+        from pyodide.ffi import to_js
+
+        args = python_from_rpc(to_js(rpc["args"], dict_converter=Object.fromEntries))
+        return as_json(await getattr(entrypoint(ctx, env), rpc["method"])(*args))
+
+    async def plain_call(function):
+        # A plain function of one of the worker's modules: a code path no route reaches alone.
+        value = getattr(importlib.import_module(function["module"]), function["function"])(*function.get("args", []))
+        return json.loads(json.dumps(await value if hasattr(value, "__await__") else value, default=str))
+
+    async def durable_calls(durable):
         # The class built as workerd builds it (`Cls(ctx, env)`, ctx a JS DurableObjectState), then called.
-        result["stage"] = "durable_object"
-        try:
-            cls = getattr(module, durable["class"])
-            instance = cls(do_state, env)
-            values = []
-            for _ in range(durable.get("calls", 1)):
-                value = await getattr(instance, durable["method"])(*durable.get("args", []))
-                values.append(json.loads(json.dumps(python_from_rpc(python_to_rpc(value)), default=str)))
-            result["durable_object"] = values
-        except BaseException as exc:
-            result["error"] = _short(exc)
-            return result
+        instance = getattr(module, durable["class"])(do_state, env)
+        method = getattr(instance, durable["method"])
+        return [as_json(await method(*durable.get("args", []))) for _ in range(durable.get("calls", 1))]
+
+    for stage, run_stage in (("rpc", rpc_call), ("call", plain_call), ("durable_object", durable_calls)):
+        if job.get(stage):
+            result["stage"] = stage
+            try:
+                result[stage] = await run_stage(job[stage])
+            except BaseException as exc:
+                result["error"] = _short(exc)
+                return result
     result["stage"] = "done"
     result["ok"] = True
     return result
