@@ -54,6 +54,19 @@ def rate_key(request: Request, principal: Any) -> str:
     return f"principal:{principal['id']}"
 
 
+async def _spend(ctx: Context, key: str, limit: int, window: int) -> dict[str, Any]:
+    """Count one request against `key`'s budget; 429 `RATE_LIMITED` when it is spent."""
+    verdict = await rate_limiter.check(ctx.env, key, limit, window)
+    if not verdict["allowed"]:
+        raise RateLimited(
+            "Too many requests: slow down",
+            retry_after=verdict["retry_after"],
+            details={"limit": limit, "window_seconds": window},
+            headers=rate_headers(verdict),
+        )
+    return verdict
+
+
 def rate_headers(verdict: dict[str, Any]) -> dict[str, str]:
     return {
         "x-ratelimit-limit": str(verdict["limit"]),
@@ -101,17 +114,14 @@ async def handle(request: Request, ctx: Context) -> Response:
     binding = getattr(ctx.env, route.binding, None)
     if binding is None:
         raise NotFound(f"The {route.name} service is not available here", code="SERVICE_NOT_BOUND")
-    principal = await authenticate(request, ctx, route, path)
-    key = f"{route.rate_class}:{rate_key(request, principal)}"
     limit, window = limits(ctx.env, route.rate_class)
-    verdict = await rate_limiter.check(ctx.env, key, limit, window)
-    if not verdict["allowed"]:
-        raise RateLimited(
-            "Too many requests: slow down",
-            retry_after=verdict["retry_after"],
-            details={"limit": limit, "window_seconds": window},
-            headers=rate_headers(verdict),
-        )
+    try:
+        principal = await authenticate(request, ctx, route, path)
+    except Unauthorized:
+        # Refused credentials spend the client IP's budget: a flood of guesses gets 429s, not auth lookups.
+        await _spend(ctx, f"{route.rate_class}:{rate_key(request, None)}", limit, window)
+        raise
+    verdict = await _spend(ctx, f"{route.rate_class}:{rate_key(request, principal)}", limit, window)
     permission = route.permission(method_of(request), path)
     if principal is not None and permission is not None and not allows(principal["permissions"] or (), permission):
         details, headers = {"permission": permission}, rate_headers(verdict)

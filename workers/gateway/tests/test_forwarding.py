@@ -115,3 +115,12 @@ async def test_health_is_public_and_deep_health_asks_each_bound_service(gateway,
     assert deep["services"]["db"] == {"status": "ok", "http_status": 200}
     assert deep["services"]["auth"] == {"status": "unreachable"}  # the stand-in has no fetch
     assert deep["status"] == "degraded"
+
+
+async def test_refused_credentials_spend_the_client_ips_budget(gateway, db):
+    ip = {"cf-connecting-ip": "198.51.100.9", "authorization": "Bearer bad"}
+    statuses = [(await gateway.fetch("/db/things", headers=ip)).status for _ in range(62)]
+    assert statuses == [401] * 60 + [429] * 2  # RATE_LIMIT_DEFAULT = 60 per minute
+    other_ip = await gateway.fetch("/db/things", headers={"cf-connecting-ip": "198.51.100.10"} | GOOD)
+    assert other_ip.status == 200
+    assert db.requests  # a good key from elsewhere is not affected
