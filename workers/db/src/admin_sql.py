@@ -90,6 +90,7 @@ async def run_sql(env: Any, request: Any, *, actor: str) -> dict[str, Any]:
     """Run an operator's statement: `{"rows", "kind", "truncated"}`."""
     query = validate(SqlRequest, request)
     db = await storage(env)
+    await db.ready()  # SQL of any shape may not fail on a missing schema (pragma_table_info): make sure
     details: dict[str, Any] = {"sql": query.sql[:2000], "kind": None, "write_flag": query.write}
 
     async def record(outcome: str) -> None:

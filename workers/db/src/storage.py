@@ -40,6 +40,15 @@ class Storage(Protocol):
         """Run statements in one transaction (all or nothing); the rows of each."""
 
 
+#: Whether this isolate has brought a database up to date. On Cloudflare `env` (and so the D1
+#: binding object) is wrapped anew for every request, so the check cannot be remembered there: it is
+#: remembered here, once per isolate. If a statement then meets a missing table or column (another
+#: database in the same process, as the local test harness makes), the migrations run and the
+#: statement is tried once more.
+_schema_checked = False
+_MISSING_SCHEMA = ("no such table", "no such column")
+
+
 class D1Storage:
     """The default backend: one D1 database (binding `DB`)."""
 
@@ -47,10 +56,23 @@ class D1Storage:
         self.db = db
 
     async def ready(self) -> int:
-        return await apply_migrations(self.db, MIGRATIONS)
+        global _schema_checked
+        version = await apply_migrations(self.db, MIGRATIONS)
+        _schema_checked = True
+        return version
+
+    async def _run(self, make: Any) -> Any:
+        """`await make()` (a D1 call), healing a database that lacks the schema once."""
+        try:
+            return await _guard(make())
+        except Exception as exc:
+            if not any(marker in str(exc) for marker in _MISSING_SCHEMA):
+                raise
+            await self.ready()
+            return await _guard(make())
 
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        result = await _guard(self.db.prepare(sql).bind(*params).all())
+        result = await self._run(lambda: self.db.prepare(sql).bind(*params).all())
         return [dict(row) for row in result["results"]]
 
     async def first(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
@@ -58,12 +80,13 @@ class D1Storage:
         return rows[0] if rows else None
 
     async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        result = await _guard(self.db.prepare(sql).bind(*params).run())
+        result = await self._run(lambda: self.db.prepare(sql).bind(*params).run())
         return int(result["meta"]["changes"])
 
     async def batch(self, statements: Sequence[Statement]) -> list[list[dict[str, Any]]]:
-        prepared = [self.db.prepare(sql).bind(*params) for sql, params in statements]
-        results = await _guard(self.db.batch(prepared))
+        results = await self._run(
+            lambda: self.db.batch([self.db.prepare(sql).bind(*params) for sql, params in statements])
+        )
         return [[dict(row) for row in (result["results"] or [])] for result in results]
 
 
@@ -88,9 +111,10 @@ async def _guard(pending: Any) -> Any:
 
 
 async def storage(env: Any) -> Storage:
-    """The backend for this request, with the schema brought up to date."""
+    """The backend for this request; the first one of an isolate brings the schema up to date."""
     backend = D1Storage(env.DB)
-    await backend.ready()
+    if not _schema_checked:
+        await backend.ready()
     return backend
 
 

@@ -2,7 +2,8 @@
 
 import asyncio
 
-from conftest import ADMIN, ROOT, body
+import pytest
+from conftest import ADMIN, ROOT, StandInAuth, body
 
 from dotdo_dev.testing import WorkerHarness
 from migrations import MIGRATIONS
@@ -111,3 +112,14 @@ async def test_two_isolates_racing_to_migrate(tmp_path, auth):
     # both isolates then serve requests on the one schema
     await one.rpc("upsert_thing", {"ns": "acme", "id": "x"})
     assert (await two.rpc("get_thing", "acme", "x"))["id"] == "x"
+
+
+async def test_a_second_database_in_the_same_process_is_brought_up_to_date(tmp_path, worker):
+    # The schema check is remembered once per isolate (env is wrapped anew per request on Cloudflare);
+    # a database that turns out to lack the schema is migrated on the spot and the statement retried.
+    await worker.rpc("upsert_thing", {"ns": "a", "id": "1"})  # the first database, checked
+    other = WorkerHarness(ROOT, state_dir=tmp_path / "other", bindings={"AUTH_SERVICE": StandInAuth()})
+    assert await other.rpc("count_things") == 0  # a fresh file: healed, not "no such table"
+    assert (await other.rpc("upsert_thing", {"ns": "b", "id": "2"}))["created"] is True
+    with pytest.raises(Exception, match="NOT_FOUND"):
+        await other.rpc("get_thing", "a", "1")
