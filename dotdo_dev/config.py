@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dotdo_dev import jsonc
+from dotdo_dev.dev_vars import declared_names
 
 CONFIG_FILENAME = "wrangler.jsonc"
 
@@ -415,8 +416,6 @@ def secrets_for(config: WorkerConfig, environ: dict[str, str] | None = None) -> 
     if config.environment and (directory / f".dev.vars.{config.environment}").is_file():
         dev_vars = directory / f".dev.vars.{config.environment}"
     values = read_dev_vars(dev_vars)
-    from dotdo_dev.dev_vars import declared_names
-
     for name in {*values, *config.secrets_required, *declared_names(directory)}:
         if name in environ:
             values[name] = environ[name]

@@ -81,7 +81,7 @@ def error_response(
 
 def app_error_response(err: AppError, *, request_id: str | None = None) -> Response:
     """The envelope for an `AppError`, with its status and the headers its kind calls for (Allow, Retry-After)."""
-    headers = err.headers() | getattr(err, "extra_headers", {})
+    headers = err.headers() | err.extra_headers
     return error_response(
         err.code, err.message, status=err.status, details=err.details, request_id=request_id, headers=headers
     )
