@@ -122,10 +122,10 @@ class WorkerHarness:
 
     async def rpc(self, method: str, *args: Any, entrypoint: str | None = None, **kwargs: Any) -> Any:
         """Call an RPC method as another worker would: arguments and result cross the RPC boundary."""
-        call = wire.loads(wire.dumps({"args": list(args), "kwargs": kwargs}))
+        call = wire.cross({"args": list(args), "kwargs": kwargs})
         value, ctx = await self.isolate.call(entrypoint, method, call["args"], call["kwargs"])
         await ctx.drain()
-        return wire.loads(wire.dumps({"value": value}))["value"]
+        return wire.cross(value)
 
     async def deliver_queue(self, queue: str | None = None) -> int:
         """Deliver every waiting message of a queue this worker consumes to its `queue` handler.

@@ -190,13 +190,7 @@ class Isolate:
     ) -> tuple[Any, ExecutionContext]:
         """Call an RPC method of an entrypoint (arguments already deserialized)."""
         instance, ctx = self._instance(entrypoint)
-        target = None if method.startswith("_") or method in RESERVED_METHODS else getattr(instance, method, None)
-        if target is None or not callable(target):
-            raise TypeError(f'The RPC receiver does not implement the method "{method}".')
-        result = target(*args, **kwargs)
-        if inspect.isawaitable(result):
-            result = await result
-        return result, ctx
+        return await invoke_rpc(instance, method, args, kwargs), ctx
 
     async def scheduled(self, cron: str, scheduled_time: float | None = None) -> ExecutionContext:
         instance, ctx = self._instance(None)
@@ -213,6 +207,20 @@ class Isolate:
             raise WorkerError(f"worker {self.config.name!r} consumes a queue but has no queue handler")
         await _invoke(handler, batch, self.env, ctx)
         await ctx.drain()
+
+
+async def invoke_rpc(
+    target: Any, method: str, args: list[Any], kwargs: dict[str, Any], *, reserved: frozenset[str] = RESERVED_METHODS
+) -> Any:
+    """Call `target.<method>(*args, **kwargs)` as an RPC: private names and the `reserved` handlers
+    cannot be called, and a missing method fails with workerd's message."""
+    found = None if method.startswith("_") or method in reserved else getattr(target, method, None)
+    if found is None or not callable(found):
+        raise TypeError(f'The RPC receiver does not implement the method "{method}".')
+    result = found(*args, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
 
 
 async def _invoke(handler: Callable[..., Any], event: Any, env: Env, ctx: ExecutionContext) -> Any:

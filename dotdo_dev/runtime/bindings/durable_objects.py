@@ -29,6 +29,7 @@ from typing import Any
 from workers.rpc import JsDict
 
 from dotdo_dev.runtime import wire
+from dotdo_dev.runtime.isolate import invoke_rpc
 from dotdo_dev.runtime.sqlite import connect
 
 __all__ = ["DurableObjectId", "DurableObjectNamespace", "DurableObjectState", "DurableObjectStorage"]
@@ -259,16 +260,11 @@ class DurableObjectStub:
             raise AttributeError(method)
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            sent = wire.loads(wire.dumps({"args": list(args), "kwargs": kwargs}))
+            sent = wire.cross({"args": list(args), "kwargs": kwargs})
             instance = self._namespace._instance(self.id)
-            target = getattr(instance.obj, method, None)
-            if target is None or not callable(target):
-                raise TypeError(f'The RPC receiver does not implement the method "{method}".')
             async with instance.lock:
-                result = target(*sent["args"], **sent["kwargs"])
-                if inspect.isawaitable(result):
-                    result = await result
-            return wire.loads(wire.dumps({"value": result}))["value"]
+                result = await invoke_rpc(instance.obj, method, sent["args"], sent["kwargs"], reserved=_RESERVED)
+            return wire.cross(result)
 
         call.__name__ = method
         return call
