@@ -60,6 +60,20 @@ async def validate_with_auth_service(env: Any, token: str, request_id: str | Non
     return await call(lambda: binding.validate_token(token, request_id=request_id), service="auth")
 
 
+async def authenticate(request: Request, ctx: Context, validate: Validate = validate_with_auth_service) -> Any:
+    """The principal of the request's bearer token (left in `ctx.state`), or 401."""
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("Send Authorization: Bearer <API key or token>", code="UNAUTHORIZED")
+    return _set_principal(ctx, await validate(ctx.env, token, ctx.request_id))
+
+
+def _set_principal(ctx: Context, principal: Any) -> Any:
+    ctx.state["principal"] = principal
+    ctx.state["principal_id"] = principal["id"]
+    return principal
+
+
 class AuthenticationMiddleware:
     """Requires a valid bearer token on every path but the public ones (exact paths, or `prefix/*`)."""
 
@@ -79,15 +93,9 @@ class AuthenticationMiddleware:
             return await call_next(request, ctx)
         forwarded = _forwarded_principal(request)
         if forwarded is not None:
-            ctx.state["principal"] = forwarded
-            ctx.state["principal_id"] = forwarded["id"]
-            return await call_next(request, ctx)
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("Send Authorization: Bearer <API key or token>", code="UNAUTHORIZED")
-        principal = await self.validate(ctx.env, token, ctx.request_id)
-        ctx.state["principal"] = principal
-        ctx.state["principal_id"] = principal["id"]
+            _set_principal(ctx, forwarded)
+        else:
+            await authenticate(request, ctx, self.validate)
         return await call_next(request, ctx)
 
 

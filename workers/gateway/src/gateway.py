@@ -21,7 +21,7 @@ import rate_limiter
 import routing
 from shared.errors import AppError, Forbidden, NotFound, RateLimited, Unauthorized
 from shared.http import method_of, with_headers
-from shared.middleware.authentication import PRINCIPAL_HEADER, bearer_token, validate_with_auth_service
+from shared.middleware.authentication import PRINCIPAL_HEADER, authenticate
 from shared.permissions import allows
 from shared.routing import Context
 from shared.settings import setting
@@ -75,19 +75,6 @@ def rate_headers(verdict: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def authenticate(request: Request, ctx: Context, route: routing.Route, path: str) -> Any:
-    """The principal, None for an anonymous call to a public route; 401 otherwise."""
-    if route.is_public(method_of(request), path):
-        return None
-    token = bearer_token(request)
-    if token is None:
-        raise Unauthorized("Send Authorization: Bearer <API key or token>", code="UNAUTHORIZED")
-    principal = await validate_with_auth_service(ctx.env, token, ctx.request_id)
-    ctx.state["principal"] = principal
-    ctx.state["principal_id"] = principal["id"]
-    return principal
-
-
 async def forward(request: Request, ctx: Context, binding: Any, path: str, principal: Any) -> Response:
     """Send the request to the service with its path, the request id and the principal."""
     url = urlsplit(request.url)
@@ -116,7 +103,8 @@ async def handle(request: Request, ctx: Context) -> Response:
         raise NotFound(f"The {route.name} service is not available here", code="SERVICE_NOT_BOUND")
     limit, window = limits(ctx.env, route.rate_class)
     try:
-        principal = await authenticate(request, ctx, route, path)
+        # None: an anonymous call to a public route
+        principal = None if route.is_public(method_of(request), path) else await authenticate(request, ctx)
     except Unauthorized:
         # Refused credentials spend the client IP's budget: a flood of guesses gets 429s, not auth lookups.
         await _spend(ctx, f"{route.rate_class}:{rate_key(request, None)}", limit, window)
