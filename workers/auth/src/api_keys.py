@@ -125,10 +125,8 @@ async def validate_api_key(env: Any, key: str) -> dict[str, Any]:
         record = await _bootstrap(env, key, record_id)
     if record is None or not hashing.matches(env, key, record["key_hash"]):
         raise _refuse()
-    if record["revoked_at"] is not None or is_past(record["expires_at"]):
-        raise _refuse()
-    owner = await store.get(env, "users", record["owner_id"])
-    if owner is None or owner.get("disabled_at"):
+    owner = await live_owner(env, record)
+    if owner is None:
         raise _refuse()
     scopes = list(record["permissions"] or [])
     role_permissions = users.role_permissions(owner.get("role"))
@@ -146,6 +144,14 @@ async def validate_api_key(env: Any, key: str) -> dict[str, Any]:
         "org_id": None,
         "permissions": scopes,
     }
+
+
+async def live_owner(env: Any, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The owner of a key that is neither revoked nor expired, if that owner exists and is enabled; else None."""
+    if record["revoked_at"] is not None or is_past(record["expires_at"]):
+        return None
+    owner = await store.get(env, "users", record["owner_id"])
+    return None if owner is None or owner.get("disabled_at") else owner
 
 
 async def _touch(env: Any, record: dict[str, Any]) -> None:

@@ -19,7 +19,6 @@ import api_keys
 import sessions
 import store
 import users
-from shared.clock import is_past
 from shared.errors import BadRequest, Unauthorized
 from shared.ids import valid_request_id
 from shared.permissions import allows, valid_permission
@@ -44,7 +43,7 @@ async def check_permission(env: Any, principal: Any, permission: str, org_id: st
     """Whether `principal` may do `permission` now.
 
     `principal` is a principal from `validate_token` (its credential is looked at again: a key
-    revoked or a session ended since gives False) or a user id (role and grants, in `org_id`).
+    revoked or expired, or a session ended or expired since gives False) or a user id (role and grants, in `org_id`).
     """
     if not valid_permission(permission):
         raise BadRequest("Not a permission", code="INVALID_PERMISSION", details={"permission": str(permission)[:64]})
@@ -54,16 +53,14 @@ async def check_permission(env: Any, principal: Any, permission: str, org_id: st
         raise BadRequest("principal is a principal object or a user id", code="INVALID_PRINCIPAL")
     if principal.get("key_id"):
         key = await store.get(env, "api_keys", principal["key_id"])
-        if key is None or key["revoked_at"] is not None or key["owner_id"] != principal.get("id"):
+        owner = await api_keys.live_owner(env, key) if key and key["owner_id"] == principal.get("id") else None
+        if owner is None:
             return False
-        user = await store.get(env, "users", key["owner_id"])
-        if user is None or is_past(key["expires_at"]):
-            return False
-        held = await users.effective_permissions(env, user, org_id)
+        held = await users.effective_permissions(env, owner, org_id)
         return allows(key["permissions"] or [], permission) and allows(held, permission)
     if principal.get("session_id"):
-        session = await store.get(env, "sessions", principal["session_id"])
-        if session is None or session["revoked_at"] is not None or session["user_id"] != principal.get("id"):
+        session = await sessions.live_session(env, principal["session_id"])
+        if session is None or session["user_id"] != principal.get("id"):
             return False
         return await users.check_user_permission(env, session["user_id"], permission, org_id or session["org_id"])
     if principal.get("id"):

@@ -104,7 +104,8 @@ async def revoke_user_sessions(env: Any, user_id: str, *, reason: str) -> int:
     return count
 
 
-async def _live_session(env: Any, session_id: str) -> dict[str, Any] | None:
+async def live_session(env: Any, session_id: str) -> dict[str, Any] | None:
+    """The session, if it is neither revoked nor expired."""
     session = await store.get(env, "sessions", session_id)
     if session is None or session["revoked_at"] is not None or is_past(session["expires_at"]):
         return None
@@ -130,7 +131,7 @@ async def refresh(env: Any, refresh_token: Any) -> dict[str, Any]:
     record = await store.get(env, "refresh_tokens", record_id)
     if record is None or not hashing.matches(env, secret, record["token_hash"]):
         raise _refused()
-    session = await _live_session(env, record["session_id"])
+    session = await live_session(env, record["session_id"])
     if session is None:
         raise _refused()
     if record["used_at"] is not None:
@@ -159,7 +160,7 @@ async def validate_access_token(env: Any, token: str) -> dict[str, Any]:
     """The principal of a JWT access token whose session is still live, or 401."""
     keys, issuer, audience = _jwt_settings(env)
     claims = tokens.verify_access_token(keys, token, issuer=issuer, audience=audience)
-    session = await _live_session(env, claims["sid"])
+    session = await live_session(env, claims["sid"])
     if session is None or session["user_id"] != claims["sub"]:
         raise Unauthorized("This session has ended", code="SESSION_REVOKED")
     permissions = claims.get("permissions")

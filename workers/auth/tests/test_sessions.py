@@ -256,3 +256,11 @@ async def test_the_hourly_cron_removes_what_can_no_longer_be_used(auth, session,
     assert await store.get_record("sessions", ended["id"]) is None
     assert await store.get_record("oauth_states", live_state["id"]) is not None
     assert (await auth.rpc("refresh", issued["refresh_token"]))["session_id"] == issued["session_id"]  # live ones stay
+
+
+async def test_check_permission_refuses_a_session_that_has_expired(auth, session, db_platform):
+    _, issued = session
+    principal = await auth.rpc("validate_token", issued["access_token"])
+    assert await auth.rpc("check_permission", principal, "db:read") is True
+    await db(db_platform).update_record("sessions", issued["session_id"], {"expires_at": "2020-01-01T00:00:00Z"})
+    assert await auth.rpc("check_permission", principal, "db:read") is False
