@@ -79,6 +79,14 @@ async def read_json(request: Request, *, max_bytes: int = MAX_BODY, strict: bool
         raise InvalidJSON("The JSON body is nested too deeply") from None
 
 
+async def read_json_object(request: Request, *, max_bytes: int = MAX_BODY, strict: bool = False) -> dict[str, Any]:
+    """The JSON body (see `read_json`), which must be an object: 400 `VALIDATION_ERROR` otherwise."""
+    body = await read_json(request, max_bytes=max_bytes, strict=strict)
+    if not isinstance(body, dict):
+        raise ValidationError("Send a JSON object")
+    return body
+
+
 async def parse_json(request: Request, model: type[Model], *, max_bytes: int = MAX_BODY, strict: bool = False) -> Model:
     """Read the JSON body (see `read_json`) and validate it against `model`."""
     return validate(model, await read_json(request, max_bytes=max_bytes, strict=strict))

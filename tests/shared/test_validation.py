@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from shared.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType, ValidationError
 from shared.routing import Router
 from shared.schemas import Pagination
-from shared.validation import is_json_type, parse_json, parse_query, read_json
+from shared.validation import is_json_type, parse_json, parse_query, read_json, read_json_object
 
 
 class Thing(BaseModel):
@@ -150,3 +150,11 @@ async def test_through_a_router_every_failure_is_a_4xx_envelope(request_for):
             "type": "int_parsing",
         }
     ]
+
+
+@pytest.mark.parametrize("body", ["[]", "null", '"text"', "1"])
+async def test_read_json_object_wants_an_object(request_for, body):
+    with pytest.raises(ValidationError) as info:
+        await read_json_object(post(request_for, body))
+    assert (info.value.status, info.value.code) == (400, "VALIDATION_ERROR")
+    assert await read_json_object(post(request_for, '{"a": 1}')) == {"a": 1}

@@ -22,7 +22,7 @@ from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, Err
 from shared.middleware.authentication import bearer_token, principal_of
 from shared.permissions import allows
 from shared.routing import Context, Router
-from shared.validation import read_json
+from shared.validation import read_json, read_json_object
 from tools import registry
 
 SERVICE = "auth"
@@ -88,9 +88,7 @@ async def callback(request: Request, ctx: Context) -> Any:
 @router.post("/refresh")
 async def refresh(request: Request, ctx: Context) -> Any:
     # strict JSON: a browser cannot send application/json cross-site without a CORS preflight
-    body = await read_json(request, strict=True)
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object", code="VALIDATION_ERROR")
+    body = await read_json_object(request, strict=True)
     from_cookie = body.get("refresh_token") is None
     token = _cookie(request, REFRESH_COOKIE) if from_cookie else body.get("refresh_token")
     issued = await sessions.refresh(ctx.env, token)
@@ -133,9 +131,7 @@ async def end_session(request: Request, ctx: Context) -> Any:
 
 @router.post("/permissions/check")
 async def check_permission(request: Request, ctx: Context) -> Any:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object", code="VALIDATION_ERROR")
+    body = await read_json_object(request)
     permission = body.get("permission")
     allowed = await principals.check_permission(ctx.env, principal_of(ctx), permission, body.get("org_id"))
     return {"permission": permission, "allowed": allowed}
@@ -183,9 +179,7 @@ async def set_disabled(request: Request, ctx: Context) -> Any:
 
 @router.post("/users/{id}/grants")
 async def grant(request: Request, ctx: Context) -> Any:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object", code="VALIDATION_ERROR")
+    body = await read_json_object(request)
     granted = await users.grant(
         ctx.env, principal_of(ctx), ctx.params["id"], body.get("permission"), body.get("org_id")
     )

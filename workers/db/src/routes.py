@@ -16,7 +16,7 @@ from shared.mcp import mcp_endpoint
 from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
 from shared.middleware.authentication import require_permission
 from shared.routing import Context, Router
-from shared.validation import read_json
+from shared.validation import read_json, read_json_object
 from storage import storage
 from tools import registry
 
@@ -63,9 +63,7 @@ async def get_thing(request: Request, ctx: Context) -> Any:
 @router.put("/things/{ns}/{id}")
 async def put_thing(request: Request, ctx: Context) -> Any:
     principal = require_permission(ctx, "db:write")
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise BadRequest("Send a JSON object", code="VALIDATION_ERROR")
+    body = await read_json_object(request)
     for key in ("ns", "id"):
         if key in body and body[key] != ctx.params[key]:
             raise BadRequest(f"The body's {key} differs from the path", code="VALIDATION_ERROR")
