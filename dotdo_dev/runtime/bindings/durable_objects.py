@@ -150,9 +150,6 @@ class DurableObjectStorage:
         self._conn.execute("COMMIT")
         return result
 
-    def close(self) -> None:
-        self._conn.close()
-
 
 def _key(key: Any) -> str:
     if not isinstance(key, str):
@@ -231,11 +228,6 @@ class DurableObjectNamespace:
             state = DurableObjectState(object_id, storage)
             found = self._instances[key] = _Instance(self._cls(state, self._env), state)
         return found
-
-    def close(self) -> None:
-        for instance in self._instances.values():
-            instance.state.storage.close()
-        self._instances.clear()
 
 
 class DurableObjectStub:
