@@ -3,7 +3,7 @@
     await env.JOBS.send({"type": "x"}, delaySeconds=10)          # or a JS-style options dict
     await env.JOBS.sendBatch([{"body": 1}, {"body": 2, "delaySeconds": 5}])
 
-    async def queue(self, batch):                                 # the consumer worker's handler
+    async def queue(self, batch, env, ctx):                       # the consumer worker's handler
         for message in batch.messages:
             ...; message.ack()    # or message.retry(delaySeconds=30)
 

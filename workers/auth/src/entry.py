@@ -75,5 +75,5 @@ class Default(WorkerEntrypoint):
         return await routes.router.handle(request, self.env, self.ctx)
 
     # -- cron: housekeeping ------------------------------------------------------------------------------
-    async def scheduled(self, controller):
+    async def scheduled(self, controller, env, ctx):  # workerd always passes all three
         await cleanup.remove_expired(self.env)
