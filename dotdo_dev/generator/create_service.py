@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotdo_dev import jsonc
+from dotdo_dev import compat, jsonc
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 MAX_NAME = 40  # script names may have 63 characters; leave room for "-staging"/"-development"
@@ -170,6 +170,9 @@ def create_service(root: Path, *, name: str, kind: str = "domain", description: 
         "type": kind,
         "compatibility_date": platform["compatibility_date"],
         "compatibility_flags": platform["compatibility_flags"],
+        "requires_python": compat.requires_python(
+            compat.python_runtime(platform["compatibility_date"], platform["compatibility_flags"])
+        ),
     }
     target = root / "workers" / names.name
     # Render into a temporary folder first, then move: a failure never leaves half a service behind.
