@@ -46,6 +46,8 @@ class ExecutionContext:
 class ScheduledController:
     """What a `scheduled` handler receives: the cron that fired and when (ms since the epoch)."""
 
+    type = "scheduled"
+
     def __init__(self, cron: str, scheduled_time: float | None = None) -> None:
         self.cron = cron
         self.scheduledTime = int((scheduled_time if scheduled_time is not None else time.time()) * 1000)

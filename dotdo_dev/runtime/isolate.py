@@ -21,6 +21,7 @@ from workers.response import FetchResponse
 
 from dotdo_dev.config import WorkerConfig, missing_secrets, secrets_for
 from dotdo_dev.runtime.context import ExecutionContext, ScheduledController
+from dotdo_dev.runtime.handlers import handler_arguments
 from dotdo_dev.runtime.peers import Peers
 from dotdo_dev.runtime.state import StateDir
 
@@ -180,7 +181,7 @@ class Isolate:
         handler = getattr(instance, "fetch", None)
         if handler is None:
             raise WorkerError(f"worker {self.config.name!r} has no fetch handler")
-        result = await _invoke(handler, request, self.env, ctx)
+        result = await self._invoke("fetch", handler, request, ctx)
         if not isinstance(result, FetchResponse):
             raise TypeError(f"fetch handler of {self.config.name!r} returned {type(result).__name__}, not a Response")
         return result, ctx
@@ -197,7 +198,7 @@ class Isolate:
         handler = getattr(instance, "scheduled", None)
         if handler is None:
             raise WorkerError(f"worker {self.config.name!r} has no scheduled handler")
-        await _invoke(handler, ScheduledController(cron, scheduled_time), self.env, ctx)
+        await self._invoke("scheduled", handler, ScheduledController(cron, scheduled_time), ctx)
         return ctx
 
     async def queue(self, batch: Any) -> None:
@@ -205,8 +206,16 @@ class Isolate:
         handler = getattr(instance, "queue", None)
         if handler is None:
             raise WorkerError(f"worker {self.config.name!r} consumes a queue but has no queue handler")
-        await _invoke(handler, batch, self.env, ctx)
+        await self._invoke("queue", handler, batch, ctx)
         await ctx.drain()
+
+    async def _invoke(self, name: str, handler: Callable[..., Any], event: Any, ctx: ExecutionContext) -> Any:
+        """Call a handler as workerd does: `fetch` with as many of (event, env, ctx) as it accepts,
+        every other handler with all three (a signature that cannot take them raises TypeError)."""
+        result = handler(*handler_arguments(self.config.name, name, handler, event, self.env, ctx))
+        if inspect.isawaitable(result):
+            result = await result
+        return result
 
 
 async def invoke_rpc(
@@ -218,19 +227,6 @@ async def invoke_rpc(
     if found is None or not callable(found):
         raise TypeError(f'The RPC receiver does not implement the method "{method}".')
     result = found(*args, **kwargs)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
-
-
-async def _invoke(handler: Callable[..., Any], event: Any, env: Env, ctx: ExecutionContext) -> Any:
-    """Call a handler with as many of (event, env, ctx) as it accepts, as the Python runtime does."""
-    params = inspect.signature(handler).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
-        count = 3
-    else:
-        count = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-    result = handler(*(event, env, ctx)[: min(count, 3)])
     if inspect.isawaitable(result):
         result = await result
     return result

@@ -479,7 +479,7 @@ class Message:
 
 
 class MessageBatch:
-    """What a consumer's `queue(batch)` handler receives: `queue`, `messages`, `ackAll()`, `retryAll()`."""
+    """What a consumer's `queue(batch, env, ctx)` handler receives: `queue`, `messages`, `ackAll()`, `retryAll()`."""
 
     def __init__(self, queue: str, messages: list[Message]) -> None:
         self.queue = queue

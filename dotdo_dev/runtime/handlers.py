@@ -1,0 +1,110 @@
+"""The handlers workerd calls on a Python `WorkerEntrypoint`, and with which arguments.
+
+workerd (`python-entrypoint-helper.ts`) calls `fetch` (and `test`) "relaxed": the handler gets as
+many of `(request, env, ctx)` as its signature accepts, so `async def fetch(self, request)` works.
+Every other handler (`scheduled`, `queue`, ...) is called with all three arguments, always:
+`async def scheduled(self, controller)` fails in production with `TypeError: ... takes 2
+positional arguments but 4 were given`. The local runtime calls handlers the same way and says
+what the signature must be.
+
+Standard library only: this module may be copied into Pyodide (the conformance harness).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+# Handlers called with as many of (event, env, ctx) as they accept.
+RELAXED_HANDLERS = frozenset({"fetch", "test"})
+
+# The number of arguments workerd passes to every handler: (event, env, ctx).
+HANDLER_ARGUMENTS = 3
+
+EXPECTED_SIGNATURES = {
+    "fetch": "async def fetch(self, request)",
+    "scheduled": "async def scheduled(self, controller, env, ctx)",
+    "queue": "async def queue(self, batch, env, ctx)",
+    "test": "async def test(self, controller, env, ctx)",
+}
+
+
+def expected_signature(handler_name: str) -> str:
+    """How a handler must be declared, e.g. `async def queue(self, batch, env, ctx)`."""
+    return EXPECTED_SIGNATURES.get(handler_name, f"async def {handler_name}(self, event, env, ctx)")
+
+
+def check_handler_arity(worker_name: str, handler_name: str, handler: Callable[..., Any]) -> None:
+    """Raise TypeError, naming the worker, the handler and the signature it needs, when workerd's
+    call of `handler` (a bound method) would fail for its arity."""
+    _check(worker_name, handler_name, _shape(handler))
+
+
+def handler_arguments(
+    worker_name: str, handler_name: str, handler: Callable[..., Any], event: Any, env: Any, ctx: Any
+) -> tuple[Any, ...]:
+    """The positional arguments workerd calls `handler` with; TypeError as `check_handler_arity`."""
+    shape = _shape(handler)
+    _check(worker_name, handler_name, shape)
+    return (event, env, ctx)[: _passed(handler_name, shape)]
+
+
+class _Shape(NamedTuple):
+    required: int  # positional parameters without a default (besides self)
+    maximum: int | None  # positional parameters it can take; None with *args
+    keyword_only: list[str]  # keyword-only parameters without a default
+
+
+def _shape(handler: Callable[..., Any]) -> _Shape | None:
+    """The handler's parameters; None when its signature cannot be read (then the call decides)."""
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return None
+    required, maximum = 0, 0
+    keyword_only: list[str] = []
+    unbounded = False
+    for param in signature.parameters.values():
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            maximum += 1
+            required += param.default is param.empty
+        elif param.kind is param.VAR_POSITIONAL:
+            unbounded = True
+        elif param.kind is param.KEYWORD_ONLY and param.default is param.empty:
+            keyword_only.append(param.name)
+    return _Shape(required, None if unbounded else maximum, keyword_only)
+
+
+def _passed(handler_name: str, shape: _Shape | None) -> int:
+    """How many of (event, env, ctx) workerd passes: all three, or for a relaxed handler what it accepts."""
+    if handler_name not in RELAXED_HANDLERS or shape is None or shape.maximum is None:
+        return HANDLER_ARGUMENTS
+    return min(shape.maximum, HANDLER_ARGUMENTS)
+
+
+def _check(worker_name: str, handler_name: str, shape: _Shape | None) -> None:
+    problem = _arity_problem(shape, _passed(handler_name, shape))
+    if problem is None:
+        return
+    if handler_name in RELAXED_HANDLERS:
+        how = f"workerd passes it as many of (event, env, ctx) as it accepts, at most {HANDLER_ARGUMENTS}"
+    else:
+        how = f"workerd calls it with {HANDLER_ARGUMENTS} arguments"
+    raise TypeError(
+        f"{worker_name}: {handler_name} handler must be '{expected_signature(handler_name)}' ({how}); {problem}"
+    )
+
+
+def _arity_problem(shape: _Shape | None, passed: int) -> str | None:
+    if shape is None:
+        return None
+    if shape.keyword_only:
+        return "it requires keyword-only " + ", ".join(repr(name) for name in shape.keyword_only)
+    if shape.required <= passed and (shape.maximum is None or passed <= shape.maximum):
+        return None
+    if shape.maximum is None:
+        return f"it takes at least {shape.required}"
+    if shape.required == shape.maximum:
+        return f"it takes {shape.required}"
+    return f"it takes {shape.required} to {shape.maximum}"
