@@ -7,8 +7,10 @@ to the dispatcher worker, which routes it by `Host` (`<svc>.do`, `<svc>.localhos
 path (`/api/<svc>/...`), as in production.
 
 Development URLs served by the front itself (never reach a worker's `fetch`):
-- `GET /__scheduled?cron=<expr>` with `Host: <svc>.do` (or `?worker=<svc>`): run that worker's
-  `scheduled` handler now, like `wrangler dev --test-scheduled`.
+- `GET /cdn-cgi/handler/scheduled?cron=<expr>` (optionally `&time=<ms since the epoch>`, which becomes
+  `controller.scheduledTime`) with `Host: <svc>.do` (or `?worker=<svc>`): run that worker's
+  `scheduled` handler now, as `wrangler dev` does for Python workers. `GET /__scheduled?...` (the
+  `wrangler dev --test-scheduled` URL) does the same.
 - `GET /__platform`: which workers run, as JSON.
 """
 
@@ -20,6 +22,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import math
 import os
 import secrets
 import signal
@@ -42,6 +45,9 @@ from shared.envelope import failure
 log = logging.getLogger("dotdo.platform")
 
 DISPATCHER = "dispatcher"
+
+# Dev URLs that run a worker's `scheduled` handler: wrangler dev's for Python workers, and `--test-scheduled`'s.
+SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/__scheduled")
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -349,7 +355,7 @@ class LocalPlatform:
         host = dict(headers).get("host", f"{self.host}:{self.port}")
         query = scope.get("query_string", b"").decode("latin-1")
         path = scope["path"]
-        if path == "/__scheduled":
+        if path in SCHEDULED_PATHS:
             await self._scheduled(host, parse_qs(query), send)
             return
         if path == "/__platform":
@@ -373,16 +379,30 @@ class LocalPlatform:
 
     async def _scheduled(self, host: str, query: dict[str, list[str]], send: Any) -> None:
         cron = (query.get("cron") or ["* * * * *"])[0]
+        time_ms = (query.get("time") or [None])[0]
+        scheduled_time = None if time_ms is None else _milliseconds(time_ms)
+        if time_ms is not None and scheduled_time is None:
+            await _reply(send, 400, {"error": f"time must be milliseconds since the epoch, not {time_ms!r}"})
+            return
         worker = (query.get("worker") or [None])[0] or dispatcher_routing(self.root).service_from_host(host)
         if not worker or worker not in self.processes:
             await _reply(send, 404, {"error": f"no local worker for host {host!r}; pass ?worker=<name>"})
             return
         try:
-            result = await self.peers.scheduled(worker, cron)
+            result = await self.peers.scheduled(worker, cron, scheduled_time)
         except RemoteError as exc:
             await _reply(send, 500, {"worker": worker, "cron": cron, "outcome": "exception", "error": str(exc)})
             return
         await _reply(send, 200, {"worker": worker, **result})
+
+
+def _milliseconds(text: str) -> float | None:
+    """`time=` of the scheduled dev URL (ms since the epoch) in seconds; None if it is not a number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value / 1000 if math.isfinite(value) else None
 
 
 async def _reply(send: Any, status: int, data: Any, *, text: str | None = None) -> None:

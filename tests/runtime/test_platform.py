@@ -171,8 +171,33 @@ async def test_scheduled_on_demand_through_the_dev_url(http, platform):
     assert recorded["cron"] == "*/5 * * * *"
 
 
-async def test_scheduled_for_an_unknown_worker_is_404(http):
-    reply = await http.get("/__scheduled", params={"cron": "* * * * *"}, headers={"Host": "missing.do"})
+@pytest.mark.parametrize("path", ["/cdn-cgi/handler/scheduled", "/__scheduled"])
+async def test_scheduled_dev_urls_run_the_scheduled_handler_at_the_given_time(http, platform, path):
+    # wrangler dev serves /cdn-cgi/handler/scheduled for Python workers; without the platform
+    # handling it, the request went to the worker's fetch.
+    params = {"cron": "*/7 * * * *", "time": "1700000000123"}
+    reply = await http.get(path, params=params, headers={"Host": "callee.do"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"worker": "callee", "outcome": "ok", "cron": "*/7 * * * *"}
+    assert await platform.peers.rpc("callee", None, "last_cron", (), {}) == {"cron": "*/7 * * * *", "at": 1700000000123}
+
+
+async def test_cdn_cgi_scheduled_picks_the_worker_by_query_too(http, platform):
+    reply = await http.get("/cdn-cgi/handler/scheduled", params={"cron": "1 2 3 4 *", "worker": "callee"})
+    assert reply.status_code == 200, reply.text
+    assert (await platform.peers.rpc("callee", None, "last_cron", (), {}))["cron"] == "1 2 3 4 *"
+
+
+@pytest.mark.parametrize("path", ["/cdn-cgi/handler/scheduled", "/__scheduled"])
+async def test_scheduled_dev_urls_refuse_a_time_that_is_not_milliseconds(http, path):
+    reply = await http.get(path, params={"cron": "* * * * *", "time": "noon"}, headers={"Host": "callee.do"})
+    assert reply.status_code == 400
+    assert "milliseconds" in reply.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/cdn-cgi/handler/scheduled", "/__scheduled"])
+async def test_scheduled_for_an_unknown_worker_is_404(http, path):
+    reply = await http.get(path, params={"cron": "* * * * *"}, headers={"Host": "missing.do"})
     assert reply.status_code == 404
 
 
