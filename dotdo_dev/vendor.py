@@ -8,17 +8,23 @@ downloads a Pyodide interpreter to resolve them, which cannot be done offline; p
 PyPI for wheels of Pyodide's platform (`pyemscripten_2026_0_wasm32`, CPython 3.14) or pure ones.
 Versions are pinned by the repo's `constraints.txt`, so the bundle carries what the tests ran.
 
-What a worker needs: its own `pyproject.toml` `[project.dependencies]` if it has one, else the
-repo's runtime dependencies (what `shared/` imports), plus the SDK.
+What a worker needs: its `pyproject.toml` `[project.dependencies]`, plus the SDK. A dependency with a local path source
+(`[tool.uv.sources] dotdo-shared = { path = "../../shared" }`, the way workers bundle `shared/`) is
+built into a wheel from that folder, as uv builds it for `pywrangler sync`, and installed like any other.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 PYODIDE_PLATFORM = "pyemscripten_2026_0_wasm32"
@@ -31,14 +37,85 @@ class VendorError(RuntimeError):
     """A dependency that cannot be vendored for Pyodide; the message names it."""
 
 
-def requirements_for(worker_dir: Path, repo_root: Path) -> list[str]:
-    """The worker's own dependencies (its pyproject.toml), else the repo's runtime ones, plus the SDK."""
+@dataclass(frozen=True)
+class Requirements:
+    """What a worker vendors: requirements from PyPI (the SDK included) and local path sources."""
+
+    index: list[str]
+    local: dict[str, Path]
+
+
+def _name(requirement: str) -> str:
+    """The project name of a requirement string (`dotdo-shared[x]>=1` -> `dotdo-shared`), normalised."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement.strip().lower()
+
+
+def worker_requirements(worker_dir: Path, repo_root: Path) -> Requirements:
+    """The worker's dependencies from its pyproject.toml (`[project.dependencies]`), plus the SDK.
+
+    A dependency named in `[tool.uv.sources]` with a `path` is a local source (resolved against the
+    worker folder). A worker without a pyproject.toml gets the SDK alone: pywrangler would vendor
+    nothing for it, and Cloudflare refuses a Python Worker without the SDK in `python_modules/`.
+    """
     own = worker_dir / "pyproject.toml"
-    source = own if own.is_file() else repo_root / "pyproject.toml"
-    with source.open("rb") as fh:
-        project = tomllib.load(fh).get("project", {})
-    requirements = [r for r in project.get("dependencies", []) if not r.lower().startswith("workers-runtime-sdk")]
-    return [*requirements, SDK_REQUIREMENT]
+    declared: list[str] = []
+    paths: dict[str, Path] = {}
+    if own.is_file():
+        with own.open("rb") as fh:
+            data = tomllib.load(fh)
+        declared = data.get("project", {}).get("dependencies", [])
+        sources = data.get("tool", {}).get("uv", {}).get("sources", {})
+        paths = {_name(k): (worker_dir / v["path"]).resolve() for k, v in sources.items() if "path" in v}
+    index = [r for r in declared if _name(r) not in paths and _name(r) != "workers-runtime-sdk"]
+    local = {_name(r): paths[_name(r)] for r in declared if _name(r) in paths}
+    for name, folder in local.items():
+        if not (folder / "pyproject.toml").is_file():
+            raise VendorError(f"{worker_dir.name}: the path source of {name} ({folder}) has no pyproject.toml")
+    return Requirements(index=[*index, SDK_REQUIREMENT], local=local)
+
+
+def requirements_for(worker_dir: Path, repo_root: Path) -> list[str]:
+    """The requirements a worker takes from PyPI (its local path sources left out), plus the SDK."""
+    return worker_requirements(worker_dir, repo_root).index
+
+
+def build_local(source: Path, cache: Path) -> Path:
+    """A wheel of the local project at `source`, as uv builds a path source (cached by content).
+
+    The folder is copied first, so that the build leaves nothing behind in the repo.
+    """
+    files = sorted(p for p in source.rglob("*") if p.is_file() and not _build_litter(p.relative_to(source)))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
+    out = cache / "local" / digest.hexdigest()[:16]
+    built = sorted(out.glob("*.whl"))
+    if built:
+        return built[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / source.name
+        for path in files:
+            (copy / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, copy / path.relative_to(source))
+        result = subprocess.run(  # noqa: S603 - pip of this interpreter, arguments built here
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(copy)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    built = sorted(out.glob("*.whl"))
+    if result.returncode != 0 or not built:
+        raise VendorError(f"cannot build the local package at {source}: {result.stderr.strip()[-500:]}")
+    return built[0]
+
+
+def _build_litter(relative: Path) -> bool:
+    parts = relative.parts
+    return any(p in ("__pycache__", "build", "dist") or p.endswith(".egg-info") for p in parts) or relative.suffix in (
+        ".pyc",
+        ".pyo",
+    )
 
 
 def download(requirements: list[str], cache: Path, *, constraints: Path | None = None) -> list[Path]:
@@ -108,10 +185,12 @@ def vendor(worker_dir: Path, repo_root: Path, *, cache: Path | None = None, targ
     """Lay out `<worker>/python_modules/` (or `target`) for Pyodide. Returns its path."""
     cache = cache or repo_root / ".cache" / "pyodide-wheels"
     constraints = repo_root / "constraints.txt"
-    wheels = download(requirements_for(worker_dir, repo_root), cache, constraints=constraints)
+    wanted = worker_requirements(worker_dir, repo_root)
+    wheels = download(wanted.index, cache, constraints=constraints)
+    local = [build_local(folder, cache) for folder in wanted.local.values()]
     # Only the wheels this worker needs: resolve again into a fresh folder listing.
     target = target or worker_dir / TARGET
-    install(_needed(wheels, requirements_for(worker_dir, repo_root), cache, constraints), target)
+    install([*_needed(wheels, wanted.index, cache, constraints), *local], target)
     return target
 
 
@@ -145,8 +224,6 @@ def _needed(wheels: list[Path], requirements: list[str], cache: Path, constraint
     )
     if result.returncode != 0:
         raise VendorError(f"cannot resolve {requirements} from the wheel cache: {result.stderr.strip()[-500:]}")
-    import json
-
     report = json.loads(result.stdout)
     chosen = {Path(item["download_info"]["url"].removeprefix("file://")).name for item in report["install"]}
     return [w for w in wheels if w.name in chosen] or wheels

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dotdo_dev.vendor import SDK_REQUIREMENT, VendorError, install, requirements_for, vendor
+from dotdo_dev.vendor import SDK_REQUIREMENT, VendorError, install, requirements_for, vendor, worker_requirements
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "pyodide-wheels"
@@ -20,13 +20,35 @@ def worker(tmp_path, dependencies=None):
     return folder
 
 
-def test_requirements_default_to_the_repos_runtime_dependencies_plus_the_sdk(tmp_path):
-    assert requirements_for(worker(tmp_path), ROOT) == [
-        "pydantic==2.14.4",
-        "httpx==0.28.1",
-        "python-jose==3.5.0",
-        SDK_REQUIREMENT,
-    ]
+def test_a_worker_without_a_pyproject_gets_the_sdk_alone(tmp_path):
+    # pywrangler vendors nothing without a pyproject.toml; Cloudflare still requires the SDK.
+    assert requirements_for(worker(tmp_path), ROOT) == [SDK_REQUIREMENT]
+
+
+def test_a_path_source_is_built_and_vendored_as_uv_would(tmp_path):
+    folder = worker(tmp_path, ["dotdo-shared"])
+    pyproject = folder / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + f'[tool.uv.sources]\ndotdo-shared = {{ path = "{ROOT / "shared"}" }}\n'
+    )
+    wanted = worker_requirements(folder, ROOT)
+    assert wanted.index == [SDK_REQUIREMENT]  # not asked of PyPI
+    assert wanted.local == {"dotdo-shared": (ROOT / "shared").resolve()}
+    target = vendor(folder, ROOT, cache=CACHE)
+    assert (target / "shared" / "envelope.py").read_bytes() == (ROOT / "shared" / "envelope.py").read_bytes()
+    assert (target / "dotdo_shared-0.1.0.dist-info" / "METADATA").is_file()
+    assert not (target / "shared" / "pyproject.toml").exists()
+    # the build happened in a copy: nothing left behind in the repo's shared/
+    assert not list((ROOT / "shared").glob("*.egg-info"))
+    assert not (ROOT / "shared" / "build").exists()
+
+
+def test_a_path_source_without_a_pyproject_is_named(tmp_path):
+    folder = worker(tmp_path, ["dotdo-shared"])
+    pyproject = folder / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '[tool.uv.sources]\ndotdo-shared = { path = "nowhere" }\n')
+    with pytest.raises(VendorError, match=r"path source of dotdo-shared .* has no pyproject.toml"):
+        worker_requirements(folder, ROOT)
 
 
 def test_a_workers_own_pyproject_wins(tmp_path):
