@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import hashing
 import sessions
+import sso
 import store
 import users
 from shared.clock import iso_in, now_iso
@@ -50,8 +51,6 @@ def _state_id(env: Any, state: str) -> str:
 
 async def start_login(env: Any, redirect_uri: Any) -> str:
     """The WorkOS authorization URL to send the browser to."""
-    import sso
-
     config = sso.WorkOSConfig.from_env(env)
     target = check_redirect(env, redirect_uri)
     state = secrets.token_urlsafe(32)
@@ -79,8 +78,6 @@ async def finish_login(
     env: Any, code: Any, state: Any, *, ip: str | None = None, user_agent: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     """(where to send the browser, the new session's tokens)."""
-    import sso
-
     config = sso.WorkOSConfig.from_env(env)
     redirect_uri = await consume_state(env, state)
     if not isinstance(code, str) or not 1 <= len(code) <= 512:

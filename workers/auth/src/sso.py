@@ -21,15 +21,20 @@ custom auth domain changes it again). As the docs do not pin one value, `iss` is
 the signature (keys served for this client id only), `exp` and `sub` are.
 
 The access token from the code exchange is always verified against the JWKS (never just decoded),
-and its `sub` must be the user WorkOS returned. `jose` and `httpx` are imported where used.
+and its `sub` must be the user WorkOS returned. WorkOS is called with the runtime's own `fetch`
+(`workers.fetch`: JavaScript's fetch on Cloudflare), so auth bundles no HTTP client.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
+
+from workers import fetch
 
 from shared.errors import AppError, BadRequest, UpstreamError
 from shared.settings import setting
@@ -106,8 +111,6 @@ async def authenticate_with_code(config: WorkOSConfig, code: str, *, now: float 
     reached or answers nonsense; 401 `INVALID_TOKEN`/`TOKEN_EXPIRED` when its access token fails
     verification or belongs to another user.
     """
-    import httpx
-
     if not isinstance(code, str) or not code.strip() or len(code) > 1024:
         raise BadRequest("The sign-in code is invalid or expired", code="INVALID_CODE")
     body = {
@@ -116,22 +119,12 @@ async def authenticate_with_code(config: WorkOSConfig, code: str, *, now: float 
         "grant_type": "authorization_code",
         "code": code,
     }
-    try:
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
-            response = await client.post(config.url("/user_management/authenticate"), json=body)
-    except httpx.HTTPError:
-        raise _upstream() from None
-
-    status = response.status_code
+    status, data = await _call(config.url("/user_management/authenticate"), body)
     # 401/403: WorkOS refused our API key; 429: rate limited. Neither is the user's code at fault.
     if 400 <= status < 500 and status not in (401, 403, 429):
         raise BadRequest("The sign-in code is invalid or expired", code="INVALID_CODE")
-    if status != 200:
+    if status != 200 or data is _NOT_JSON:
         raise _upstream()
-    try:
-        data = response.json()
-    except ValueError:
-        raise _upstream() from None
 
     if not isinstance(data, dict):
         raise _upstream()
@@ -160,21 +153,38 @@ async def authenticate_with_code(config: WorkOSConfig, code: str, *, now: float 
     )
 
 
+_NOT_JSON = object()
+
+
+async def _call(url: str, body: dict | None = None) -> tuple[int, Any]:
+    """(status, parsed JSON body or `_NOT_JSON`) of a GET, or of a POST of `body` as JSON.
+
+    502 `SSO_UPSTREAM_ERROR` when WorkOS cannot be reached within `HTTP_TIMEOUT` seconds (a network
+    error is a JavaScript error on Cloudflare and an httpx error locally: any of them is WorkOS's).
+    """
+    options: dict[str, Any] = {"method": "GET", "headers": {"accept": "application/json"}}
+    if body is not None:
+        options = {
+            "method": "POST",
+            "headers": {"accept": "application/json", "content-type": "application/json"},
+            "body": json.dumps(body),
+        }
+    try:
+        response = await asyncio.wait_for(fetch(url, **options), HTTP_TIMEOUT)
+        text = await asyncio.wait_for(response.text(), HTTP_TIMEOUT)
+    except Exception:
+        raise _upstream() from None
+    try:
+        return response.status, json.loads(text)
+    except ValueError:
+        return response.status, _NOT_JSON
+
+
 async def _fetch_jwks(config: WorkOSConfig) -> dict[str, dict]:
     """{kid: jwk} of the RSA signing keys WorkOS publishes for this client id (502 if unavailable)."""
-    import httpx
-
-    try:
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
-            response = await client.get(config.url(f"/sso/jwks/{config.client_id}"))
-    except httpx.HTTPError:
-        raise _upstream() from None
-    if response.status_code != 200:
+    status, data = await _call(config.url(f"/sso/jwks/{config.client_id}"))
+    if status != 200 or data is _NOT_JSON:
         raise _upstream()
-    try:
-        data = response.json()
-    except ValueError:
-        raise _upstream() from None
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise _upstream()
     keys: dict[str, dict] = {}
