@@ -3,6 +3,7 @@
 dotdo dev [--host H] [--port P]             serve the whole platform locally
 dotdo test [pytest args]                    run every test suite (repo, dispatcher, each worker)
 dotdo create-service --name N --type T      generate a service from a template
+dotdo build WORKER --outdir DIR [--env E]   a worker's upload bundle (what `wrangler deploy` sends)
 """
 
 from __future__ import annotations
@@ -99,6 +100,29 @@ def _create_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker_folder(root: Path, name: str) -> Path:
+    """A worker's folder from its name (`db`, `dispatcher`) or a path to it."""
+    candidates = [Path(name), root / "workers" / name, root / name]
+    for folder in candidates:
+        if (folder / "wrangler.jsonc").is_file():
+            return folder.resolve()
+    raise FileNotFoundError(f"no worker named {name!r} (looked for wrangler.jsonc in workers/{name}, {name})")
+
+
+def _build(args: argparse.Namespace) -> int:
+    from dotdo_dev.build import BuildError, build
+
+    root = find_repo_root()
+    try:
+        folder = worker_folder(root, args.worker)
+        bundle = build(root, folder, Path(args.outdir), environment=args.env or None)
+    except (BuildError, FileNotFoundError) as exc:
+        print(f"build: {exc}", file=sys.stderr)
+        return 2
+    print(bundle.summary())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="dotdo", description="dotdo workers developer commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +142,12 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--type", default="domain")
     create.add_argument("--description", default=None)
     create.set_defaults(run=_create_service)
+
+    build = sub.add_parser("build", help="build a worker's upload bundle (wrangler deploy --dry-run --outdir)")
+    build.add_argument("worker", help="a worker's name (db, gateway, dispatcher, ...) or folder")
+    build.add_argument("--outdir", required=True, help="where to write the bundle")
+    build.add_argument("--env", default=None, help="a wrangler environment (staging, development)")
+    build.set_defaults(run=_build)
 
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

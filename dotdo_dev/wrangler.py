@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,24 +55,25 @@ def dry_run(root: Path, config: Path, outdir: Path, *, environment: str | None =
     args = [*command(root), "deploy", "--dry-run", "--outdir", str(outdir), "--config", str(config)]
     # `--env=` names the top level explicitly; without it wrangler warns when `env` blocks exist.
     args.append(f"--env={environment or ''}")
-    env = {
-        **os.environ,
-        "WRANGLER_SEND_METRICS": "false",
-        "NO_COLOR": "1",
-        "FORCE_COLOR": "0",
-        "CI": "true",
-        "WRANGLER_LOG_PATH": str(outdir / "logs"),
-    }
-    proc = subprocess.run(  # noqa: S603 - fixed program (the repo's wrangler), arguments built here
-        args,
-        cwd=config.parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="wrangler-logs-") as logs:  # not in outdir: that is the bundle
+        env = {
+            **os.environ,
+            "WRANGLER_SEND_METRICS": "false",
+            "NO_COLOR": "1",
+            "FORCE_COLOR": "0",
+            "CI": "true",
+            "WRANGLER_LOG_PATH": logs,
+        }
+        proc = subprocess.run(  # noqa: S603 - fixed program (the repo's wrangler), arguments built here
+            args,
+            cwd=config.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=180,
+            check=False,
+        )
     return WranglerResult(config, environment, proc.returncode, _ANSI.sub("", proc.stdout))
 
 

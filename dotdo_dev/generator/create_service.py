@@ -170,6 +170,7 @@ def create_service(root: Path, *, name: str, kind: str = "domain", description: 
         "type": kind,
         "compatibility_date": platform["compatibility_date"],
         "compatibility_flags": platform["compatibility_flags"],
+        "python_modules_exclude": platform["python_modules"]["exclude"],
         "requires_python": compat.requires_python(
             compat.python_runtime(platform["compatibility_date"], platform["compatibility_flags"])
         ),

@@ -36,6 +36,9 @@ def test_config_follows_platform_settings(cfg):
     config = load_worker(cfg)
     assert config.compatibility_date == PLATFORM["compatibility_date"]
     assert set(PLATFORM["compatibility_flags"]) <= set(config.compatibility_flags)
+    # The same leaner upload everywhere: wrangler drops these from python_modules/ (dotdo build runs wrangler).
+    excluded = config.raw.get("python_modules", {}).get("exclude", [])
+    assert set(PLATFORM["python_modules"]["exclude"]) <= set(excluded), f"{cfg}: python_modules.exclude"
     for consumer in config.queue_consumers:
         # Cloudflare deletes a message after its last retry unless a dead-letter queue is named.
         assert consumer.dead_letter_queue, f"{cfg}: consumer of {consumer.queue} has no dead_letter_queue"

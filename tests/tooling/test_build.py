@@ -1,0 +1,172 @@
+"""`dotdo build`: a worker's upload bundle is what `wrangler deploy` would send, shared/ included, lean, in budget."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dotdo_dev import wrangler
+from dotdo_dev.build import FREE_PLAN_LIMIT_BYTES, MIB, BuildError, budget_bytes, build, modules_in
+from dotdo_dev.testing import copy_repo
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKERS = {"dispatcher": ROOT / "dispatcher", **{p.name: p for p in sorted((ROOT / "workers").glob("*")) if p.is_dir()}}
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    built = {}
+
+    def get(name: str):
+        if name not in built:
+            built[name] = build(ROOT, WORKERS[name], tmp_path_factory.mktemp(name) / "bundle")
+        return built[name]
+
+    return get
+
+
+def test_the_bundle_is_exactly_what_wrangler_writes(bundles, tmp_path):
+    bundle = bundles("gateway")
+    # wrangler again, by hand, on the same worker folder (python_modules/ as the build left it)
+    result = wrangler.dry_run(ROOT, WORKERS["gateway"] / "wrangler.jsonc", tmp_path / "wrangler")
+    assert result.ok, result.output
+    theirs = modules_in(tmp_path / "wrangler")
+    assert bundle.modules == theirs
+    for name in theirs:
+        assert (bundle.outdir / name).read_bytes() == (tmp_path / "wrangler" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("name", sorted(WORKERS))
+def test_every_bundle_carries_its_sources_shared_and_the_sdk(bundles, name):
+    bundle = bundles(name)
+    src = WORKERS[name] / "src"
+    assert {p.relative_to(src).as_posix() for p in src.rglob("*.py")} <= set(bundle.modules)
+    assert bundle.main_module == "entry.py"
+    # shared/ as the pip-built wheel of shared/pyproject.toml installs it: every module, byte for byte
+    for module in (ROOT / "shared").rglob("*.py"):
+        relative = module.relative_to(ROOT).as_posix()
+        assert (bundle.outdir / "python_modules" / relative).read_bytes() == module.read_bytes(), relative
+    assert "python_modules/workers/__init__.py" in bundle.modules  # Cloudflare's SDK, which it requires
+    assert "python_modules/dotdo_shared-0.1.0.dist-info/METADATA" in bundle.modules
+
+
+@pytest.mark.parametrize("name", sorted(WORKERS))
+def test_bundles_are_lean(bundles, name):
+    modules = bundles(name).modules
+    vendored = [m.removeprefix("python_modules/") for m in modules if m.startswith("python_modules/")]
+    assert not [m for m in vendored if m.endswith((".pyc", ".pyi")) or "__pycache__" in m]
+    assert not [m for m in vendored if "/tests/" in m or m.rsplit("/", 1)[-1].startswith("test_")]
+    dist_info = {m.split("/", 1)[1] for m in vendored if m.split("/", 1)[0].endswith(".dist-info")}
+    assert dist_info <= {"METADATA", "entry_points.txt"}, dist_info  # what importlib.metadata reads
+    assert not [m for m in vendored if m.startswith("pydantic/v1/")]
+    assert "python_modules/shared/pyproject.toml" not in modules
+
+
+@pytest.mark.parametrize(("name", "budget_mb"), [("dispatcher", 0.1), ("gateway", 0.1), ("db", 2.0), ("auth", 2.0)])
+def test_bundles_keep_their_budgets(bundles, name, budget_mb):
+    bundle = bundles(name)
+    assert bundle.budget_bytes == int(budget_mb * MIB)
+    assert 0 < bundle.gzip_bytes <= bundle.budget_bytes
+    assert bundle.gzip_bytes < bundle.raw_bytes
+
+
+def test_auth_bundles_no_http_client(bundles):
+    # WorkOS is called with the runtime's fetch: httpx and its dependencies stay out of the upload.
+    tops = {m.split("/")[1] for m in bundles("auth").modules if m.startswith("python_modules/")}
+    assert not tops & {"httpx", "httpcore", "anyio", "h11", "certifi", "idna"}
+    assert {"jose", "pydantic", "pydantic_core", "shared", "workers"} <= tops
+
+
+def test_metadata_records_the_upload(bundles):
+    bundle = bundles("gateway")
+    metadata = json.loads((bundle.outdir / "metadata.json").read_text())
+    assert metadata["main_module"] == "entry.py"
+    assert metadata["compatibility_date"] == "2026-11-01"
+    assert "python_workers" in metadata["compatibility_flags"]
+    bindings = {b["name"]: b for b in metadata["bindings"]}
+    assert bindings["AUTH_SERVICE"] == {"type": "service", "name": "AUTH_SERVICE", "service": "auth"}
+    assert bindings["RATE_LIMITER"] == {
+        "type": "durable_object_namespace",
+        "name": "RATE_LIMITER",
+        "class_name": "RateLimiter",
+    }
+    assert bindings["SERVICE_NAME"] == {"type": "plain_text", "name": "SERVICE_NAME", "text": "gateway"}
+    types = {m["name"]: m["type"] for m in metadata["modules"]}
+    assert types["entry.py"] == "text/x-python"
+    assert types["python_modules/shared/envelope.py"] == "application/octet-stream"
+    assert types["python_modules/workers/workflows.js"] == "application/javascript+module"
+    assert [m["name"] for m in metadata["modules"]] == bundle.modules
+
+
+def test_a_bundle_over_its_budget_fails_the_build(tmp_path):
+    repo = copy_repo(ROOT, tmp_path / "repo")
+    pyproject = repo / "workers" / "gateway" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("max-gzip-mb = 0.1", "max-gzip-mb = 0.01"))
+    with pytest.raises(BuildError, match=r"gateway: the bundle is 0\.\d\d MB gzipped, over its budget of 0\.01 MB"):
+        build(repo, repo / "workers" / "gateway", tmp_path / "out")
+
+
+def test_budgets_cannot_exceed_the_free_plan(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.dotdo.bundle]\nmax-gzip-mb = 10\n')
+    assert budget_bytes(tmp_path) == FREE_PLAN_LIMIT_BYTES
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.dotdo.bundle]\nmax-gzip-mb = "big"\n')
+    with pytest.raises(BuildError, match="must be a positive number"):
+        budget_bytes(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert budget_bytes(tmp_path) == FREE_PLAN_LIMIT_BYTES
+
+
+def test_an_outdir_holding_other_files_is_refused(tmp_path):
+    outdir = tmp_path / "precious"
+    outdir.mkdir()
+    (outdir / "notes.txt").write_text("keep me")
+    with pytest.raises(BuildError, match="not empty and holds no previous bundle"):
+        build(ROOT, WORKERS["dispatcher"], outdir)
+    assert (outdir / "notes.txt").read_text() == "keep me"
+
+
+def test_a_previous_bundle_is_replaced_not_merged(bundles, tmp_path):
+    outdir = tmp_path / "bundle"
+    shutil.copytree(bundles("dispatcher").outdir, outdir)
+    (outdir / "stale.py").write_text("x = 1\n")
+    rebuilt = build(ROOT, WORKERS["dispatcher"], outdir)
+    assert "stale.py" not in rebuilt.modules
+    assert not (outdir / "stale.py").exists()
+
+
+def test_a_config_wrangler_refuses_fails_the_build(tmp_path):
+    worker = tmp_path / "broken"
+    (worker / "src").mkdir(parents=True)
+    (worker / "src" / "entry.py").write_text("from workers import WorkerEntrypoint\n")
+    (worker / "wrangler.jsonc").write_text(
+        '{"name": "broken", "main": "src/entry.py", "compatibility_date": "2026-11-01",'
+        ' "compatibility_flags": ["python_workers"], "servises": []}'
+    )
+    with pytest.raises(BuildError, match="wrangler refused"):
+        build(ROOT, worker, tmp_path / "out")
+
+
+def test_the_cli_builds_and_names_unknown_workers(tmp_path):
+    ok = subprocess.run(
+        [sys.executable, "-m", "dotdo_dev", "build", "dispatcher", "--outdir", str(tmp_path / "d")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("dispatcher: ")
+    assert "MB gzipped" in ok.stdout
+    assert (tmp_path / "d" / "entry.py").is_file()
+    missing = subprocess.run(
+        [sys.executable, "-m", "dotdo_dev", "build", "nope", "--outdir", str(tmp_path / "n")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 2
+    assert "no worker named 'nope'" in missing.stderr
