@@ -1,10 +1,13 @@
-"""Conformance: run a worker under real Pyodide with Cloudflare's real Python SDK.
+"""Conformance: run a worker's upload bundle under real Pyodide with Cloudflare's real Python SDK.
 
-`check(repo_root, worker_dir)` vendors the worker's dependencies for Pyodide (`dotdo_dev.vendor`),
-then runs `runner.mjs` under the repo's Node 22 with npm `pyodide` (same major as production):
-it imports the worker's main module, sends `GET /health` through the real SDK's `Request` and
-`Response`, optionally calls one RPC method with arguments converted as the SDK converts them,
-and reports import time. Bindings are JavaScript stand-ins with Cloudflare's class names.
+`check(repo_root, worker_dir)` builds the worker's bundle (`dotdo_dev.build`: exactly what
+`wrangler deploy` would upload) and runs `runner.mjs` under the repo's Node 22 with npm `pyodide`
+(same major as production). The bundle is mounted alone, where workerd puts a Python Worker: a
+module missing from it fails the import stage, naming the module and the worker. The harness imports
+the main module under workerd's global-scope rules, sends requests through the real SDK's `Request`
+and `Response`, and can call an RPC method, a plain function, a Durable Object, and the `scheduled`
+and `queue` handlers as workerd calls them. Bindings are JavaScript stand-ins with Cloudflare's
+class names; service bindings can be scripted (`services=`) to stand in for auth or db.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dotdo_dev.compat import enabled_flags
 from dotdo_dev.config import WorkerConfig, load_local
-from dotdo_dev.vendor import vendor
 
 HERE = Path(__file__).resolve().parent
+HARNESS_FILES = [HERE / "conformance_harness.py"]
+#: The harness imports the runtime's handler rules as `dotdo_handlers` (standard library only).
+HANDLERS_MODULE = HERE.parent / "runtime" / "handlers.py"
 
 
 @dataclass
@@ -36,25 +42,37 @@ class Result:
     bundle_bytes: int = 0
     module: str | None = None
     rpc: Any = None
+    responses: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
 
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
+    def json(self, index: int = 0) -> Any:
+        body = self.responses[index]["body"] if self.responses else self.body
+        return json.loads(body) if body else None
+
+    @property
+    def first_request_imports(self) -> list[str]:
+        return self.raw.get("first_request_imports", [])
+
+    @property
+    def settled(self) -> dict[str, Any]:
+        """What a queue handler did with its batch: `acked`, `retried`, `ackAll`, `retryAll`."""
+        return self.raw.get("settled", {})
 
 
-def bindings_of(config: WorkerConfig) -> dict[str, str]:
-    kinds: dict[str, str] = {}
-    kinds.update({d.binding: "d1" for d in config.d1_databases})
-    kinds.update({k.binding: "kv" for k in config.kv_namespaces})
-    kinds.update({q.binding: "queue" for q in config.queue_producers})
-    kinds.update({s.binding: "service" for s in config.services})
-    kinds.update({n.binding: "dispatch" for n in config.dispatch_namespaces})
+def bindings_of(config: WorkerConfig) -> dict[str, dict[str, str]]:
+    kinds: dict[str, dict[str, str]] = {}
+    kinds.update({d.binding: {"kind": "d1"} for d in config.d1_databases})
+    kinds.update({k.binding: {"kind": "kv"} for k in config.kv_namespaces})
+    kinds.update({q.binding: {"kind": "queue"} for q in config.queue_producers})
+    kinds.update({s.binding: {"kind": "service"} for s in config.services})
+    kinds.update({n.binding: {"kind": "dispatch"} for n in config.dispatch_namespaces})
+    kinds.update({d.name: {"kind": "durable_object", "class_name": d.class_name} for d in config.durable_objects})
     return kinds
 
 
-def bundle_bytes(*folders: Path) -> int:
-    """Size of the Python a worker uploads: its module root and its python_modules."""
-    return sum(p.stat().st_size for folder in folders for p in folder.rglob("*") if p.is_file())
+def _request(spec: str | dict[str, Any]) -> dict[str, Any]:
+    """A request of the job: a path (GET), or {method, path, headers, body (str or JSON)}."""
+    return {"method": "GET", "path": spec} if isinstance(spec, str) else {"method": "GET", **spec}
 
 
 def check(
@@ -62,36 +80,58 @@ def check(
     worker_dir: Path,
     *,
     path: str = "/health",
+    requests: list[str | dict[str, Any]] | None = None,
     rpc: tuple[str, list[Any]] | None = None,
-    python_modules: Path | None = None,
+    bundle: Path | None = None,
     secrets: dict[str, str] | None = None,
+    vars: dict[str, str] | None = None,
+    services: dict[str, dict[str, Any]] | None = None,
     durable_object: dict[str, Any] | None = None,
     call: dict[str, Any] | None = None,
+    scheduled: dict[str, Any] | None = None,
+    queue: dict[str, Any] | None = None,
     timeout: float = 180,
 ) -> Result:
-    """Run `worker_dir` under Pyodide and report what happened (`secrets` join the vars, as on Cloudflare)."""
+    """Run the bundle of `worker_dir` under Pyodide and report what happened.
+
+    `bundle` is a folder built by `dotdo_dev.build.build` (built into a temporary folder when not
+    given). `secrets` and `vars` join the config's vars, as on Cloudflare. `requests` replaces the
+    single `GET path`. `scheduled={"cron": ...}` and `queue={"queue": ..., "messages": [{id, body,
+    attempts}]}` run those handlers after the requests.
+    """
     config = load_local(worker_dir)
-    modules = python_modules or vendor(worker_dir, repo_root)
-    job = {
-        "module_root": str(config.module_root),
-        "python_modules": str(modules),
-        "shared": str(repo_root / "shared"),
-        "harness": str(HERE),
-        "main_module": config.main_module,
-        "vars": {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.vars.items()} | (secrets or {}),
-        "bindings": bindings_of(config),
-        "host": f"{config.name}.do",
-        "path": path,
-        "rpc": {"method": rpc[0], "args": rpc[1]} if rpc else None,
-        # {"class", "method", "args", "calls"}: build the Durable Object class with a JS ctx and call it
-        "durable_object": durable_object,
-        # {"module", "function", "args"}: call a function of the worker's modules (JSON in, JSON out)
-        "call": call,
-    }
-    node = repo_root / "node_modules" / "node" / "bin" / "node"
     with tempfile.TemporaryDirectory() as tmp:
+        if bundle is None:
+            from dotdo_dev.build import build
+
+            bundle = build(repo_root, worker_dir, Path(tmp) / "bundle").outdir
+        job = {
+            "worker": config.name,
+            "bundle": str(bundle),
+            "harness_files": [str(p) for p in HARNESS_FILES],
+            "main_module": config.main_module,
+            "compat_flags": sorted(enabled_flags(config.compatibility_date, config.compatibility_flags)),
+            "vars": {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.vars.items()}
+            | (vars or {})
+            | (secrets or {}),
+            "bindings": bindings_of(config),
+            "services": services or {},
+            "host": f"{config.name}.do",
+            "requests": [_request(r) for r in (requests if requests is not None else [path])],
+            "rpc": {"method": rpc[0], "args": rpc[1]} if rpc else None,
+            # {"class", "method", "args", "calls"}: build the Durable Object class with a JS state and call it
+            "durable_object": durable_object,
+            # {"module", "function", "args"}: call a function of the worker's modules (JSON in, JSON out)
+            "call": call,
+            "scheduled": scheduled,
+            "queue": queue,
+        }
+        handlers_copy = Path(tmp) / "dotdo_handlers.py"
+        handlers_copy.write_text(HANDLERS_MODULE.read_text())
+        job["harness_files"].append(str(handlers_copy))
         job_file = Path(tmp) / "job.json"
         job_file.write_text(json.dumps(job))
+        node = repo_root / "node_modules" / "node" / "bin" / "node"
         proc = subprocess.run(  # noqa: S603 - the repo's node running our runner
             [str(node), "--no-warnings", str(HERE / "runner.mjs"), str(job_file)],
             capture_output=True,
@@ -100,21 +140,32 @@ def check(
             check=False,
             env={**os.environ, "NODE_NO_WARNINGS": "1"},
         )
+        size = bundle_bytes(Path(bundle))
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if not lines:
         return Result(config.name, False, "runner", error=(proc.stderr or proc.stdout).strip()[-2000:])
     data = json.loads(lines[-1])
+    responses = data.get("requests") or []
+    first = responses[0] if responses else {}
     return Result(
         worker=config.name,
         ok=bool(data.get("ok")),
         stage=data.get("stage", "?"),
         error=data.get("error"),
-        status=data.get("status"),
-        body=data.get("body"),
+        status=first.get("status"),
+        body=first.get("body"),
         import_ms=data.get("import_ms"),
         pyodide_load_ms=data.get("pyodide_load_ms"),
-        bundle_bytes=bundle_bytes(config.module_root, modules),
+        bundle_bytes=size,
         module=data.get("module"),
         rpc=data.get("rpc"),
+        responses=responses,
         raw=data,
     )
+
+
+def bundle_bytes(bundle: Path) -> int:
+    """Size of the modules a bundle uploads (wrangler's README and our metadata left out)."""
+    from dotdo_dev.build import modules_in
+
+    return sum((bundle / m).stat().st_size for m in modules_in(bundle))

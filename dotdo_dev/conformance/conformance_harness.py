@@ -1,20 +1,47 @@
-"""Runs inside Pyodide (see runner.mjs): load a worker as Cloudflare would and exercise it.
+"""Runs inside Pyodide (see runner.mjs): load a worker's bundle as Cloudflare would and exercise it.
 
-Stand-ins replace the two runtime-only modules the real SDK imports; threads and blocking
-sockets are made to fail loudly, because Python Workers have neither.
+Stages, each reported by name when it fails: `import` (the main module, with workerd's global-scope
+rules), `requests` (HTTP requests through the SDK's `Request`/`Response`), `rpc`, `call` (a plain
+function of the worker's modules), `durable_object`, `scheduled` and `queue` (called as workerd
+calls them: `(controller, env, ctx)`, `(batch, env, ctx)`).
+
+Stand-ins replace the two runtime-only modules the real SDK imports (`_cloudflare_compat_flags`
+answers what the worker's compatibility date and flags enable); threads and blocking sockets fail
+loudly, because Python Workers have neither.
 """
 
+import functools
 import importlib
 import json
+import os
+import random
 import sys
 import time
 import traceback
 import types
 
+import dotdo_handlers
 
-def _install_runtime_stand_ins() -> None:
+BUNDLE = "/session/metadata"
+GLOBAL_SCOPE_MESSAGE = (
+    "Disallowed operation called within global scope. Asynchronous I/O (ex: fetch() or connect()), "
+    "setting a timeout, and generating random values are not allowed within global scope. To fix this "
+    "error, perform this operation within a handler. https://developers.cloudflare.com/workers/runtime-apis/handlers/"
+)
+
+
+class GlobalScopeError(RuntimeError):
+    """What workerd raises for randomness, timers, I/O (and here: the wall clock) at import time."""
+
+
+class _Scope:
+    global_scope = False
+
+
+def _install_runtime_stand_ins(enabled_flags: list) -> None:
     flags = types.ModuleType("_cloudflare_compat_flags")
-    flags.__getattr__ = lambda name: False
+    on = frozenset(enabled_flags)
+    flags.__getattr__ = lambda name: name in on
     sys.modules["_cloudflare_compat_flags"] = flags
     helper = types.ModuleType("_pyodide_entrypoint_helper")
 
@@ -36,7 +63,47 @@ def _forbid_threads_and_sockets() -> None:
         raise RuntimeError("Python Workers cannot open blocking sockets; use `workers.fetch` or httpx")
 
     threading.Thread.start = no_threads
+    # Pyodide 314 has a socket module whose connect would block; Workers offer `connect()` from
+    # `cloudflare:sockets` (asynchronous) instead.
     socket.socket.connect = no_sockets
+    socket.socket.connect_ex = no_sockets
+    socket.create_connection = functools.partial(no_sockets, None)
+
+
+def _from_worker_code() -> bool:
+    """Whether the caller of a guarded function is the worker's own code (not a vendored package)."""
+    frame = sys._getframe(2)
+    filename = frame.f_code.co_filename if frame else ""
+    return filename.startswith(BUNDLE + "/") and not filename.startswith(BUNDLE + "/python_modules/")
+
+
+def _guard(owner, name: str, what: str, *, only_worker_code: bool = False) -> None:
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def guarded(*args, **kwargs):
+        if _Scope.global_scope and (not only_worker_code or _from_worker_code()):
+            raise GlobalScopeError(f"{GLOBAL_SCOPE_MESSAGE} ({what})")
+        return original(*args, **kwargs)
+
+    setattr(owner, name, guarded)
+
+
+def _guard_global_scope() -> None:
+    """Randomness and the clock refuse to run while the worker's top level runs (workerd refuses
+    randomness, timers and I/O there; a wall-clock value taken there would be frozen into the
+    memory snapshot). Timers and fetch are guarded on the JavaScript side (runner.mjs)."""
+    for name in ("random", "uniform", "randint", "randrange", "choice", "choices", "sample", "shuffle"):
+        _guard(random, name, f"random.{name}")
+    for name in ("getrandbits", "randbytes", "gauss", "normalvariate", "triangular", "betavariate"):
+        _guard(random, name, f"random.{name}")
+    for name in ("random", "getrandbits", "randbytes"):
+        _guard(random.SystemRandom, name, f"random.SystemRandom.{name}")
+    _guard(os, "urandom", "os.urandom")
+    # Libraries read the clock while they import (logging keeps its start time): only the
+    # worker's own modules are held to this, where a frozen value would be a bug of ours.
+    _guard(time, "time", "time.time", only_worker_code=True)
+    _guard(time, "time_ns", "time.time_ns", only_worker_code=True)
 
 
 def _missing_module(exc: BaseException) -> str | None:
@@ -44,42 +111,87 @@ def _missing_module(exc: BaseException) -> str | None:
     return name if isinstance(exc, ModuleNotFoundError) and name else None
 
 
-async def run(job, env, ctx, js_request, do_state=None) -> dict:
-    _install_runtime_stand_ins()
+def _bundle_modules() -> set:
+    """Modules loaded from the bundle (the worker's and its vendored packages'), by name."""
+    return {
+        name
+        for name, module in list(sys.modules.items())
+        if (getattr(module, "__file__", None) or "").startswith(BUNDLE + "/")
+    }
+
+
+async def run(job, js) -> dict:
+    from pyodide.ffi import create_proxy
+
+    _install_runtime_stand_ins(job.get("compat_flags") or [])
     _forbid_threads_and_sockets()
-    result = {"ok": False, "stage": "import"}
+    _guard_global_scope()
+    result = {"ok": False, "stage": "import", "worker": job["worker"]}
+    env, ctx = js.env, js.ctx
     started = time.perf_counter()
+    _Scope.global_scope = True
+    setattr(js.scope, "global", True)  # `global` is a Python keyword
     try:
+        import workers  # the SDK from the bundle's python_modules
+
         module = importlib.import_module(job["main_module"])
     except BaseException as exc:
         missing = _missing_module(exc)
-        result["error"] = f"module {missing!r} is not available under Pyodide" if missing else _short(exc)
+        result["error"] = (
+            f"worker {job['worker']!r}: module {missing!r} is not in the bundle (imported at {_where(exc)})"
+            if missing
+            else f"worker {job['worker']!r}: {_short(exc)}"
+        )
         result["module"] = missing
         return result
+    finally:
+        _Scope.global_scope = False
+        setattr(js.scope, "global", False)
     result["import_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    import workers
     from workers import python_from_rpc, python_to_rpc
 
     result["sdk"] = getattr(workers, "__file__", "")
     entrypoint = getattr(module, "Default", None)
     if entrypoint is None:
-        result["error"] = "no class Default(WorkerEntrypoint) in the main module"
+        result["error"] = f"worker {job['worker']!r}: no class Default(WorkerEntrypoint) in the main module"
         return result
-    result["stage"] = "fetch"
-    try:
-        instance = entrypoint(ctx, env)
-        response = await instance.fetch(workers.Request(js_request))
-        js_response = response.js_object
-        result["status"] = js_response.status
-        result["content_type"] = js_response.headers.get("content-type")
-        result["body"] = await js_response.text()
-    except BaseException as exc:
-        result["error"] = _short(exc)
-        return result
+    loaded = _bundle_modules()
 
     def as_json(value):
         """What crosses RPC, as JSON: the SDK's own conversion decides what may be sent."""
         return json.loads(json.dumps(python_from_rpc(python_to_rpc(value)), default=str))
+
+    durable_objects = {}
+
+    async def durable(class_name, object_id, method, args):
+        # A Durable Object's RPC method, called through a stub of a namespace binding: the object is
+        # made once per id as workerd makes it, arguments and result converted as RPC converts them.
+        key = (class_name, object_id)
+        if key not in durable_objects:
+            durable_objects[key] = getattr(module, class_name)(js.newDurableObjectState(object_id), env)
+        value = await getattr(durable_objects[key], method)(*python_from_rpc(args))
+        return python_to_rpc(value)
+
+    js.hooks.durable = create_proxy(durable)
+
+    async def requests_stage(count):
+        answers = []
+        for index in range(count):
+            instance = entrypoint(ctx, env)
+            request = workers.Request(js.requests[index]())
+            handler_args = dotdo_handlers.handler_arguments(job["worker"], "fetch", instance.fetch, request, env, ctx)
+            js_response = (await instance.fetch(*handler_args)).js_object
+            answers.append(
+                {
+                    "status": js_response.status,
+                    "content_type": js_response.headers.get("content-type"),
+                    "headers": {k: v for k, v in js_response.headers.entries()},
+                    "body": await js_response.text(),
+                }
+            )
+            if index == 0:
+                result["first_request_imports"] = sorted(_bundle_modules() - loaded)
+        return answers
 
     async def rpc_call(rpc):
         from js import Object
@@ -93,23 +205,54 @@ async def run(job, env, ctx, js_request, do_state=None) -> dict:
         value = getattr(importlib.import_module(function["module"]), function["function"])(*function.get("args", []))
         return json.loads(json.dumps(await value if hasattr(value, "__await__") else value, default=str))
 
-    async def durable_calls(durable):
-        # The class built as workerd builds it (`Cls(ctx, env)`, ctx a JS DurableObjectState), then called.
-        instance = getattr(module, durable["class"])(do_state, env)
-        method = getattr(instance, durable["method"])
-        return [as_json(await method(*durable.get("args", []))) for _ in range(durable.get("calls", 1))]
+    async def durable_calls(calls):
+        # The class built as workerd builds it (`Cls(state, env)`, state a JS DurableObjectState), then called.
+        instance = getattr(module, calls["class"])(js.newDurableObjectState("0" * 64), env)
+        method = getattr(instance, calls["method"])
+        return [as_json(await method(*calls.get("args", []))) for _ in range(calls.get("calls", 1))]
 
-    for stage, run_stage in (("rpc", rpc_call), ("call", plain_call), ("durable_object", durable_calls)):
-        if job.get(stage):
+    async def handler_call(name, event):
+        # As workerd calls it: (event, env, ctx), however the handler is declared.
+        instance = entrypoint(ctx, env)
+        handler = getattr(instance, name, None)
+        if handler is None:
+            raise TypeError(
+                f"worker {job['worker']!r} has no {name} handler ({dotdo_handlers.expected_signature(name)})"
+            )
+        dotdo_handlers.check_handler_arity(job["worker"], name, handler)
+        await handler(event, env, ctx)
+        return True
+
+    stages = (
+        ("requests", lambda n: requests_stage(n)),
+        ("rpc", rpc_call),
+        ("call", plain_call),
+        ("durable_object", durable_calls),
+        ("scheduled", lambda _: handler_call("scheduled", js.scheduledController())),
+        ("queue", lambda _: handler_call("queue", js.messageBatch())),
+    )
+    job_stages = dict(job)
+    job_stages["requests"] = len(job.get("requests") or [])
+    for stage, run_stage in stages:
+        if job_stages.get(stage):
             result["stage"] = stage
             try:
-                result[stage] = await run_stage(job[stage])
+                result[stage] = await run_stage(job_stages[stage])
             except BaseException as exc:
-                result["error"] = _short(exc)
+                result["error"] = f"worker {job['worker']!r}: {_short(exc)}"
                 return result
     result["stage"] = "done"
     result["ok"] = True
     return result
+
+
+def _where(exc: BaseException) -> str:
+    """The bundle file and line of the import that failed, for a ModuleNotFoundError."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(BUNDLE + "/")]
+    if not frames:
+        return "the main module"
+    frame = frames[-1]
+    return f"{frame.filename.removeprefix(BUNDLE + '/')}:{frame.lineno}"
 
 
 def _short(exc: BaseException) -> str:

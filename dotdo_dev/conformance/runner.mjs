@@ -1,16 +1,36 @@
-// Runs one worker under real Pyodide (npm `pyodide`, same major as Cloudflare's) with Cloudflare's
-// real Python SDK, and prints one JSON line with what happened. Driven by dotdo_dev/conformance.
+// Runs one worker's built bundle under real Pyodide (npm `pyodide`, same major as Cloudflare's) with
+// Cloudflare's real Python SDK from the bundle, and prints one JSON line with what happened.
+// Driven by dotdo_dev/conformance.
 //
 //   node runner.mjs job.json
 //
-// job: {module_root, python_modules, shared, harness, main_module, vars, bindings, host, path, rpc}
+// The bundle (what `wrangler deploy` would upload) is mounted alone at /session/metadata, where
+// workerd puts a Python Worker's modules, with its python_modules/ on sys.path: nothing from the
+// repo is visible. The harness is written into Pyodide's in-memory file system, not mounted.
 // Bindings are JavaScript stand-ins with Cloudflare's class names and shapes, so that the SDK wraps
-// them as it wraps the real ones (D1 runs on node:sqlite).
+// them as it wraps the real ones (D1 and Durable Object storage run on node:sqlite).
 import fs from "node:fs";
+import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { loadPyodide } from "pyodide";
 
 const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const BUNDLE_AT = "/session/metadata";
+
+// workerd refuses these in a worker's global scope (while its top level runs at deploy).
+const GLOBAL_SCOPE_MESSAGE =
+  "Disallowed operation called within global scope. Asynchronous I/O (ex: fetch() or connect()), " +
+  "setting a timeout, and generating random values are not allowed within global scope. To fix this " +
+  "error, perform this operation within a handler. https://developers.cloudflare.com/workers/runtime-apis/handlers/";
+const scope = { global: false };
+function guardGlobalScope(name) {
+  const original = globalThis[name];
+  globalThis[name] = function (...args) {
+    if (scope.global) throw new Error(`${GLOBAL_SCOPE_MESSAGE} (${name})`);
+    return original.apply(this, args);
+  };
+}
+for (const name of ["fetch", "setTimeout", "setInterval"]) guardGlobalScope(name);
 
 class D1PreparedStatement {
   constructor(db, sql, params = []) { this.db = db; this.sql = sql; this.params = params; }
@@ -54,11 +74,18 @@ class WorkerQueue {
   async send(body) { this.sent.push(body); }
   async sendBatch(messages) { this.sent.push(...messages); }
 }
+// A service binding: RPC answers come from job.services[name][method] when the job scripts them
+// (a stand-in auth that validates a token, say); fetch answers from job.services[name].fetch, else
+// an envelope naming the stub. Every call is recorded.
+const calls = [];
 class Fetcher {
   constructor(name) { this.name = name; }
   async fetch(request) {
-    const url = typeof request === "string" ? request : request.url;
-    return Response.json({ success: true, data: { stub: this.name, url } });
+    const req = typeof request === "string" ? new Request(request) : request;
+    const script = job.services?.[this.name]?.fetch;
+    calls.push({ binding: this.name, method: "fetch", url: req.url, principal: req.headers.get("x-dotdo-principal") });
+    if (script) return Response.json(script.body, { status: script.status ?? 200 });
+    return Response.json({ success: true, data: { stub: this.name, url: req.url } });
   }
 }
 function serviceStub(name) {
@@ -67,14 +94,21 @@ function serviceStub(name) {
     get(obj, prop) {
       // Like workerd's RPC stubs, not thenable: otherwise Pyodide would treat the stub as a promise.
       if (prop in obj || typeof prop === "symbol" || prop === "then") return obj[prop];
-      return async (...args) => ({ stub: name, method: prop, args });
+      return async (...args) => {
+        calls.push({ binding: name, method: prop });
+        const scripted = job.services?.[name]?.[prop];
+        if (scripted === undefined) return { stub: name, method: prop, args };
+        if (scripted.error) throw new Error(scripted.error);
+        return scripted.result;
+      };
     },
   });
 }
-// A Durable Object's `ctx` as workerd hands it to the class: `storage.sql.exec(query, ...bindings)`
-// returning a cursor (`toArray()`, `one()`, iteration), on node:sqlite.
-class SqlCursor {
-  constructor(rows) { this.rows = rows; this.rowsRead = rows.length; }
+// Durable Object storage as workerd hands it to a class: `ctx.storage` is a DurableObjectStorage
+// (the SDK wraps it by that name and converts what it returns), `storage.sql.exec(query, ...bindings)`
+// gives a SqlStorageCursor (`toArray()`, `one()`, iteration).
+class SqlStorageCursor {
+  constructor(rows) { this.rows = rows; this.rowsRead = rows.length; this.rowsWritten = 0; }
   toArray() { return this.rows; }
   one() {
     if (this.rows.length !== 1) throw new Error(`Expected exactly one result from SQL query, but got ${this.rows.length}.`);
@@ -86,28 +120,75 @@ class SqlStorage {
   constructor() { this.db = new DatabaseSync(":memory:"); }
   exec(query, ...bindings) {
     const stmt = this.db.prepare(query);
-    if (stmt.columns().length > 0) return new SqlCursor(stmt.all(...bindings).map((r) => ({ ...r })));
+    if (stmt.columns().length > 0) return new SqlStorageCursor(stmt.all(...bindings).map((r) => ({ ...r })));
     stmt.run(...bindings);
-    return new SqlCursor([]);
+    return new SqlStorageCursor([]);
   }
+  get databaseSize() { return 0; }
 }
-function durableObjectState() {
-  return {
-    id: { toString: () => "0".repeat(64), name: "conformance" },
-    storage: { sql: new SqlStorage() },
-    blockConcurrencyWhile: async (callback) => callback(),
-    waitUntil: (p) => waitUntil.push(p),
-  };
+class DurableObjectStorage {
+  constructor() { this.sql = new SqlStorage(); }
+}
+class DurableObjectId {
+  constructor(hex, name) { this.hex = hex; this.name = name; }
+  toString() { return this.hex; }
+  equals(other) { return other && other.hex === this.hex; }
+}
+class DurableObjectState {
+  constructor(id) { this.id = id; this.storage = new DurableObjectStorage(); }
+  async blockConcurrencyWhile(callback) { return callback(); }
+  waitUntil(p) { waitUntil.push(p); }
+}
+// A Durable Object namespace binding: stubs whose RPC calls reach the worker's Python class, built
+// once per id as workerd builds it (`Cls(state, env)`), through the harness (hooks.durable).
+const hooks = {};
+class DurableObjectNamespace {
+  constructor(className) { this.className = className; }
+  idFromName(name) {
+    let h = 0n;
+    for (const c of name) h = (h * 131n + BigInt(c.codePointAt(0))) % (1n << 256n);
+    return new DurableObjectId(h.toString(16).padStart(64, "0"), name);
+  }
+  get(id) {
+    const className = this.className;
+    return new Proxy({ id }, {
+      get(obj, prop) {
+        if (prop in obj || typeof prop === "symbol" || prop === "then") return obj[prop];
+        return async (...args) => hooks.durable(className, id.toString(), prop, args);
+      },
+    });
+  }
+  getByName(name) { return this.get(this.idFromName(name)); }
 }
 class DispatchNamespace {
   get(name) { return serviceStub(name); }
 }
+// What workerd hands `scheduled` and `queue`.
+class ScheduledController {
+  constructor(cron, scheduledTime) { this.cron = cron; this.scheduledTime = scheduledTime; }
+  noRetry() {}
+}
+const settled = { acked: [], retried: [], ackAll: false, retryAll: false };
+class Message {
+  constructor(m) {
+    this.id = m.id; this.timestamp = new Date(m.timestamp ?? 0); this.body = m.body; this.attempts = m.attempts ?? 1;
+  }
+  ack() { settled.acked.push(this.id); }
+  retry(options) { settled.retried.push({ id: this.id, delaySeconds: options?.delaySeconds ?? null }); }
+}
+class MessageBatch {
+  constructor(queue, messages) { this.queue = queue; this.messages = messages.map((m) => new Message(m)); }
+  ackAll() { settled.ackAll = true; }
+  retryAll() { settled.retryAll = true; }
+}
 
 function buildEnv() {
   const env = { ...job.vars };
-  for (const [name, kind] of Object.entries(job.bindings)) {
+  for (const [name, binding] of Object.entries(job.bindings)) {
+    const { kind } = binding;
     env[name] = kind === "d1" ? new D1Database() : kind === "kv" ? new KvNamespace()
-      : kind === "queue" ? new WorkerQueue() : kind === "dispatch" ? new DispatchNamespace() : serviceStub(name);
+      : kind === "queue" ? new WorkerQueue() : kind === "dispatch" ? new DispatchNamespace()
+      : kind === "durable_object" ? new DurableObjectNamespace(binding.class_name) : serviceStub(name);
   }
   return env;
 }
@@ -119,24 +200,37 @@ const pyodide = await loadPyodide({
   stderr: (text) => process.stderr.write(text + "\n"),
 });
 const loadMs = performance.now() - started;
-const mounts = { "/worker": job.module_root, "/vendor": job.python_modules, "/lib/shared": job.shared, "/harness": job.harness };
-for (const [at, root] of Object.entries(mounts)) {
-  pyodide.FS.mkdirTree(at);
-  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root }, at);
+pyodide.FS.mkdirTree(BUNDLE_AT);
+pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: job.bundle }, BUNDLE_AT);
+pyodide.FS.mkdirTree("/harness");
+for (const file of job.harness_files) {
+  pyodide.FS.writeFile(`/harness/${path.basename(file)}`, fs.readFileSync(file, "utf8"));
 }
 const waitUntil = [];
 const ctx = { waitUntil: (p) => waitUntil.push(p), passThroughOnException: () => {} };
 let result;
 try {
-  pyodide.runPython("import sys; sys.path[:0] = ['/worker', '/vendor', '/lib', '/harness']");
+  pyodide.runPython(`import sys; sys.path[:0] = ['${BUNDLE_AT}', '${BUNDLE_AT}/python_modules']; sys.path.append('/harness')`);
   const harness = pyodide.pyimport("conformance_harness");
-  const request = new Request(`https://${job.host}${job.path}`);
-  const run = await harness.run(pyodide.toPy(job), buildEnv(), ctx, request, durableObjectState());
+  const requests = (job.requests ?? []).map((r) => () => new Request(`https://${job.host}${r.path}`, {
+    method: r.method ?? "GET",
+    headers: r.headers ?? {},
+    body: r.body === undefined || r.body === null ? undefined : (typeof r.body === "string" ? r.body : JSON.stringify(r.body)),
+  }));
+  const js = {
+    env: buildEnv(), ctx, hooks, scope, requests,
+    newDurableObjectState: (hex) => new DurableObjectState(new DurableObjectId(hex)),
+    scheduledController: () => new ScheduledController(job.scheduled.cron, job.scheduled.scheduled_time ?? Date.now()),
+    messageBatch: () => new MessageBatch(job.queue.queue, job.queue.messages),
+  };
+  const run = await harness.run(pyodide.toPy(job), js);
   result = run.toJs({ dict_converter: Object.fromEntries });
 } catch (error) {
   result = { ok: false, stage: "runner", error: String(error && error.message ? error.message : error) };
 }
 await Promise.allSettled(waitUntil);
+result.settled = settled;
+result.calls = calls;
 result.pyodide_load_ms = Math.round(loadMs);
 result.pyodide_version = pyodide.version;
 process.stdout.write(JSON.stringify(result) + "\n");

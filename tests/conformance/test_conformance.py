@@ -1,140 +1,289 @@
-"""Every worker under real Pyodide (npm pyodide 314) with Cloudflare's real Python SDK.
+"""Every worker's upload bundle under real Pyodide (npm pyodide 314) with Cloudflare's real Python SDK.
 
-Each worker's main module is imported as Cloudflare imports it, `GET /health` (or a route the
-worker serves) goes through the real SDK's Request/Response, and one RPC method is called with
-arguments converted the way the SDK converts them. Broken fixtures must fail naming the cause.
+Each bundle is built as `wrangler deploy` would upload it (`dotdo_dev.build`) and mounted alone:
+nothing from the repo is visible to it. The main module is imported under workerd's global-scope
+rules, requests go through the real SDK's Request/Response, RPC arguments are converted as the SDK
+converts them, and `scheduled`/`queue` are called as workerd calls them. Broken bundles and broken
+fixtures must fail naming the cause.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from dotdo_dev import vendor as vendoring
+from dotdo_dev.build import build
 from dotdo_dev.conformance import check
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "workers"
+SERVICES = sorted(p.parent.name for p in (ROOT / "workers").glob("*/wrangler.jsonc"))
+JWT_SECRET = "conformance-jwt-secret-0123456789abcdef0123"
+AUTH_SECRETS = {"JWT_SECRET": JWT_SECRET, "API_KEY_SECRET": JWT_SECRET}
 
 
 @pytest.fixture(scope="module")
-def python_modules(tmp_path_factory):
-    """The repo's runtime dependencies vendored once for Pyodide (workers without their own pyproject)."""
-    folder = tmp_path_factory.mktemp("worker")
-    return vendoring.vendor(folder, ROOT)
+def bundles(tmp_path_factory):
+    """Each worker's bundle, built once for the module: {name: outdir}."""
+    built = {}
+
+    def get(folder: Path) -> Path:
+        if folder not in built:
+            built[folder] = build(ROOT, folder, tmp_path_factory.mktemp(folder.name) / "bundle").outdir
+        return built[folder]
+
+    return get
 
 
-def test_the_real_sdk_and_pyodide_314_are_used(python_modules):
-    result = check(ROOT, FIXTURES / "hello", python_modules=python_modules, rpc=("ping", []))
+def run(bundles, folder: Path, **kwargs):
+    return check(ROOT, folder, bundle=bundles(folder), **kwargs)
+
+
+# -- the runner itself -------------------------------------------------------------------------------
+
+
+def test_the_real_sdk_from_the_bundle_and_pyodide_314_are_used(bundles):
+    result = run(bundles, FIXTURES / "hello", rpc=("ping", []))
     assert result.ok, result.error
     assert result.raw["pyodide_version"].startswith("314.")
-    assert result.raw["sdk"].startswith("/vendor/workers/")  # the vendored real SDK, not our stand-in
+    # the SDK vendored into the bundle, where workerd mounts it; not our CPython stand-in
+    assert result.raw["sdk"] == "/session/metadata/python_modules/workers/__init__.py"
     assert (result.status, result.body, result.rpc) == (200, "hello", "pong")
+    assert result.first_request_imports == []
 
 
-@pytest.fixture(scope="module")
-def dispatcher_modules(tmp_path_factory):
-    """Vendored from the dispatcher's own pyproject.toml: the SDK and nothing else."""
-    return vendoring.vendor(ROOT / "dispatcher", ROOT, target=tmp_path_factory.mktemp("dispatcher") / "python_modules")
+@pytest.mark.parametrize(
+    ("flag", "on"),
+    [
+        ("python_workflows_implicit_dependencies", True),  # implied by python_workers after 2026-02-25
+        ("python_no_global_handlers", True),  # enable date 2025-08-14
+        ("python_workers_20250116", True),  # pywrangler: 3.13 and later from 2025-09-29
+        ("no_such_flag", False),
+    ],
+)
+def test_compat_flags_follow_the_compatibility_date(bundles, flag, on):
+    # What the SDK reads from _cloudflare_compat_flags is what the worker's date and flags enable.
+    call = {"module": "_cloudflare_compat_flags", "function": "__getattr__", "args": [flag]}
+    result = run(bundles, FIXTURES / "hello", call=call)
+    assert result.ok, result.error
+    assert result.raw["call"] is on
 
 
-def test_dispatcher_routes_through_the_sdk(dispatcher_modules):
-    result = check(ROOT, ROOT / "dispatcher", path="/health", python_modules=dispatcher_modules)
-    assert result.bundle_bytes < 1_000_000
+# -- bundles: what would be uploaded, and only that ---------------------------------------------------
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_bundle_answers_health_alone(bundles, service):
+    result = run(bundles, ROOT / "workers" / service)
+    assert result.ok, result.error
+    assert result.status == 200
+    assert result.json()["success"] is True
+    # the request path was imported at the top level: a first request imports nothing of significance
+    assert result.first_request_imports == [], result.first_request_imports
+
+
+def test_a_file_of_shared_missing_from_a_bundle_is_named(bundles, tmp_path):
+    broken = tmp_path / "gateway-bundle"
+    shutil.copytree(bundles(ROOT / "workers" / "gateway"), broken)
+    (broken / "python_modules" / "shared" / "envelope.py").unlink()
+    result = check(ROOT, ROOT / "workers" / "gateway", bundle=broken)
+    assert not result.ok
+    assert result.stage == "import"
+    assert result.module == "shared.envelope"
+    assert "worker 'gateway'" in result.error
+    assert "'shared.envelope' is not in the bundle" in result.error
+
+
+def test_a_module_pyodide_lacks_is_named(bundles):
+    result = run(bundles, FIXTURES / "missing-module")
+    assert not result.ok
+    assert result.stage == "import"
+    assert result.module == "psycopg2"
+    assert "worker 'missing-module'" in result.error
+    assert "entry.py:3" in result.error
+
+
+# -- the dispatcher ----------------------------------------------------------------------------------
+
+
+def test_dispatcher_routes_through_the_sdk(bundles):
+    result = run(bundles, ROOT / "dispatcher", path="/health")
     assert result.ok, result.error
     assert result.status == 404  # dispatcher.do itself routes nowhere
     assert result.json()["error"]["code"] == "SERVICE_NOT_FOUND"
 
 
-def test_dispatcher_forwards_to_the_namespace(dispatcher_modules):
-    result = check(ROOT, ROOT / "dispatcher", path="/api/db/things?x=1", python_modules=dispatcher_modules)
+def test_dispatcher_forwards_to_the_namespace(bundles):
+    result = run(bundles, ROOT / "dispatcher", path="/api/db/things?x=1")
     assert result.ok, result.error
     assert result.status == 200
     assert result.json()["data"] == {"stub": "db", "url": "https://dispatcher.do/things?x=1"}
 
 
-def test_fixture_workers_and_rpc_conversion(python_modules):
-    callee = check(ROOT, FIXTURES / "callee", python_modules=python_modules, rpc=("echo", [{"a": [1, 2.0, None]}]))
+# -- RPC, fixtures, refusals -------------------------------------------------------------------------
+
+
+def test_fixture_workers_and_rpc_conversion(bundles):
+    callee = run(bundles, FIXTURES / "callee", rpc=("echo", [{"a": [1, 2.0, None]}]))
     assert callee.ok, callee.error
     assert callee.json() == {"success": True, "data": {"worker": "callee"}}
     assert callee.rpc == {"a": [1, 2, None]}
-    caller = check(ROOT, FIXTURES / "caller", python_modules=python_modules, rpc=("call", ["add", [1, 2]]))
+    caller = run(bundles, FIXTURES / "caller", rpc=("call", ["add", [1, 2]]))
     assert caller.ok, caller.error
     assert caller.rpc == {"stub": "CALLEE", "method": "add", "args": [1, 2]}
 
 
-def test_a_thread_fails_with_a_clear_message(python_modules):
-    result = check(ROOT, FIXTURES / "uses-thread", python_modules=python_modules)
-    assert not result.ok
-    assert result.stage == "fetch"
-    assert "cannot start threads" in result.error
-
-
-def test_a_module_pyodide_lacks_is_named(python_modules):
-    result = check(ROOT, FIXTURES / "missing-module", python_modules=python_modules)
-    assert not result.ok
-    assert result.stage == "import"
-    assert result.module == "psycopg2"
-    assert "psycopg2" in result.error
-
-
-@pytest.mark.parametrize("service", sorted(p.parent.name for p in (ROOT / "workers").glob("*/wrangler.jsonc")))
-def test_every_service_in_the_repo(service, tmp_path):
-    folder = ROOT / "workers" / service
-    result = check(ROOT, folder, python_modules=vendoring.vendor(folder, ROOT, target=tmp_path / "python_modules"))
-    assert result.ok, result.error
-    assert result.status == 200
-    assert json.loads(result.body)["success"] is True
-
-
-def test_a_generated_service(tmp_path):
-    from dotdo_dev.generator.create_service import create_service
-    from dotdo_dev.testing import copy_repo
-
-    repo = copy_repo(ROOT, tmp_path / "repo")
-    service = create_service(repo, name="orders")
-    result = check(repo, service, rpc=("list_items", [1, 10]))  # vendored from its own pyproject.toml
-    assert result.ok, result.error
-    assert result.status == 200
-    assert json.loads(result.body)["data"]["service"] == "orders"
-    assert result.rpc["items"] == []
-    assert result.rpc["total"] == 0
-
-
-def test_rpc_refusals_match_the_real_sdk(python_modules):
+def test_rpc_refusals_match_the_real_sdk(bundles):
     # The same method fails locally (tests/runtime/test_platform.py) with the same words.
-    result = check(ROOT, FIXTURES / "callee", python_modules=python_modules, rpc=("unsendable", []))
+    result = run(bundles, FIXTURES / "callee", rpc=("unsendable", []))
     assert not result.ok
     assert result.stage == "rpc"
     assert "cannot be sent over RPC" in result.error
 
 
-def test_a_blocking_socket_fails_with_a_clear_message(python_modules):
-    result = check(ROOT, FIXTURES / "uses-socket", python_modules=python_modules)
+def test_a_post_with_a_json_body_reaches_the_worker(bundles):
+    body = {"n": 1, "text": "héllo"}
+    result = run(
+        bundles,
+        FIXTURES / "callee",
+        requests=[{"method": "POST", "path": "/echo", "headers": {"content-type": "application/json"}, "body": body}],
+    )
+    assert result.ok, result.error
+    echoed = result.json()
+    assert echoed["method"] == "POST"
+    assert json.loads(echoed["body"]) == body
+    assert echoed["headers"]["content-type"] == "application/json"
+
+
+def test_a_thread_fails_with_a_clear_message(bundles):
+    result = run(bundles, FIXTURES / "uses-thread")
     assert not result.ok
-    assert result.stage == "fetch"
+    assert result.stage == "requests"
+    assert "cannot start threads" in result.error
+
+
+def test_a_blocking_socket_fails_with_a_clear_message(bundles):
+    result = run(bundles, FIXTURES / "uses-socket")
+    assert not result.ok
+    assert result.stage == "requests"
     assert "cannot open blocking sockets" in result.error
 
 
-@pytest.fixture(scope="module")
-def service_modules(tmp_path_factory):
-    """db's and auth's own dependencies (their pyproject.toml), vendored once for Pyodide."""
-    return {
-        name: vendoring.vendor(ROOT / "workers" / name, ROOT, target=tmp_path_factory.mktemp(name) / "python_modules")
-        for name in ("db", "auth")
-    }
+# -- the global scope --------------------------------------------------------------------------------
 
 
-def test_db_writes_and_indexes_a_thing_under_pyodide(service_modules):
+def _with_entry_prefix(bundles, tmp_path, folder: Path, code: str) -> Path:
+    """A copy of a worker's bundle whose main module starts with `code`."""
+    copy = tmp_path / f"{folder.name}-bundle"
+    shutil.copytree(bundles(folder), copy)
+    entry = copy / "entry.py"
+    entry.write_text(code + "\n" + entry.read_text())
+    return copy
+
+
+@pytest.mark.parametrize("service", [*SERVICES, "dispatcher"])
+def test_randomness_at_import_fails_with_workerds_message(bundles, tmp_path, service):
+    folder = ROOT / "dispatcher" if service == "dispatcher" else ROOT / "workers" / service
+    bundle = _with_entry_prefix(bundles, tmp_path, folder, "import random\nSEED = random.random()")
+    result = check(ROOT, folder, bundle=bundle)
+    assert not result.ok
+    assert result.stage == "import"
+    assert "Disallowed operation called within global scope" in result.error
+    assert "random.random" in result.error
+
+
+@pytest.mark.parametrize(
+    ("code", "what"),
+    [
+        ("import os\nKEY = os.urandom(16)", "os.urandom"),
+        ("import secrets\nKEY = secrets.token_hex(8)", "random.SystemRandom"),
+        ("import uuid\nID = uuid.uuid4()", "os.urandom"),
+        ("import time\nSTARTED = time.time()", "time.time"),
+        ("import asyncio\nasyncio.get_event_loop().call_later(1, print)", "setTimeout"),
+        ("from js import fetch\nfetch('https://example.com')", "fetch"),
+    ],
+)
+def test_timers_clocks_and_io_at_import_fail(bundles, tmp_path, code, what):
+    bundle = _with_entry_prefix(bundles, tmp_path, FIXTURES / "hello", code)
+    result = check(ROOT, FIXTURES / "hello", bundle=bundle)
+    assert not result.ok
+    assert result.stage == "import"
+    assert "Disallowed operation called within global scope" in result.error
+    assert what in result.error
+
+
+def test_the_same_randomness_inside_a_handler_passes(bundles, tmp_path):
+    code = "import random\n\ndef roll():\n    return random.random()\n"
+    bundle = _with_entry_prefix(bundles, tmp_path, FIXTURES / "hello", code)
+    result = check(ROOT, FIXTURES / "hello", bundle=bundle, call={"module": "entry", "function": "roll"})
+    assert result.ok, result.error
+    assert 0 <= result.raw["call"] < 1
+
+
+# -- handlers as workerd calls them --------------------------------------------------------------------
+
+
+def test_auths_cron_cleanup_runs_as_workerd_calls_it(bundles):
+    result = run(bundles, ROOT / "workers" / "auth", secrets=AUTH_SECRETS, scheduled={"cron": "0 * * * *"})
+    assert result.ok, result.error
+    assert result.raw["scheduled"] is True
+
+
+def test_a_scheduled_handler_with_the_old_arity_names_the_signature(bundles, tmp_path):
+    folder = FIXTURES / "hello"
+    copy = tmp_path / "old-arity"
+    shutil.copytree(bundles(folder), copy)
+    entry = copy / "entry.py"
+    entry.write_text(
+        entry.read_text() + "\n    async def scheduled(self, controller):\n        pass\n"
+        "\n    async def queue(self, batch):\n        pass\n"
+    )
+    old = check(ROOT, folder, bundle=copy, scheduled={"cron": "* * * * *"})
+    assert not old.ok
+    assert old.stage == "scheduled"
+    assert "async def scheduled(self, controller, env, ctx)" in old.error
+    queue = check(ROOT, folder, bundle=copy, queue={"queue": "q", "messages": [{"id": "m1", "body": {}}]})
+    assert not queue.ok
+    assert queue.stage == "queue"
+    assert "async def queue(self, batch, env, ctx)" in queue.error
+
+
+def test_a_generated_service_imports_answers_and_consumes_its_queue(tmp_path):
+    from dotdo_dev.generator.create_service import create_service
+    from dotdo_dev.testing import copy_repo
+
+    repo = copy_repo(ROOT, tmp_path / "repo")
+    service = create_service(repo, name="orders")
+    bundle = build(repo, service, tmp_path / "bundle").outdir
+    assert "python_modules/shared/envelope.py" in (bundle / "metadata.json").read_text()
+    result = check(repo, service, bundle=bundle, rpc=("list_items", [1, 10]))
+    assert result.ok, result.error
+    assert result.status == 200
+    assert result.json()["data"]["service"] == "orders"
+    assert (result.rpc["items"], result.rpc["total"]) == ([], 0)
+    assert result.first_request_imports == []
+    # The consumer under workerd's call shape, with a real batch: a valid change event is acked,
+    # a malformed one is not acked (it goes back to the queue or to the dead-letter queue).
+    good = {"id": "msg_1", "type": "orders.item.created", "data": {"item_id": "itm_1"}, "timestamp": "2026-12-02"}
+    messages = [{"id": "m1", "body": good, "attempts": 1}, {"id": "m2", "body": {"nonsense": True}, "attempts": 1}]
+    consumed = check(repo, service, bundle=bundle, queue={"queue": "orders-events", "messages": messages})
+    assert consumed.ok, consumed.error
+    assert "m1" in consumed.settled["acked"]
+    assert "m2" not in consumed.settled["acked"]
+    assert [r["id"] for r in consumed.settled["retried"]] == ["m2"]
+
+
+# -- services ----------------------------------------------------------------------------------------
+
+
+def test_db_writes_and_indexes_a_thing_under_pyodide(bundles):
     thing = {"ns": "docs", "id": "a", "type": "Doc", "data": {"n": 1}, "content": "full text under pyodide"}
-    result = check(ROOT, ROOT / "workers" / "db", python_modules=service_modules["db"], rpc=("upsert_thing", [thing]))
+    result = run(bundles, ROOT / "workers" / "db", rpc=("upsert_thing", [thing]))
     assert result.ok, result.error
     assert result.json()["data"]["schema_version"] == 1  # /health ran the migrations (FTS5, triggers)
     assert result.rpc["created"] is True
     assert result.rpc["data"] == {"n": 1}
-
-
-JWT_SECRET = "conformance-jwt-secret-0123456789abcdef0123"
 
 
 def _token(secret: str, *, expired: bool) -> str:
@@ -156,13 +305,12 @@ def _token(secret: str, *, expired: bool) -> str:
     ("secret", "expired", "code"),
     [(JWT_SECRET, True, "TOKEN_EXPIRED"), ("another-secret-0123456789abcdef0123456789", False, "INVALID_TOKEN")],
 )
-def test_auth_verifies_jwts_with_python_jose_under_pyodide(service_modules, secret, expired, code):
+def test_auth_verifies_jwts_with_python_jose_under_pyodide(bundles, secret, expired, code):
     # TOKEN_EXPIRED is only said after the signature checked out: python-jose's HMAC ran in Pyodide.
-    result = check(
-        ROOT,
+    result = run(
+        bundles,
         ROOT / "workers" / "auth",
-        python_modules=service_modules["auth"],
-        secrets={"JWT_SECRET": JWT_SECRET, "API_KEY_SECRET": JWT_SECRET},
+        secrets=AUTH_SECRETS,
         rpc=("validate_token", [_token(secret, expired=expired)]),
     )
     assert result.stage == "rpc"
@@ -170,12 +318,24 @@ def test_auth_verifies_jwts_with_python_jose_under_pyodide(service_modules, secr
     assert f'"code":"{code}"' in result.error
 
 
-def test_the_gateways_rate_limiter_runs_as_a_durable_object_under_pyodide(tmp_path):
-    # RateLimiter(ctx, env) with a JS DurableObjectState (storage.sql on node:sqlite), as workerd builds it.
-    gateway = ROOT / "workers" / "gateway"
-    modules = vendoring.vendor(gateway, ROOT, target=tmp_path / "python_modules")
+def test_auths_jwt_path_imports_nothing_on_its_first_call(bundles):
+    # jose is imported at the top level: on Cloudflare it is in the memory snapshot, not imported per isolate.
+    result = run(
+        bundles,
+        ROOT / "workers" / "auth",
+        secrets=AUTH_SECRETS,
+        requests=[{"path": "/me", "headers": {"authorization": f"Bearer {_token(JWT_SECRET, expired=True)}"}}],
+    )
+    assert result.ok, result.error
+    assert result.status == 401
+    assert result.json()["error"]["code"] == "TOKEN_EXPIRED"
+    assert result.first_request_imports == []
+
+
+def test_the_gateways_rate_limiter_runs_as_a_durable_object_under_pyodide(bundles):
+    # RateLimiter(state, env) with a JS DurableObjectState whose storage is a DurableObjectStorage.
     calls = {"class": "RateLimiter", "method": "hit", "args": [2, 60], "calls": 3}
-    result = check(ROOT, gateway, python_modules=modules, durable_object=calls)
+    result = run(bundles, ROOT / "workers" / "gateway", durable_object=calls)
     assert result.ok, result.error
     verdicts = result.raw["durable_object"]
     assert [v["allowed"] for v in verdicts] == [True, True, False]
@@ -183,7 +343,33 @@ def test_the_gateways_rate_limiter_runs_as_a_durable_object_under_pyodide(tmp_pa
     assert verdicts[2]["retry_after"] >= 1
 
 
-def test_auth_verifies_rs256_with_the_pure_rsa_backend_under_pyodide(service_modules):
+def test_the_gateways_authenticated_path_counts_exactly_under_pyodide(bundles):
+    # The whole request path: the bearer token checked by an auth stand-in over RPC, the limiter
+    # Durable Object reached through its namespace binding, the request forwarded to a db stand-in.
+    principal = {"type": "user", "id": "usr_1", "role": "admin", "permissions": ["*"], "org_id": None}
+    services = {
+        "AUTH_SERVICE": {"validate_token": {"result": principal}},
+        "DB_SERVICE": {"fetch": {"body": {"success": True, "data": {"things": []}}}},
+    }
+    hit = {"path": "/db/things", "headers": {"authorization": "Bearer sk_live_" + "a" * 40}}
+    result = run(
+        bundles,
+        ROOT / "workers" / "gateway",
+        vars={"RATE_LIMIT_DEFAULT": "2"},
+        services=services,
+        requests=[hit, hit, hit],
+    )
+    assert result.ok, result.error
+    assert [r["status"] for r in result.responses] == [200, 200, 429]
+    assert result.json(0)["data"] == {"things": []}
+    assert result.json(2)["error"]["code"] == "RATE_LIMITED"
+    assert [r["headers"].get("x-ratelimit-remaining") for r in result.responses] == ["1", "0", "0"]
+    forwarded = [c for c in result.raw["calls"] if c["binding"] == "DB_SERVICE"]
+    assert len(forwarded) == 2  # the refused request never reached db
+    assert json.loads(forwarded[0]["principal"])["id"] == "usr_1"
+
+
+def test_auth_verifies_rs256_with_the_pure_rsa_backend_under_pyodide(bundles):
     # WorkOS signs with RS256. On Cloudflare python-jose has no `cryptography`, only the pure `rsa`
     # package (the CPython test venv has cryptography, so only this test runs the path Cloudflare runs).
     import base64
@@ -192,7 +378,8 @@ def test_auth_verifies_rs256_with_the_pure_rsa_backend_under_pyodide(service_mod
     import rsa
     from jose import jwt
 
-    assert not any(p.name.startswith("cryptography") for p in service_modules["auth"].iterdir())
+    bundle = bundles(ROOT / "workers" / "auth")
+    assert not any(p.name.startswith("cryptography") for p in (bundle / "python_modules").iterdir())
     public, private = rsa.newkeys(1024)
 
     def b64(n):
@@ -201,21 +388,19 @@ def test_auth_verifies_rs256_with_the_pure_rsa_backend_under_pyodide(service_mod
     jwk = {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "k", "n": b64(public.n), "e": b64(public.e)}
     claims = {"sub": "user_1", "iat": int(time.time()), "exp": int(time.time()) + 300}
     token = jwt.encode(claims, private.save_pkcs1().decode(), algorithm="RS256", headers={"kid": "k"})
-    good = check(
-        ROOT,
+    good = run(
+        bundles,
         ROOT / "workers" / "auth",
-        python_modules=service_modules["auth"],
-        secrets={"JWT_SECRET": JWT_SECRET, "API_KEY_SECRET": JWT_SECRET},
+        secrets=AUTH_SECRETS,
         call={"module": "tokens", "function": "verified_claims", "args": [token, jwk, "RS256"]},
     )
     assert good.ok, good.error
     assert good.raw["call"]["sub"] == "user_1"
     forged = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
-    bad = check(
-        ROOT,
+    bad = run(
+        bundles,
         ROOT / "workers" / "auth",
-        python_modules=service_modules["auth"],
-        secrets={"JWT_SECRET": JWT_SECRET, "API_KEY_SECRET": JWT_SECRET},
+        secrets=AUTH_SECRETS,
         call={"module": "tokens", "function": "verified_claims", "args": [forged, jwk, "RS256"]},
     )
     assert bad.stage == "call"
