@@ -5,7 +5,9 @@
 Cloudflare's runtime imports a worker's dependencies from `python_modules/` beside `src/`, and at
 this compatibility date it expects the `workers` SDK itself to be vendored there. `pywrangler sync`
 downloads a Pyodide interpreter to resolve them, which cannot be done offline; pip can, by asking
-PyPI for wheels of Pyodide's platform (`pyemscripten_2026_0_wasm32`, CPython 3.14) or pure ones.
+PyPI for wheels of Pyodide's platform or pure ones. The platform and Python come from the worker's
+compatibility date and flags (`dotdo_dev.compat`, pywrangler's rule: `pyemscripten_2026_0_wasm32`
+and CPython 3.14 from 2026-09-08).
 Versions are pinned by the repo's `constraints.txt`, so the bundle carries what the tests ran.
 
 What a worker needs: its `pyproject.toml` `[project.dependencies]`, plus the SDK. A dependency with a local path source
@@ -27,8 +29,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-PYODIDE_PLATFORM = "pyemscripten_2026_0_wasm32"
-PYODIDE_PYTHON = "3.14"
+from dotdo_dev.compat import PYTHON_314, PythonRuntime, python_runtime
+
 SDK_REQUIREMENT = "workers-runtime-sdk==1.9.5"
 TARGET = "python_modules"
 
@@ -118,7 +120,23 @@ def _build_litter(relative: Path) -> bool:
     )
 
 
-def download(requirements: list[str], cache: Path, *, constraints: Path | None = None) -> list[Path]:
+def runtime_of(worker_dir: Path) -> PythonRuntime:
+    """The Python a worker runs, from its wrangler config (date and flags), as pywrangler decides it.
+
+    A folder without a wrangler.jsonc is vendored for the platform's runtime (wrangler/platform.jsonc).
+    """
+    config = worker_dir / "wrangler.jsonc"
+    if config.is_file():
+        from dotdo_dev.config import load_worker
+
+        worker = load_worker(config)
+        return python_runtime(worker.compatibility_date, worker.compatibility_flags)
+    return PYTHON_314
+
+
+def download(
+    requirements: list[str], cache: Path, *, constraints: Path | None = None, runtime: PythonRuntime = PYTHON_314
+) -> list[Path]:
     """Wheels for Pyodide (its platform, or pure Python) of `requirements` and their dependencies."""
     cache.mkdir(parents=True, exist_ok=True)
     report = cache / "report.txt"
@@ -130,9 +148,9 @@ def download(requirements: list[str], cache: Path, *, constraints: Path | None =
         "--quiet",
         "--disable-pip-version-check",
         "--only-binary=:all:",
-        f"--platform={PYODIDE_PLATFORM}",
+        f"--platform={runtime.wheel_platform}",
         "--platform=any",
-        f"--python-version={PYODIDE_PYTHON}",
+        f"--python-version={runtime.python}",
         "--implementation=cp",
         "--dest",
         str(cache),
@@ -147,19 +165,21 @@ def download(requirements: list[str], cache: Path, *, constraints: Path | None =
         missing = [line for line in result.stderr.splitlines() if "No matching distribution" in line]
         detail = missing[0] if missing else result.stderr.strip().splitlines()[-1:]
         raise VendorError(
-            f"cannot vendor {requirements} for Pyodide ({PYODIDE_PLATFORM}, Python {PYODIDE_PYTHON}): {detail}. "
-            "Only pure-Python packages and packages with a Pyodide wheel on PyPI can run in a Python Worker."
+            f"cannot vendor {requirements} for Pyodide ({runtime.wheel_platform}, Python {runtime.python}): "
+            f"{detail}. Offline, only pure-Python packages and packages with a Pyodide wheel on PyPI can be "
+            f"vendored; Pyodide's own package index (index.pyodide.org/{runtime.pyodide}, which `pywrangler sync` "
+            "uses where the network exists) builds more (lxml, markupsafe, ...), so such a package may still deploy."
         )
     report.write_text(result.stdout)
-    return _resolved(cache, requirements)
+    return _resolved(cache, requirements, runtime)
 
 
-def _resolved(cache: Path, requirements: list[str]) -> list[Path]:
+def _resolved(cache: Path, requirements: list[str], runtime: PythonRuntime) -> list[Path]:
     """The wheels in the cache that pip picked for these requirements (the newest file per project)."""
     newest: dict[str, Path] = {}
     for wheel in sorted(cache.glob("*.whl")):
         project = wheel.name.split("-")[0].lower().replace("_", "-")
-        if not (wheel.name.endswith("-none-any.whl") or PYODIDE_PLATFORM in wheel.name):
+        if not (wheel.name.endswith("-none-any.whl") or runtime.wheel_platform in wheel.name):
             continue
         newest[project] = wheel
     return sorted(newest.values())
@@ -186,15 +206,18 @@ def vendor(worker_dir: Path, repo_root: Path, *, cache: Path | None = None, targ
     cache = cache or repo_root / ".cache" / "pyodide-wheels"
     constraints = repo_root / "constraints.txt"
     wanted = worker_requirements(worker_dir, repo_root)
-    wheels = download(wanted.index, cache, constraints=constraints)
+    runtime = runtime_of(worker_dir)
+    wheels = download(wanted.index, cache, constraints=constraints, runtime=runtime)
     local = [build_local(folder, cache) for folder in wanted.local.values()]
     # Only the wheels this worker needs: resolve again into a fresh folder listing.
     target = target or worker_dir / TARGET
-    install([*_needed(wheels, wanted.index, cache, constraints), *local], target)
+    install([*_needed(wheels, wanted.index, cache, constraints, runtime), *local], target)
     return target
 
 
-def _needed(wheels: list[Path], requirements: list[str], cache: Path, constraints: Path) -> list[Path]:
+def _needed(
+    wheels: list[Path], requirements: list[str], cache: Path, constraints: Path, runtime: PythonRuntime
+) -> list[Path]:
     """The subset of cached wheels pip resolves for `requirements` (the cache may hold other workers' wheels)."""
     args = [
         sys.executable,
@@ -208,9 +231,9 @@ def _needed(wheels: list[Path], requirements: list[str], cache: Path, constraint
         "--no-index",
         f"--find-links={cache}",
         "--only-binary=:all:",
-        f"--platform={PYODIDE_PLATFORM}",
+        f"--platform={runtime.wheel_platform}",
         "--platform=any",
-        f"--python-version={PYODIDE_PYTHON}",
+        f"--python-version={runtime.python}",
         "--implementation=cp",
         "--target",
         str(cache / ".dry-run"),

@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from dotdo_dev.vendor import SDK_REQUIREMENT, VendorError, install, requirements_for, vendor, worker_requirements
+from dotdo_dev.vendor import (
+    SDK_REQUIREMENT,
+    VendorError,
+    install,
+    requirements_for,
+    runtime_of,
+    vendor,
+    worker_requirements,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "pyodide-wheels"
@@ -77,3 +85,17 @@ def test_wheels_with_unsafe_paths_are_refused(tmp_path):
     with pytest.raises(VendorError, match="unsafe path"):
         install([evil], tmp_path / "python_modules")
     assert not (tmp_path / "outside.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("date", "python", "platform"),
+    [("2026-11-01", "3.14", "pyemscripten_2026_0_wasm32"), ("2025-10-01", "3.13", "pyodide_2025_0_wasm32")],
+)
+def test_the_wheel_platform_follows_the_workers_compatibility_date(tmp_path, date, python, platform):
+    folder = worker(tmp_path)
+    (folder / "wrangler.jsonc").write_text(
+        f'{{"name": "svc", "main": "src/entry.py", "compatibility_date": "{date}",'
+        ' "compatibility_flags": ["python_workers"]}'
+    )
+    runtime = runtime_of(folder)
+    assert (runtime.python, runtime.wheel_platform) == (python, platform)
