@@ -405,3 +405,21 @@ def test_auth_verifies_rs256_with_the_pure_rsa_backend_under_pyodide(bundles):
     )
     assert bad.stage == "call"
     assert "Invalid token" in bad.error
+
+
+def test_a_sql_null_from_durable_object_storage_arrives_as_none(bundles, tmp_path):
+    # workerd hands a DurableObjectStorage, which the SDK wraps and converts: NULL is None, not JsNull.
+    # (An earlier stand-in had another class name, so the SDK did not wrap it and JsNull leaked through.)
+    copy = tmp_path / "gateway-probe"
+    shutil.copytree(bundles(ROOT / "workers" / "gateway"), copy)
+    with (copy / "rate_limiter.py").open("a") as fh:
+        fh.write(
+            "\n\nasync def _probe(self):\n"
+            '    row = self.ctx.storage.sql.exec("SELECT min(at) AS oldest FROM hits").one()\n'
+            "    return {'is_none': row.oldest is None, 'storage': type(self.ctx.storage).__name__}\n"
+            "\n\nRateLimiter.probe = _probe\n"
+        )
+    calls = {"class": "RateLimiter", "method": "probe", "args": []}
+    result = check(ROOT, ROOT / "workers" / "gateway", bundle=copy, durable_object=calls)
+    assert result.ok, result.error
+    assert result.raw["durable_object"] == [{"is_none": True, "storage": "_BindingWrapper"}]

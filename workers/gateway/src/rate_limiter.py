@@ -28,7 +28,7 @@ class RateLimiter(DurableObject):
         sql = self.ctx.storage.sql
         now = time.time()
         sql.exec("DELETE FROM hits WHERE at <= ?", now - window)
-        # No NULLs out of SQL here: under Pyodide a SQL NULL from ctx.storage.sql is JsNull, not None.
+        # coalesce: an empty window has no oldest hit; `now` keeps the arithmetic below simple.
         row = sql.exec("SELECT count(*) AS n, coalesce(min(at), ?) AS oldest FROM hits", now).one()
         count, oldest = int(row.n), float(row.oldest)
         allowed = count < limit
