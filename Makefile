@@ -8,7 +8,7 @@ PORT ?= 8787
 HOST ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap dev test lint format check-wrangler create-service bench clean
+.PHONY: help bootstrap dev test lint format check-wrangler create-service build bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,10 +44,15 @@ format: bootstrap ## Format the code with ruff
 create-service: bootstrap ## Generate a service: make create-service NAME=orders TYPE=domain
 	$(BIN)/dotdo create-service --name "$(NAME)" --type "$(or $(TYPE),domain)"
 
+build: bootstrap ## A worker's upload bundle: make build WORKER=db [OUTDIR=dist/db] [ENV=staging]
+	@test -n "$(WORKER)" || { echo "usage: make build WORKER=<name> [OUTDIR=dist/<name>] [ENV=<environment>]"; exit 2; }
+	$(BIN)/dotdo build "$(WORKER)" --outdir "$(or $(OUTDIR),dist/$(WORKER))" $(if $(ENV),--env "$(ENV)")
+
 bench: bootstrap ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/dispatch.py
 	$(BIN)/python benchmarks/auth_db.py
 	$(BIN)/python benchmarks/gateway.py
+	$(BIN)/python benchmarks/cold_start.py
 
 clean: ## Remove .venv, node_modules and local state
 	rm -rf $(VENV) node_modules .state

@@ -54,6 +54,11 @@ class Result:
         return self.raw.get("first_request_imports", [])
 
     @property
+    def request_ms(self) -> list[float]:
+        """How long each request took inside Pyodide (fetch handler to body read), in order."""
+        return self.raw.get("request_ms", [])
+
+    @property
     def settled(self) -> dict[str, Any]:
         """What a queue handler did with its batch: `acked`, `retried`, `ackAll`, `retryAll`."""
         return self.raw.get("settled", {})
@@ -90,6 +95,7 @@ def check(
     call: dict[str, Any] | None = None,
     scheduled: dict[str, Any] | None = None,
     queue: dict[str, Any] | None = None,
+    repeat: int = 1,
     timeout: float = 180,
 ) -> Result:
     """Run the bundle of `worker_dir` under Pyodide and report what happened.
@@ -97,7 +103,8 @@ def check(
     `bundle` is a folder built by `dotdo_dev.build.build` (built into a temporary folder when not
     given). `secrets` and `vars` join the config's vars, as on Cloudflare. `requests` replaces the
     single `GET path`. `scheduled={"cron": ...}` and `queue={"queue": ..., "messages": [{id, body,
-    attempts}]}` run those handlers after the requests.
+    attempts}]}` run those handlers after the requests. `repeat` sends the requests that many times
+    over (each timed in `request_ms`; answers are the first pass's).
     """
     config = load_local(worker_dir)
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,6 +125,7 @@ def check(
             "services": services or {},
             "host": f"{config.name}.do",
             "requests": [_request(r) for r in (requests if requests is not None else [path])],
+            "repeat": repeat,
             "rpc": {"method": rpc[0], "args": rpc[1]} if rpc else None,
             # {"class", "method", "args", "calls"}: build the Durable Object class with a JS state and call it
             "durable_object": durable_object,
