@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from dotdo_dev import wrangler
-from dotdo_dev.config import WorkerConfig, load_worker
-from dotdo_dev.vendor import vendor
+from dotdo_dev.config import ConfigError, WorkerConfig, load_worker
+from dotdo_dev.vendor import VendorError, vendor
 
 MIB = 1024 * 1024
 #: Cloudflare's Worker size limit on the Free plan, after compression (docs: Workers platform limits).
@@ -98,9 +98,15 @@ def build(
     config_path = worker_dir / "wrangler.jsonc"
     if not config_path.is_file():
         raise BuildError(f"{worker_dir} has no wrangler.jsonc: not a worker folder")
-    config = load_worker(config_path, environment=environment)
+    try:
+        config = load_worker(config_path, environment=environment)
+    except ConfigError as exc:
+        raise BuildError(str(exc)) from None
     outdir = _fresh_outdir(outdir.resolve())
-    vendor(worker_dir, repo_root, cache=cache)
+    try:
+        vendor(worker_dir, repo_root, cache=cache)
+    except VendorError as exc:
+        raise BuildError(f"{config.name}: {exc}") from None
     result = wrangler.dry_run(repo_root, config_path, outdir, environment=environment)
     if not result.ok:
         raise BuildError(f"wrangler refused {config_path}:\n{result.output[-3000:]}")

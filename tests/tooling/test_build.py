@@ -149,24 +149,33 @@ def test_a_config_wrangler_refuses_fails_the_build(tmp_path):
         build(ROOT, worker, tmp_path / "out")
 
 
-def test_the_cli_builds_and_names_unknown_workers(tmp_path):
-    ok = subprocess.run(
-        [sys.executable, "-m", "dotdo_dev", "build", "dispatcher", "--outdir", str(tmp_path / "d")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+def test_a_dependency_that_cannot_be_vendored_fails_the_build_naming_it(tmp_path):
+    worker = tmp_path / "needs-psycopg"
+    (worker / "src").mkdir(parents=True)
+    (worker / "src" / "entry.py").write_text("from workers import WorkerEntrypoint\n")
+    (worker / "wrangler.jsonc").write_text(
+        '{"name": "needs-psycopg", "main": "src/entry.py", "compatibility_date": "2026-11-01",'
+        ' "compatibility_flags": ["python_workers"]}'
     )
+    (worker / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0"\ndependencies = ["psycopg2==2.9.10"]\n'
+    )
+    with pytest.raises(BuildError, match=r"needs-psycopg: cannot vendor .*psycopg2"):
+        build(ROOT, worker, tmp_path / "out", cache=tmp_path / "cache")
+
+
+def _dotdo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dotdo_dev", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_cli_builds_and_names_unknown_workers(tmp_path):
+    ok = _dotdo("build", "dispatcher", "--outdir", str(tmp_path / "d"))
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("dispatcher: ")
     assert "MB gzipped" in ok.stdout
     assert (tmp_path / "d" / "entry.py").is_file()
-    missing = subprocess.run(
-        [sys.executable, "-m", "dotdo_dev", "build", "nope", "--outdir", str(tmp_path / "n")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    missing = _dotdo("build", "nope", "--outdir", str(tmp_path / "n"))
     assert missing.returncode == 2
     assert "no worker named 'nope'" in missing.stderr
