@@ -7,9 +7,14 @@ never a table scan, and compares HMAC-SHA-256(API_KEY_SECRET, key) with the stor
 constant time. A key carries its own permissions (scopes): never more than its creator had.
 Validation also refuses a key whose owner has since lost the permissions it names.
 
-Bootstrap: when the secret `BOOTSTRAP_ADMIN_KEY` is set and no admin holds a live key, the first
-use of that key stores it (hashed) as an admin key with every permission. It may have any format
-starting with `sk_`; one that is not in the format above gets the record id `key_bootstrap`.
+Bootstrap: when the secret `BOOTSTRAP_ADMIN_KEY` is set (32+ characters starting with `sk_`) and
+no admin holds an unrevoked key, the first use of that key stores it (hashed) as an admin key with
+every permission, marked in storage as the bootstrap key (`created_by` = "bootstrap"). It may have
+any format starting with `sk_`; one that is not in the format above gets the record id
+`key_bootstrap`. The stored bootstrap key works only while the configured secret still hashes to
+it: empty or change `BOOTSTRAP_ADMIN_KEY` and it is refused at once (checked on every use). Once
+every admin key is revoked, the configured value bootstraps again (a revoked bootstrap record is
+taken over).
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from shared.validation import validate
 KEY = re.compile(r"^sk_(live|test)_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$")
 BOOTSTRAP_ID = "key_bootstrap"
 BOOTSTRAP_USER = "usr_bootstrap_admin"
+BOOTSTRAP_ACTOR = "bootstrap"  # created_by of the stored bootstrap key: how it is told apart
+MIN_BOOTSTRAP = 32
+MAX_KEY_LENGTH = 512
 LAST_USED_EVERY = 60  # seconds: last_used_at is written at most this often per key
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -106,7 +114,27 @@ def public_key(record: dict[str, Any]) -> dict[str, Any]:
         "last_used_at": record["last_used_at"],
         "created_at": record["created_at"],
         "created_by": record["created_by"],
+        "bootstrap": is_bootstrap(record),
     }
+
+
+def is_bootstrap(record: dict[str, Any]) -> bool:
+    """Whether a stored key is the bootstrap admin key (valid only while `BOOTSTRAP_ADMIN_KEY` is it)."""
+    return record.get("created_by") == BOOTSTRAP_ACTOR
+
+
+def configured_bootstrap(env: Any) -> str | None:
+    """`BOOTSTRAP_ADMIN_KEY` if it is set and acceptable (32+ characters, starting `sk_`), else None."""
+    configured = getattr(env, "BOOTSTRAP_ADMIN_KEY", None)
+    if not isinstance(configured, str) or len(configured) < MIN_BOOTSTRAP:
+        return None
+    return configured if configured.startswith("sk_") else None
+
+
+def bootstrap_current(env: Any, record: dict[str, Any]) -> bool:
+    """Whether the stored bootstrap key is still the configured one (False once it is emptied or changed)."""
+    configured = configured_bootstrap(env)
+    return configured is not None and hashing.matches(env, configured, record["key_hash"])
 
 
 def _refuse() -> Unauthorized:
@@ -115,14 +143,14 @@ def _refuse() -> Unauthorized:
 
 async def validate_api_key(env: Any, key: str) -> dict[str, Any]:
     """The principal an API key stands for, or 401 `INVALID_API_KEY` (unknown, wrong, expired, revoked)."""
-    if not isinstance(key, str) or len(key) > 512:
+    if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
         raise _refuse()
     record_id = record_id_of(key)
     if record_id is None:
         raise _refuse()
     record = await store.get(env, "api_keys", record_id)
-    if record is None:
-        record = await _bootstrap(env, key, record_id)
+    if record is None or (is_bootstrap(record) and record["revoked_at"] is not None):
+        record = await _bootstrap(env, key, record_id, record)
     if record is None or not hashing.matches(env, key, record["key_hash"]):
         raise _refuse()
     owner = await live_owner(env, record)
@@ -147,8 +175,13 @@ async def validate_api_key(env: Any, key: str) -> dict[str, Any]:
 
 
 async def live_owner(env: Any, record: dict[str, Any]) -> dict[str, Any] | None:
-    """The owner of a key that is neither revoked nor expired, if that owner exists and is enabled; else None."""
+    """The owner of a key that is neither revoked nor expired, if that owner exists and is enabled; else None.
+
+    The bootstrap key also needs `BOOTSTRAP_ADMIN_KEY` to be the key still.
+    """
     if record["revoked_at"] is not None or is_past(record["expires_at"]):
+        return None
+    if is_bootstrap(record) and not bootstrap_current(env, record):
         return None
     owner = await store.get(env, "users", record["owner_id"])
     return None if owner is None or owner.get("disabled_at") else owner
@@ -160,13 +193,14 @@ async def _touch(env: Any, record: dict[str, Any]) -> None:
         await store.update(env, "api_keys", record["id"], {"last_used_at": now_iso()})
 
 
-async def _bootstrap(env: Any, key: str, record_id: str) -> dict[str, Any] | None:
-    """Store `BOOTSTRAP_ADMIN_KEY` as an admin key if `key` is it and no admin has a live key."""
-    configured = getattr(env, "BOOTSTRAP_ADMIN_KEY", None)
-    if not isinstance(configured, str) or len(configured) < 32 or not configured.startswith("sk_"):
-        return None
-    if not hashing.matches(env, key, hashing.keyed_hash(env, configured)):
-        return None
+async def _bootstrap(env: Any, key: str, record_id: str, revoked: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Store `BOOTSTRAP_ADMIN_KEY` as an admin key if `key` is it and no admin has an unrevoked key.
+
+    `revoked` is a revoked bootstrap record under `record_id`, taken over; else the key is inserted.
+    """
+    configured = configured_bootstrap(env)
+    if configured is None or not hashing.matches(env, key, hashing.keyed_hash(env, configured)):
+        return revoked
     admins = await store.find(env, "users", {"role": "admin"}, limit=100)
     admin_ids = [u["id"] for u in admins["items"]]
     if admin_ids:
@@ -174,10 +208,8 @@ async def _bootstrap(env: Any, key: str, record_id: str) -> dict[str, Any] | Non
         if await store.count(env, "api_keys", live):
             # Perhaps it is this very key, stored a moment ago by a concurrent first request.
             return await store.get(env, "api_keys", record_id)
-    with contextlib.suppress(Conflict):  # made by an earlier bootstrap, or a concurrent one
-        await store.insert(env, "users", {"id": BOOTSTRAP_USER, "name": "Bootstrap admin", "role": "admin"})
+    await _bootstrap_user(env)
     values = {
-        "id": record_id,
         "name": "bootstrap admin key",
         "owner_id": BOOTSTRAP_USER,
         "key_hash": hashing.keyed_hash(env, key),
@@ -185,12 +217,29 @@ async def _bootstrap(env: Any, key: str, record_id: str) -> dict[str, Any] | Non
         "last4": key[-4:],
         "permissions": ["*"],
     }
-    try:
-        record = await store.insert(env, "api_keys", values, actor="bootstrap")
-    except Conflict:  # a concurrent first request stored it
-        record = await store.get(env, "api_keys", record_id)
+    if revoked is not None:
+        resumed = {"revoked_at": None, "expires_at": None, "last_used_at": None}
+        record = await store.update(
+            env, "api_keys", record_id, values | resumed, where={"revoked_at": revoked["revoked_at"]}
+        )
+        record = record or await store.get(env, "api_keys", record_id)  # a concurrent request took it over
+    else:
+        try:
+            record = await store.insert(env, "api_keys", values | {"id": record_id}, actor=BOOTSTRAP_ACTOR)
+        except Conflict:  # a concurrent first request stored it
+            record = await store.get(env, "api_keys", record_id)
     print(json.dumps({"type": "audit", "service": "auth", "action": "bootstrap_admin_key", "key_id": record_id}))
     return record
+
+
+async def _bootstrap_user(env: Any) -> None:
+    """The bootstrap admin user, made (or made an enabled admin again) for a bootstrap key."""
+    user = await store.get(env, "users", BOOTSTRAP_USER)
+    if user is None:
+        with contextlib.suppress(Conflict):  # a concurrent bootstrap made it
+            await store.insert(env, "users", {"id": BOOTSTRAP_USER, "name": "Bootstrap admin", "role": "admin"})
+    elif user.get("role") != "admin" or user.get("disabled_at"):
+        await store.update(env, "users", BOOTSTRAP_USER, {"role": "admin", "disabled_at": None})
 
 
 async def create_api_key(env: Any, principal: dict[str, Any], request: Any) -> dict[str, Any]:
