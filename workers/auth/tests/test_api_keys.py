@@ -220,3 +220,44 @@ async def test_rpc_key_management(auth, db_platform):
     await auth.rpc("revoke_api_key", admin, created["api_key"]["id"])
     with pytest.raises(Exception, match="INVALID_API_KEY"):
         await auth.rpc("validate_api_key", created["key"])
+
+
+# -- the permission matrix of key management ---------------------------------------------------------
+
+
+async def test_a_key_for_another_user_needs_apikeys_admin(auth, db_platform):
+    me, key, _ = await user_key(auth, db_platform, ["apikeys:read", "apikeys:write", "db:read"])
+    other = await new_user(db_platform)
+    body = {"name": "x", "permissions": ["db:read"], "owner_id": other["id"]}
+    reply = await auth.fetch("/apikeys", method="POST", json=body, headers=bearer(key))
+    error = (await reply.json())["error"]
+    assert (reply.status, error["code"], error["details"]) == (403, "FORBIDDEN", {"permission": "apikeys:admin"})
+    admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
+    assert await auth.rpc("list_api_keys", admin, other["id"]) == []  # nothing was made
+    # naming oneself as owner needs nothing more
+    mine = await auth.fetch("/apikeys", method="POST", json=body | {"owner_id": me["id"]}, headers=bearer(key))
+    assert mine.status == 201
+
+
+async def test_listing_keys_needs_apikeys_read_and_others_keys_apikeys_admin(auth, db_platform):
+    _, writer, _ = await user_key(auth, db_platform, ["apikeys:write", "db:read"])
+    reply = await auth.fetch("/apikeys", headers=bearer(writer))
+    error = (await reply.json())["error"]
+    assert (reply.status, error["code"], error["details"]) == (403, "FORBIDDEN", {"permission": "apikeys:read"})
+    other, _, _ = await user_key(auth, db_platform, ["db:read"])
+    _, reader, _ = await user_key(auth, db_platform, ["apikeys:read"])
+    reply = await auth.fetch(f"/apikeys?owner_id={other['id']}", headers=bearer(reader))
+    error = (await reply.json())["error"]
+    assert (reply.status, error["details"]) == (403, {"permission": "apikeys:admin"})
+    with pytest.raises(Exception, match="FORBIDDEN"):
+        await auth.rpc("list_api_keys", await auth.rpc("validate_api_key", writer))
+
+
+async def test_revoking_needs_apikeys_write_even_for_ones_own_key(auth, db_platform):
+    _, key, record = await user_key(auth, db_platform, ["apikeys:read", "db:read"])
+    reply = await auth.fetch(f"/apikeys/{record['id']}", method="DELETE", headers=bearer(key))
+    error = (await reply.json())["error"]
+    assert (reply.status, error["code"], error["details"]) == (403, "FORBIDDEN", {"permission": "apikeys:write"})
+    assert (await auth.rpc("validate_api_key", key))["key_id"] == record["id"]  # still live
+    with pytest.raises(Exception, match="FORBIDDEN"):
+        await auth.rpc("revoke_api_key", await auth.rpc("validate_api_key", key), record["id"])
