@@ -20,9 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import importlib.util
-import json
 import logging
-import math
 import os
 import secrets
 import signal
@@ -33,21 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs
-
-from workers import Request
 
 from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_local
-from dotdo_dev.runtime.peers import SOCKETS_ENV, TOKEN_ENV, Peers, RemoteError, WorkerNotFound
+from dotdo_dev.front_door import EnvelopeH11Protocol, FrontDoor
+from dotdo_dev.runtime.peers import SOCKETS_ENV, TOKEN_ENV, Peers
 from dotdo_dev.runtime.state import StateDir, default_state_dir
-from shared.envelope import failure
 
 log = logging.getLogger("dotdo.platform")
 
 DISPATCHER = "dispatcher"
 
 # Dev URLs that run a worker's `scheduled` handler: wrangler dev's for Python workers, and `--test-scheduled`'s.
-SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/__scheduled")
 
 
 def find_repo_root(start: Path | None = None) -> Path:
@@ -120,6 +114,7 @@ class LocalPlatform:
         self._pumps: set[asyncio.Task[None]] = set()
         self._env: dict[str, str] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._front_door = FrontDoor(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, *, wait_seconds: float = 60.0) -> None:
@@ -226,7 +221,17 @@ class LocalPlatform:
         sock.listen(1024)
         sock.setblocking(False)
         self.bound_port = sock.getsockname()[1]
-        config = uvicorn.Config(self.front, log_level="warning", access_log=False, lifespan="off", interface="asgi3")
+        config = uvicorn.Config(
+            self.front,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            interface="asgi3",
+            http=EnvelopeH11Protocol,  # malformed HTTP gets a 400 envelope, not uvicorn's plain text
+            # The client address is the TCP peer's: uvicorn would otherwise believe a local client's
+            # X-Forwarded-For, and the front door's CF-Connecting-IP (the rate-limit key) with it.
+            proxy_headers=False,
+        )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # the platform owns signals
         self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -342,80 +347,8 @@ class LocalPlatform:
 
     # -- the front door ----------------------------------------------------------------------------
     async def front(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """ASGI app on the public port: dev URLs, else hand the request to the dispatcher worker."""
-        if scope["type"] != "http":
-            return
-        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        host = dict(headers).get("host", f"{self.host}:{self.port}")
-        query = scope.get("query_string", b"").decode("latin-1")
-        path = scope["path"]
-        if path in SCHEDULED_PATHS:
-            await self._scheduled(host, parse_qs(query), send)
-            return
-        if path == "/__platform":
-            await _reply(send, 200, {"workers": sorted(self.processes), "state": str(self.state.root)})
-            return
-        raw_path = (scope.get("raw_path") or path.encode()).decode("latin-1")
-        url = f"http://{host}{raw_path}" + (f"?{query}" if query else "")
-        request = Request(url, method=scope["method"], headers=headers, body=body or None)
-        try:
-            response = await self.peers.fetch(DISPATCHER, None, request)
-        except (RemoteError, WorkerNotFound) as exc:
-            log.error("dispatcher failed: %s", exc)
-            body = failure("DISPATCHER_ERROR", "The dispatcher failed to handle the request")
-            await _reply(send, 502, body)
-            return
-        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
-        data = response.body or b""
-        out.append((b"content-length", str(len(data)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": out})
-        await send({"type": "http.response.body", "body": data})
-
-    async def _scheduled(self, host: str, query: dict[str, list[str]], send: Any) -> None:
-        cron = (query.get("cron") or ["* * * * *"])[0]
-        time_ms = (query.get("time") or [None])[0]
-        scheduled_time = None if time_ms is None else _milliseconds(time_ms)
-        if time_ms is not None and scheduled_time is None:
-            await _reply(send, 400, {"error": f"time must be milliseconds since the epoch, not {time_ms!r}"})
-            return
-        worker = (query.get("worker") or [None])[0] or dispatcher_routing(self.root).service_from_host(host)
-        if not worker or worker not in self.processes:
-            await _reply(send, 404, {"error": f"no local worker for host {host!r}; pass ?worker=<name>"})
-            return
-        try:
-            result = await self.peers.scheduled(worker, cron, scheduled_time)
-        except RemoteError as exc:
-            await _reply(send, 500, {"worker": worker, "cron": cron, "outcome": "exception", "error": str(exc)})
-            return
-        await _reply(send, 200, {"worker": worker, **result})
-
-
-def _milliseconds(text: str) -> float | None:
-    """`time=` of the scheduled dev URL (ms since the epoch) in seconds; None if it is not a number."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value / 1000 if math.isfinite(value) else None
-
-
-async def _reply(send: Any, status: int, data: Any, *, text: str | None = None) -> None:
-    body = (text if text is not None else json.dumps(data)).encode()
-    content_type = b"text/plain;charset=UTF-8" if text is not None else b"application/json"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        """ASGI app on the public port (`dotdo_dev.front_door`): checks, dev URLs, then the dispatcher."""
+        await self._front_door(scope, receive, send)
 
 
 async def _terminate(process: asyncio.subprocess.Process, grace: float = 5.0) -> None:

@@ -178,7 +178,7 @@ async def test_scheduled_dev_urls_run_the_scheduled_handler_at_the_given_time(ht
     params = {"cron": "*/7 * * * *", "time": "1700000000123"}
     reply = await http.get(path, params=params, headers={"Host": "callee.do"})
     assert reply.status_code == 200, reply.text
-    assert reply.json() == {"worker": "callee", "outcome": "ok", "cron": "*/7 * * * *"}
+    assert reply.json()["data"] == {"worker": "callee", "outcome": "ok", "cron": "*/7 * * * *"}
     assert await platform.peers.rpc("callee", None, "last_cron", (), {}) == {"cron": "*/7 * * * *", "at": 1700000000123}
 
 
@@ -192,13 +192,15 @@ async def test_cdn_cgi_scheduled_picks_the_worker_by_query_too(http, platform):
 async def test_scheduled_dev_urls_refuse_a_time_that_is_not_milliseconds(http, path):
     reply = await http.get(path, params={"cron": "* * * * *", "time": "noon"}, headers={"Host": "callee.do"})
     assert reply.status_code == 400
-    assert "milliseconds" in reply.json()["error"]
+    assert reply.json()["error"]["code"] == "BAD_TIME"
+    assert "milliseconds" in reply.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("path", ["/cdn-cgi/handler/scheduled", "/__scheduled"])
 async def test_scheduled_for_an_unknown_worker_is_404(http, path):
     reply = await http.get(path, params={"cron": "* * * * *"}, headers={"Host": "missing.do"})
     assert reply.status_code == 404
+    assert reply.json()["error"]["code"] == "WORKER_NOT_FOUND"
 
 
 async def test_queue_messages_are_delivered_or_dead_lettered(platform):
@@ -225,7 +227,7 @@ async def test_state_is_kept_in_sqlite_files(http, platform):
 
 
 async def test_platform_lists_its_workers(http):
-    assert (await http.get("/__platform")).json()["workers"] == ["callee", "caller", "dispatcher"]
+    assert (await http.get("/__platform")).json()["data"]["workers"] == ["callee", "caller", "dispatcher"]
 
 
 @pytest.mark.asyncio(loop_scope="function")

@@ -1,5 +1,6 @@
 """Real wrangler validates every wrangler.jsonc in the repo: no error, no warning, in every environment."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,29 @@ def test_every_service_folder_is_registered_and_every_registration_exists():
     folders = {p.parent.name for p in (ROOT / "workers").glob("*/wrangler.jsonc")}
     registered = {s["name"] for s in read_registry(ROOT)}
     assert folders == registered
+
+
+@pytest.mark.parametrize(
+    ("simple", "accepted"),
+    [({"limit": 100, "period": 60}, True), ({"limit": 5, "period": 10}, True), ({"limit": 100, "period": 30}, False)],
+)
+def test_ratelimits_are_validated_as_wrangler_validates_them(tmp_path, simple, accepted):
+    worker = tmp_path / "limited"
+    (worker / "src").mkdir(parents=True)
+    (worker / "src" / "entry.py").write_text("from workers import WorkerEntrypoint\n")
+    cfg = worker / "wrangler.jsonc"
+    limiter = {"name": "FRONT_DOOR_LIMITER", "namespace_id": "1001", "simple": simple}
+    cfg.write_text(
+        '{"name": "limited", "main": "src/entry.py", "compatibility_date": "2026-11-01",'
+        ' "compatibility_flags": ["python_workers"], "ratelimits": [' + json.dumps(limiter) + "]}"
+    )
+    result = wrangler.dry_run(ROOT, cfg, tmp_path / "out")
+    assert result.ok is accepted, result.output
+    if accepted:
+        assert result.warnings == [], result.output
+        assert load_worker(cfg).ratelimits[0].limit == simple["limit"]
+    else:
+        assert any("must be either 10 or 60" in e for e in result.errors), result.output
+        with pytest.raises(ConfigError, match="must be either 10 or 60") as info:
+            load_worker(cfg)
+        assert info.value.key == "ratelimits[0].simple.period"

@@ -1,0 +1,300 @@
+"""The local platform's public port: every request is checked here before the dispatcher sees it.
+
+    app = FrontDoor(platform)                 # ASGI; `make dev` serves it on 127.0.0.1:8787
+
+What Cloudflare's edge does before a Worker runs, done here so that no request reaches a worker
+malformed and no answer leaves outside the JSON envelope:
+
+- the method must be one a Worker's `Request` can carry (not CONNECT or TRACE): else 405;
+- header names and values must be ASCII, the `Host` a host name with an optional numeric port:
+  else 400 `BAD_HEADER` / `BAD_HOST`; an absolute-form target (`GET http://db.do/x HTTP/1.1`) is
+  routed by its authority, as RFC 9112 says a server must;
+- GET and HEAD carry no body (400 `BODY_NOT_ALLOWED`); other bodies are streamed and refused with
+  413 `PAYLOAD_TOO_LARGE` as soon as they pass the target service's limit (its `MAX_BODY_BYTES`
+  var, else 1 MiB), before the rest is read, and a `Content-Length` over it is refused unread;
+- `CF-Connecting-IP` is set from the TCP peer, as Cloudflare's edge sets it: a client's own value
+  (and `True-Client-IP`, `X-Forwarded-For`) never passes;
+- anything that still goes wrong answers a 502 envelope, and malformed HTTP that never becomes a
+  request (a bad request line, a broken header block) gets a 400 envelope from `EnvelopeH11Protocol`.
+
+The dev-only URLs (`/__scheduled`, `/cdn-cgi/handler/scheduled`, `/__platform`) answer any local
+caller; they are the platform's, not a worker's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import re
+from http import HTTPMethod
+from typing import Any
+from urllib.parse import urlsplit
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from shared.envelope import failure, success
+
+log = logging.getLogger("dotdo.platform")
+
+#: What a Worker's `Request` can carry (`http.HTTPMethod`), less the two no Worker should see.
+ALLOWED_METHODS = frozenset(m.value for m in HTTPMethod) - {"CONNECT", "TRACE"}
+DEFAULT_MAX_BODY = 1024 * 1024  # shared.validation.MAX_BODY: what services accept unless they say more
+#: Headers only the edge may set: a client's own values are dropped before the dispatcher sees them.
+EDGE_HEADERS = frozenset({"cf-connecting-ip", "true-client-ip", "x-forwarded-for", "x-real-ip"})
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$"
+)
+
+
+class RequestRefused(Exception):
+    """A request the front door answers itself: status, code and message of the envelope."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def envelope_bytes(status: int, code: str, message: str) -> bytes:
+    """An error envelope, serialised."""
+    return json.dumps(failure(code, message)).encode()
+
+
+async def reply(send: Any, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    """Send a JSON answer (an envelope) and end the response."""
+    data = json.dumps(body).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
+
+
+def check_host(host: str) -> str:
+    """`host` if it is a host name or bracketed IP with an optional port 1-65535; else 400 `BAD_HOST`."""
+    match = _HOST.match(host)
+    port = match.group(1) if match else None
+    if match is None or len(host) > 300 or (port is not None and not 0 < int(port) < 65536):
+        raise RequestRefused(400, "BAD_HOST", "The Host header must be a host name with an optional port")
+    return host
+
+
+def ascii_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """Header (name, value) pairs as text, names lower-cased; non-ASCII is refused with 400 `BAD_HEADER`."""
+    headers = []
+    for name, value in raw:
+        try:
+            headers.append((name.decode("ascii").lower(), value.decode("ascii")))
+        except UnicodeDecodeError:
+            raise RequestRefused(400, "BAD_HEADER", "Header names and values must be ASCII") from None
+    return headers
+
+
+def target_of(scope: dict[str, Any], headers: list[tuple[str, str]]) -> tuple[str, str]:
+    """(host, path with query) of a request: an absolute-form target's authority wins over `Host`."""
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    host = dict(headers).get("host", "")
+    if raw_path.lower().startswith(("http://", "https://")):
+        parts = urlsplit(raw_path)
+        host, raw_path = parts.netloc, parts.path or "/"
+        query = parts.query or query
+    if not raw_path.startswith("/"):
+        raise RequestRefused(400, "BAD_REQUEST_TARGET", "The request target must be a path or an absolute URL")
+    if not host:
+        raise RequestRefused(400, "BAD_HOST", "The request has no Host")
+    return check_host(host), raw_path + (f"?{query}" if query else "")
+
+
+async def read_body(receive: Any, headers: list[tuple[str, str]], method: str, limit: int) -> bytes:
+    """The request body, streamed; 413 as soon as it passes `limit` (or when Content-Length says it will)."""
+    fields = dict(headers)
+    declared = fields.get("content-length")
+    if declared is not None and not declared.isdigit():
+        raise RequestRefused(400, "BAD_HEADER", "Content-Length must be a number")
+    if method in ("GET", "HEAD") and (int(declared or 0) > 0 or "transfer-encoding" in fields):
+        raise RequestRefused(400, "BODY_NOT_ALLOWED", f"A {method} request cannot have a body")
+    if declared is not None and int(declared) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> RequestRefused:
+    return RequestRefused(413, "PAYLOAD_TOO_LARGE", f"The body is larger than this service accepts ({limit} bytes)")
+
+
+async def drain(receive: Any, *, max_bytes: int = 128 * 1024 * 1024, idle: float = 0.5, total: float = 10.0) -> int:
+    """Read and drop the rest of a refused body (the answer has been sent), so that the connection
+    closes cleanly: a socket closed with unread data is reset, and a reset can destroy the answer
+    before the client reads it. Stops after `max_bytes`, `total` seconds, or `idle` seconds of silence."""
+    dropped = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total
+    while dropped < max_bytes and loop.time() < deadline:
+        try:
+            message = await asyncio.wait_for(receive(), idle)
+        except TimeoutError:
+            break
+        if message["type"] != "http.request":
+            break
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return dropped
+
+
+class EnvelopeH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, answering malformed HTTP with a 400 envelope instead of plain text."""
+
+    def send_400_response(self, msg: str) -> None:
+        import h11
+
+        body = envelope_bytes(400, "BAD_REQUEST", msg.rstrip("."))
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        headers.append((b"content-length", str(len(body)).encode()))
+        try:
+            for event in (h11.Response(status_code=400, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event))
+        except h11.LocalProtocolError:  # h11 cannot answer in its state: write the bytes ourselves
+            head = b"HTTP/1.1 400 Bad Request\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
+            self.transport.write(head + b"\r\n" + body)
+        self.transport.close()
+
+
+class FrontDoor:
+    """ASGI app on the public port: dev URLs, else the checked request to the dispatcher worker."""
+
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+        self._routing: tuple[float, Any] | None = None
+
+    def routing(self) -> Any:
+        """The dispatcher's routing rules, loaded again only when `dispatcher/src/routing.py` changes."""
+        from dotdo_dev.platform import dispatcher_routing
+
+        stamp = (self.platform.root / "dispatcher" / "src" / "routing.py").stat().st_mtime
+        if self._routing is None or self._routing[0] != stamp:
+            self._routing = (stamp, dispatcher_routing(self.platform.root))
+        return self._routing[1]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            await self._handle(scope, receive, send)
+        except RequestRefused as refused:
+            await reply(send, refused.status, failure(refused.code, refused.message), refused.headers)
+            if refused.status == 413:
+                await drain(receive)
+        except Exception:
+            log.exception("front door: the request could not be handled")
+            await reply(send, 502, failure("DISPATCHER_ERROR", "The dispatcher failed to handle the request"))
+
+    async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from workers import Request
+
+        from dotdo_dev.runtime.peers import RemoteError, WorkerNotFound
+
+        method = scope["method"].upper()
+        if method not in ALLOWED_METHODS:
+            allow = ", ".join(sorted(ALLOWED_METHODS))
+            raise RequestRefused(405, "METHOD_NOT_ALLOWED", f"Method {method[:32]!r} is not allowed", {"allow": allow})
+        headers = ascii_headers(scope["headers"])
+        host, target = target_of(scope, headers)
+        path = target.split("?", 1)[0]
+        if path in DEV_SCHEDULED or path == "/__platform":
+            await read_body(receive, headers, method, DEFAULT_MAX_BODY)
+            await self._dev_url(path, host, target, send)
+            return
+        body = await read_body(receive, headers, method, self.body_limit(host, path))
+        client = (scope.get("client") or ("unknown", 0))[0]
+        forwarded = [(k, v) for k, v in headers if k not in EDGE_HEADERS and k != "host"]
+        forwarded += [("host", host), ("cf-connecting-ip", client)]
+        request = Request(f"http://{host}{target}", method=method, headers=forwarded, body=body or None)
+        try:
+            response = await self.platform.peers.fetch(DISPATCHER, None, request)
+        except (RemoteError, WorkerNotFound) as exc:
+            log.error("dispatcher failed: %s", exc)
+            raise RequestRefused(502, "DISPATCHER_ERROR", "The dispatcher failed to handle the request") from None
+        data = response.body or b""
+        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
+        out.append((b"content-length", str(len(data)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
+        await send({"type": "http.response.body", "body": data})
+
+    def body_limit(self, host: str, path: str) -> int:
+        """The target service's body limit: its `MAX_BODY_BYTES` var, else `DEFAULT_MAX_BODY`."""
+        try:
+            route = self.routing().resolve(host, path)
+        except Exception:
+            route = None
+        worker = self.platform.processes.get(route.service) if route is not None else None
+        declared = worker.config.vars.get("MAX_BODY_BYTES") if worker is not None else None
+        try:
+            return int(declared) if declared is not None and int(declared) > 0 else DEFAULT_MAX_BODY
+        except (TypeError, ValueError):
+            return DEFAULT_MAX_BODY
+
+    async def _dev_url(self, path: str, host: str, target: str, send: Any) -> None:
+        from urllib.parse import parse_qs
+
+        if path == "/__platform":
+            describe = getattr(self.platform, "describe", None)
+            if describe is not None:
+                await reply(send, 200, success(describe()))
+                return
+            state = self.platform.state.root
+            with contextlib.suppress(ValueError):
+                state = state.resolve().relative_to(self.platform.root.resolve())
+            await reply(send, 200, success({"workers": sorted(self.platform.processes), "state": str(state)}))
+            return
+        query = parse_qs(target.split("?", 1)[1]) if "?" in target else {}
+        await self._scheduled(host, query, send)
+
+    async def _scheduled(self, host: str, query: dict[str, list[str]], send: Any) -> None:
+        """Run a worker's `scheduled` handler now, as `wrangler dev`'s `/cdn-cgi/handler/scheduled` does."""
+        from dotdo_dev.runtime.peers import RemoteError, WorkerNotFound
+
+        cron = (query.get("cron") or ["* * * * *"])[0]
+        time_ms = (query.get("time") or [None])[0]
+        scheduled_time = None if time_ms is None else milliseconds(time_ms)
+        if time_ms is not None and scheduled_time is None:
+            raise RequestRefused(400, "BAD_TIME", f"time must be milliseconds since the epoch, not {time_ms[:64]!r}")
+        worker = (query.get("worker") or [None])[0] or self.routing().service_from_host(host)
+        if not worker or worker not in self.platform.processes:
+            raise RequestRefused(
+                404, "WORKER_NOT_FOUND", f"No local worker for host {host[:300]!r}; pass ?worker=<name>"
+            )
+        try:
+            result = await self.platform.peers.scheduled(worker, cron, scheduled_time)
+        except (RemoteError, WorkerNotFound) as exc:
+            details = {"worker": worker, "cron": cron, "outcome": "exception", "error": str(exc)[:2000]}
+            await reply(send, 500, failure("SCHEDULED_FAILED", "The scheduled handler raised", details=details))
+            return
+        await reply(send, 200, success({"worker": worker, **result}))
+
+
+def milliseconds(text: str) -> float | None:
+    """`time=` of the scheduled dev URL (ms since the epoch) in seconds; None if it is not a number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value / 1000 if math.isfinite(value) else None
+
+
+DEV_SCHEDULED = ("/cdn-cgi/handler/scheduled", "/__scheduled")
+DISPATCHER = "dispatcher"
