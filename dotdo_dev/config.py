@@ -24,6 +24,8 @@ QUEUE_DEFAULT_BATCH_TIMEOUT = 5.0
 QUEUE_MAX_BATCH_TIMEOUT = 60.0
 QUEUE_DEFAULT_MAX_RETRIES = 3
 QUEUE_MAX_RETRIES = 100
+# The Rate Limiting binding's windows: wrangler accepts no other period.
+RATE_LIMIT_PERIODS = (10, 60)
 
 
 class ConfigError(ValueError):
@@ -88,6 +90,16 @@ class DurableObjectBindingConfig:
     script_name: str | None = None
 
 
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """A `ratelimits` binding: `limit` calls to `limit()` per key per `period` seconds, counted per namespace."""
+
+    name: str
+    namespace_id: str
+    limit: int
+    period: int
+
+
 @dataclass
 class WorkerConfig:
     """The parts of a worker's `wrangler.jsonc` that the local platform acts on."""
@@ -109,6 +121,7 @@ class WorkerConfig:
     durable_objects: list[DurableObjectBindingConfig] = field(default_factory=list)
     #: Durable Object classes created by `migrations` (`new_sqlite_classes`, `new_classes`), minus deleted ones.
     durable_object_classes: list[str] = field(default_factory=list)
+    ratelimits: list[RateLimitConfig] = field(default_factory=list)
     environment: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -141,6 +154,7 @@ _NON_INHERITABLE = (
     "queues",
     "dispatch_namespaces",
     "durable_objects",
+    "ratelimits",
     "secrets",
 )
 
@@ -307,11 +321,63 @@ def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | N
                 '(add {"tag": "v1", "new_sqlite_classes": ["' + binding.class_name + '"]} to "migrations")',
                 key=f"durable_objects.bindings[{i}].class_name",
             )
+    cfg.ratelimits = _ratelimits(r, d)
+    _unique_binding_names(p, cfg)
     if not cfg.main.endswith(".py"):
         raise ConfigError(p, "a Python Worker's main module must be a .py file", key="main")
     if "python_workers" not in cfg.compatibility_flags:
         raise ConfigError(p, 'a Python Worker needs the "python_workers" flag', key="compatibility_flags")
     return cfg
+
+
+def _ratelimits(r: _Reader, d: dict[str, Any]) -> list[RateLimitConfig]:
+    """`ratelimits`, validated as wrangler validates them, and stricter where Cloudflare's docs are:
+    `namespace_id` is a string holding a positive integer, `simple.limit` a positive integer."""
+    found = []
+    for i, item in enumerate(r.objs(d, "ratelimits")):
+        k = f"ratelimits[{i}]"
+        name = r.string(item, "name", required=True, prefix=k)
+        namespace_id = r.string(item, "namespace_id", required=True, prefix=k)
+        if not namespace_id.isascii() or not namespace_id.isdigit() or int(namespace_id) < 1:
+            raise r._fail(
+                f"{k}.namespace_id", f'must be a string holding a positive integer ("1001"), not {namespace_id!r}'
+            )
+        simple = item.get("simple")
+        if not isinstance(simple, dict):
+            raise r._fail(f"{k}.simple", 'is required: {"limit": <requests>, "period": 10 or 60}')
+        unknown = sorted(set(simple) - {"limit", "period"})
+        if unknown:
+            raise r._fail(f"{k}.simple", f"unexpected fields {unknown} (only limit and period)")
+        limit = simple.get("limit")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise r._fail(f"{k}.simple.limit", f"must be a positive integer, not {limit!r}")
+        period = simple.get("period")
+        if isinstance(period, bool) or period not in RATE_LIMIT_PERIODS:
+            raise r._fail(f"{k}.simple.period", f"must be either 10 or 60, not {period!r}")
+        found.append(RateLimitConfig(name=name, namespace_id=namespace_id, limit=limit, period=int(period)))
+    return found
+
+
+def _unique_binding_names(p: Path, cfg: WorkerConfig) -> None:
+    """A rate limit binding's name is used by no other binding or var (wrangler refuses duplicates)."""
+    others = [
+        *cfg.vars,
+        *(s.binding for s in cfg.services),
+        *(d.binding for d in cfg.d1_databases),
+        *(k.binding for k in cfg.kv_namespaces),
+        *(q.binding for q in cfg.queue_producers),
+        *(n.binding for n in cfg.dispatch_namespaces),
+        *(o.name for o in cfg.durable_objects),
+    ]
+    seen: set[str] = set()
+    for i, limiter in enumerate(cfg.ratelimits):
+        if limiter.name in seen or limiter.name in others:
+            raise ConfigError(
+                p,
+                f"{limiter.name} is assigned to more than one binding (names must be unique)",
+                key=f"ratelimits[{i}].name",
+            )
+        seen.add(limiter.name)
 
 
 class _Reader:

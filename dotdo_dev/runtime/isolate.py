@@ -109,6 +109,12 @@ class Isolate:
             )
         for ns in cfg.dispatch_namespaces:
             values[ns.binding] = DispatchNamespace(self._require_peers(ns.binding), ns.namespace)
+        if cfg.ratelimits:
+            from dotdo_dev.runtime.bindings.rate_limits import RateLimit, RateLimitCounters
+
+            counters = RateLimitCounters()  # in this process's memory, as Cloudflare's are per location
+        for limiter in cfg.ratelimits:
+            values[limiter.name] = RateLimit(limiter, counters=counters, clock=self.clock)
         values.update(overrides)
         return values
 

@@ -64,6 +64,7 @@ def test_all_bindings_are_read(tmp_path):
   "dispatch_namespaces": [{"binding": "DISPATCHER", "namespace": "dotdo-production"}],
   "durable_objects": {"bindings": [{"name": "LIMITER", "class_name": "RateLimiter"}]},
   "migrations": [{"tag": "v1", "new_sqlite_classes": ["RateLimiter"]}],
+  "ratelimits": [{"name": "FRONT", "namespace_id": "1001", "simple": {"limit": 100, "period": 10}}],
   "secrets": {"required": ["API_KEY"]}
 }""",
     )
@@ -80,6 +81,7 @@ def test_all_bindings_are_read(tmp_path):
     assert cfg.durable_objects[0].class_name == "RateLimiter"
     assert cfg.durable_object_classes == ["RateLimiter"]
     assert cfg.secrets_required == ["API_KEY"]
+    assert [(r.name, r.namespace_id, r.limit, r.period) for r in cfg.ratelimits] == [("FRONT", "1001", 100, 10)]
     assert cfg.main_module == "entry"
     assert cfg.module_root == (tmp_path / "src").resolve()
 
@@ -105,12 +107,46 @@ def test_queue_consumer_defaults_are_cloudflares(tmp_path):
         ('"services": {"binding": "X"}', "services"),
         ('"triggers": {"crons": "* * * * *"}', "triggers.crons"),
         ('"vars": []', "vars"),
+        (
+            '"ratelimits": [{"name": "L", "namespace_id": "1001", "simple": {"limit": 5, "period": 30}}]',
+            "ratelimits[0].simple.period",
+        ),
+        (
+            '"ratelimits": [{"name": "L", "namespace_id": "1001", "simple": {"limit": 0, "period": 60}}]',
+            "ratelimits[0].simple.limit",
+        ),
+        (
+            '"ratelimits": [{"name": "L", "namespace_id": "1001", "simple": {"limit": 2.5, "period": 60}}]',
+            "ratelimits[0].simple.limit",
+        ),
+        (
+            '"ratelimits": [{"name": "L", "namespace_id": 1001, "simple": {"limit": 5, "period": 60}}]',
+            "ratelimits[0].namespace_id",
+        ),
+        (
+            '"ratelimits": [{"name": "L", "namespace_id": "abc", "simple": {"limit": 5, "period": 60}}]',
+            "ratelimits[0].namespace_id",
+        ),
+        ('"ratelimits": [{"name": "L", "namespace_id": "1001"}]', "ratelimits[0].simple"),
+        ('"ratelimits": [{"namespace_id": "1001", "simple": {"limit": 5, "period": 60}}]', "ratelimits[0].name"),
+        (
+            '"ratelimits": [{"name": "L", "namespace_id": "1", "simple": {"limit": 5, "period": 60}},'
+            ' {"name": "L", "namespace_id": "2", "simple": {"limit": 5, "period": 60}}]',
+            "ratelimits[1].name",
+        ),
+        (
+            '"vars": {"L": "x"}, '
+            '"ratelimits": [{"name": "L", "namespace_id": "1", "simple": {"limit": 5, "period": 60}}]',
+            "ratelimits[0].name",
+        ),
     ],
 )
 def test_wrong_types_name_the_key(tmp_path, fragment, key):
+    path = write(tmp_path, "{" + BASE + ", " + fragment + "}")
     with pytest.raises(ConfigError) as info:
-        load_worker(write(tmp_path, "{" + BASE + ", " + fragment + "}"))
+        load_worker(path)
     assert info.value.key == key
+    assert str(info.value).startswith(f"{path}: {key}: ")
 
 
 def test_python_workers_flag_and_py_main_are_required(tmp_path):
