@@ -18,7 +18,8 @@ class AccessLogMiddleware:
         {"type":"access","service":"orders","request_id":"req_...","method":"GET","path":"/items",
          "status":200,"duration_ms":3.2,"principal":"usr_..."}
 
-    `principal` is `ctx.state["principal_id"]` when authentication set it. The path is logged
+    `principal` is `ctx.state["principal_id"]` when authentication set it; `client_request_id` is
+    the client's own `X-Request-ID` when it was refused as an id (see `RequestIdMiddleware`). The path is logged
     without its query string (queries can carry tokens); headers (Authorization, Cookie) and
     bodies are never logged. Put it after `RequestIdMiddleware` and before `ErrorMiddleware`,
     so the line has the request id and the final status (500 included).
@@ -48,4 +49,6 @@ class AccessLogMiddleware:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "principal": ctx.state.get("principal_id"),
             }
+            if "client_request_id" in ctx.state:  # a client id RequestIdMiddleware refused to adopt
+                line["client_request_id"] = ctx.state["client_request_id"]
             self.sink(json.dumps(line, separators=(",", ":")))

@@ -78,3 +78,16 @@ async def test_an_exception_passing_through_is_logged_as_500(lines, request_for)
     reply = await r.handle(request_for("/x"), None)
     assert reply.status == 500
     assert json.loads(lines[0])["status"] == 500
+
+
+async def test_a_refused_client_request_id_is_logged_apart_and_escaped(lines, request_for):
+    router = app(lines)
+    hostile = '"}<script>' + "x" * 300
+    await router.handle(request_for("/x", headers={"x-request-id": hostile}), None)
+    entry = json.loads(lines[0])
+    assert entry["request_id"].startswith("req_")  # a fresh id, not the client's
+    assert entry["client_request_id"] == hostile[:128]
+    await router.handle(request_for("/x", headers={"x-request-id": "good-1"}), None)
+    second = json.loads(lines[1])
+    assert second["request_id"] == "good-1"
+    assert "client_request_id" not in second
