@@ -3,8 +3,9 @@
 One list of operations runs twice: in a JavaScript worker under miniflare, and through
 `dotdo_dev.runtime.bindings`. Results must agree: D1 result shapes and value types (integers,
 floats, NULL, blobs, booleans), `meta.changes` / `last_row_id` / `changed_db`, errors for bad SQL
-and constraints, batch atomicity; KV values, metadata, listing and TTL limits. Where the two
-legitimately differ (timings, sizes, error wording), the comparison says so in `normalize`.
+and constraints, batch atomicity, ATTACH and DETACH refused; KV values, metadata, listing and TTL
+limits. Where the two legitimately differ (timings, sizes, error wording), the comparison says so
+in `normalize`.
 """
 
 import asyncio
@@ -55,6 +56,15 @@ D1_OPS = [
         "op": "batch",
         "statements": [{"sql": "INSERT INTO t (name) VALUES ('e')"}, {"sql": "SELECT name FROM t WHERE name = 'e'"}],
     },
+    # D1 refuses ATTACH and DETACH (SQLite's authorizer: "not authorized")
+    {"op": "run", "sql": "ATTACH DATABASE 'other.sqlite' AS other"},
+    {"op": "exec", "sql": "ATTACH ':memory:' AS m"},
+    {"op": "run", "sql": "DETACH DATABASE other"},
+    {
+        "op": "batch",
+        "statements": [{"sql": "INSERT INTO t (name) VALUES ('f')"}, {"sql": "ATTACH DATABASE 'x.sqlite' AS x"}],
+    },
+    {"op": "first", "sql": "SELECT count(*) AS n FROM t WHERE name = 'f'", "column": "n"},
 ]
 
 KV_OPS = [

@@ -1,6 +1,9 @@
 """Local D1: D1's API, result shapes, value types, errors and transactions, on a real SQLite file."""
 
+import asyncio
+import itertools
 import math
+import time
 
 import pytest
 from workers.rpc import JsDict
@@ -495,3 +498,123 @@ async def test_two_processes_write_the_same_file(tmp_path):
     assert process.returncode == 0, stderr
     counts = await db.prepare("SELECT who, count(*) AS n FROM t GROUP BY who ORDER BY who").raw()
     assert counts == [["child", 300], ["parent", 300]]
+
+
+# -- off the event loop, D1's limits --------------------------------------------------------------------
+RUNAWAY = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) AS c FROM n"
+
+
+async def test_a_slow_query_does_not_stall_other_coroutines(tmp_path):
+    db = D1Database(tmp_path / "slow.sqlite", query_timeout=1.0)  # the runaway query runs ~1 s, then stops
+    ticks: list[float] = []
+
+    async def ticker(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.01)
+
+    stop = asyncio.Event()
+    ticking = asyncio.create_task(ticker(stop))
+    started = time.monotonic()
+    with pytest.raises(D1Error, match="timed out"):
+        await db.prepare(RUNAWAY).all()
+    elapsed = time.monotonic() - started
+    stop.set()
+    await ticking
+    assert 0.9 <= elapsed < 3
+    during = [t for t in ticks if started <= t <= started + elapsed]
+    assert len(during) >= 20, f"the event loop ticked {len(during)} times in {elapsed:.2f} s"
+    assert max(b - a for a, b in itertools.pairwise(during)) < 0.3  # never stalled
+
+
+async def test_calls_on_one_database_keep_their_order(tmp_path):
+    db = D1Database(tmp_path / "order.sqlite")
+    await db.exec("CREATE TABLE t (n INTEGER)")
+    insert = db.prepare("INSERT INTO t VALUES (?)")
+    await asyncio.gather(*(insert.bind(n).run() for n in range(50)), db.batch([insert.bind(50), insert.bind(51)]))
+    assert await db.prepare("SELECT n FROM t ORDER BY rowid").raw() == [[n] for n in range(52)]
+
+
+async def test_a_slow_query_on_one_database_does_not_delay_another(tmp_path):
+    slow = D1Database(tmp_path / "a.sqlite", query_timeout=1.0)
+    fast = D1Database(tmp_path / "b.sqlite")
+    running = asyncio.create_task(slow.prepare(RUNAWAY).all())
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    assert await fast.prepare("SELECT 1 AS one").first("one") == 1
+    assert time.monotonic() - started < 0.5
+    assert not running.done()
+    with pytest.raises(D1Error, match="timed out"):
+        await running
+
+
+async def test_a_runaway_query_ends_with_the_timeout_error_at_the_limit(tmp_path):
+    db = D1Database(tmp_path / "runaway.sqlite", query_timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(D1Error) as info:
+        await db.prepare(RUNAWAY).all()
+    elapsed = time.monotonic() - started
+    assert str(info.value) == "D1_ERROR: Query timed out after 0.5 s (D1 stops a query at 30 s): SQLITE_INTERRUPT"
+    assert 0.45 <= elapsed < 2
+    assert info.value.__cause__ is None
+    # the database is usable afterwards; a quick query is not affected by the limit
+    assert await db.prepare("SELECT 1 AS one").first("one") == 1
+
+
+async def test_a_runaway_statement_rolls_its_batch_and_exec_back(tmp_path):
+    db = D1Database(tmp_path / "runaway.sqlite", query_timeout=0.5)
+    await db.exec("CREATE TABLE t (v TEXT)")
+    with pytest.raises(D1Error, match=r"^D1_ERROR: Query timed out after 0\.5 s"):
+        await db.batch([db.prepare("INSERT INTO t VALUES ('batch')"), db.prepare(RUNAWAY)])
+    with pytest.raises(D1Error, match=r"^D1_EXEC_ERROR: Error in line 2: .*Query timed out after 0\.5 s"):
+        await db.exec(f"INSERT INTO t VALUES ('exec');\n{RUNAWAY}")
+    assert await db.prepare("SELECT v FROM t").raw() == []
+    await db.prepare("INSERT INTO t VALUES ('after')").run()
+    assert await db.prepare("SELECT v FROM t").raw() == [["after"]]
+
+
+async def test_the_limit_is_d1s_30_seconds_unless_configured(tmp_path, monkeypatch):
+    monkeypatch.delenv("DOTDO_D1_QUERY_TIMEOUT", raising=False)
+    assert D1Database(tmp_path / "a.sqlite").query_timeout == 30.0
+    monkeypatch.setenv("DOTDO_D1_QUERY_TIMEOUT", "0.25")
+    assert D1Database(tmp_path / "b.sqlite").query_timeout == 0.25
+    assert D1Database(tmp_path / "c.sqlite", query_timeout=2).query_timeout == 2.0  # the argument wins
+    for bad in ("soon", "0", "-1", "inf"):
+        monkeypatch.setenv("DOTDO_D1_QUERY_TIMEOUT", bad)
+        with pytest.raises(ValueError, match="DOTDO_D1_QUERY_TIMEOUT"):
+            D1Database(tmp_path / "d.sqlite")
+    monkeypatch.delenv("DOTDO_D1_QUERY_TIMEOUT")
+    for bad in (0, -1.0, math.nan, True, "1"):
+        with pytest.raises(ValueError, match="query_timeout"):
+            D1Database(tmp_path / "e.sqlite", query_timeout=bad)
+
+
+async def test_the_limit_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOTDO_D1_QUERY_TIMEOUT", "0.3")
+    db = D1Database(tmp_path / "env.sqlite")
+    with pytest.raises(D1Error, match=r"Query timed out after 0\.3 s"):
+        await db.prepare(RUNAWAY).all()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ATTACH DATABASE 'other.sqlite' AS other",
+        "attach ':memory:' as m",
+        "ATTACH DATABASE ? AS other",
+        "DETACH DATABASE other",
+        "DETACH main",
+    ],
+)
+async def test_attach_and_detach_are_refused_as_on_d1(db, tmp_path, sql):
+    statement = db.prepare(sql).bind(str(tmp_path / "x.sqlite")) if "?" in sql else db.prepare(sql)
+    with pytest.raises(D1Error) as info:
+        await statement.run()
+    assert str(info.value) == "D1_ERROR: not authorized: SQLITE_AUTH"
+    with pytest.raises(D1Error, match=r"^D1_EXEC_ERROR: Error in line 1: .*: not authorized: SQLITE_AUTH$"):
+        await db.exec(sql.replace("?", "'x.sqlite'"))
+    with pytest.raises(D1Error, match=r"^D1_ERROR: not authorized: SQLITE_AUTH$"):
+        await db.batch([db.prepare("INSERT INTO things (name) VALUES ('x')"), statement])
+    assert await names(db) == []
+    assert not (tmp_path / "x.sqlite").exists()
+    assert await db.prepare("SELECT name FROM pragma_database_list").raw() == [["main"]]

@@ -25,17 +25,37 @@ lines fails, as on D1; several `;`-separated statements on one line are fine), a
 `D1Error("D1_ERROR: <sqlite message>: SQLITE_<CODE>")`. Stricter than D1: a prepared statement must
 hold exactly one SQL statement, and BEGIN/COMMIT/ROLLBACK/SAVEPOINT are refused (use `batch()`).
 
+Queries run off the event loop, as D1's run in another process: each `D1Database` owns one worker
+thread with its connection, and every call (a statement, a whole `batch()` or `exec()`) is one job
+on it, in the order the calls were made. A slow query therefore delays only later calls on the
+same database, never other coroutines; a batch stays one transaction, and one database object
+writes one statement at a time as before.
+
+Limits D1 enforces, enforced here too:
+
+* a query is stopped after D1's 30 seconds (`query_timeout=` seconds, or the environment variable
+  `DOTDO_D1_QUERY_TIMEOUT`, for a lower limit in tests) with
+  `D1Error("D1_ERROR: Query timed out after <n> s (D1 stops a query at 30 s): SQLITE_INTERRUPT")`.
+  The wording is ours: D1's documentation gives the 30 s limit but not its message. In a batch
+  or `exec()` the limit applies to each statement, and the whole transaction is rolled back.
+* `ATTACH` and `DETACH` are refused with D1's (and miniflare's) error,
+  `D1_ERROR: not authorized: SQLITE_AUTH` (an SQLite authorizer denies them, as workerd's does).
+
 Several processes may open the same file: the database is in WAL mode with a busy timeout
 (`dotdo_dev.runtime.sqlite.connect`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
+import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,7 +67,13 @@ from dotdo_dev.runtime.sqlite import connect
 __all__ = ["D1Database", "D1Error", "D1PreparedStatement"]
 
 SERVED_BY = "dotdo-local.db"
+#: D1 stops a query after 30 seconds.
+QUERY_TIMEOUT = 30.0
+#: The environment variable that lowers (or raises) the limit for every database of the process.
+QUERY_TIMEOUT_ENV = "DOTDO_D1_QUERY_TIMEOUT"
 _MAX_SAFE_INTEGER = 2**53 - 1
+_PROGRESS_STEPS = 1000  # SQLite virtual-machine steps between two looks at the clock
+_DENIED = frozenset({sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH})
 
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)", re.DOTALL)
 _TRANSACTION_CONTROL = re.compile(r"(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
@@ -59,12 +85,20 @@ class D1Error(Exception):
 
 
 class D1Database:
-    """A D1 database stored in the SQLite file at `path` (created, with its parent folders, if missing)."""
+    """A D1 database stored in the SQLite file at `path` (created, with its parent folders, if missing).
 
-    def __init__(self, path: Path) -> None:
+    `query_timeout` (seconds) stops a query that runs longer; by default D1's 30 s, or the value of
+    the environment variable `DOTDO_D1_QUERY_TIMEOUT`."""
+
+    def __init__(self, path: Path, *, query_timeout: float | None = None) -> None:
         self.path = Path(path)
+        self.query_timeout = _query_timeout(query_timeout)
+        self._deadline = _Deadline()
         self._conn = connect(self.path)
         self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.set_authorizer(_authorize)
+        self._conn.set_progress_handler(self._deadline, _PROGRESS_STEPS)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"d1-{self.path.stem}")
 
     def __repr__(self) -> str:
         return f"<D1Database {self.path}>"
@@ -91,8 +125,7 @@ class D1Database:
                 raise TypeError(f"D1 batch() takes prepared statements, not {type(statement).__name__}")
         if not statements:
             raise D1Error("D1_ERROR: No SQL statements detected.")
-        with self._transaction():
-            outcomes = [self._execute(s.statement, s.params) for s in statements]
+        outcomes = await self._call(self._batch, [(s.statement, s.params) for s in statements])
         return [_to_worker(_all_result(outcome)) for outcome in outcomes]
 
     async def exec(self, query: str) -> JsDict:
@@ -102,6 +135,24 @@ class D1Database:
         its own: a statement that spans several lines fails with `incomplete input`."""
         if not isinstance(query, str):
             raise TypeError(f"D1 exec() takes the SQL as a str, not {type(query).__name__}")
+        return _to_worker(await self._call(self._exec, query))
+
+    def close(self) -> None:
+        """Close the connection and end the database's thread (after the calls already made)."""
+        self._thread.shutdown(wait=True)
+        self._conn.close()
+
+    # -- execution (on the database's thread) ------------------------------------------------------------
+    async def _call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run `function(*args)` on the database's thread; calls run one at a time, in order."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(function, *args))
+
+    def _batch(self, statements: list[tuple[str, Sequence[Any]]]) -> list[dict[str, Any]]:
+        with self._transaction():
+            return [self._execute(sql, params) for sql, params in statements]
+
+    def _exec(self, query: str) -> dict[str, Any]:
         lines = query.strip().split("\n")
         count, duration = 0, 0.0
         with self._transaction():
@@ -115,9 +166,8 @@ class D1Database:
                     raise D1Error(f"D1_EXEC_ERROR: Error in line {number}: {line}: {reason}") from None
             if count == 0:
                 raise D1Error("D1_EXEC_ERROR: Error in line 1: : No SQL statements detected.")
-        return _to_worker({"count": count, "duration": duration})
+        return {"count": count, "duration": duration}
 
-    # -- execution -----------------------------------------------------------------------------------
     def _run(self, sql: str, params: Sequence[Any]) -> dict[str, Any]:
         """Run one statement on its own (SQLite makes a single statement atomic)."""
         try:
@@ -147,16 +197,26 @@ class D1Database:
         _check_statement(sql)
         conn = self._conn
         started = time.perf_counter()
+        timed_out = False
         try:
             before_changes = conn.total_changes
             before = self._snapshot()
-            cursor = conn.execute(sql, list(params))
-            columns = [column[0] for column in cursor.description or ()]
-            rows = cursor.fetchall()
-            cursor.close()
+            self._deadline.start(self.query_timeout)
+            try:
+                cursor = conn.execute(sql, list(params))
+                columns = [column[0] for column in cursor.description or ()]
+                rows = cursor.fetchall()
+                cursor.close()
+            finally:
+                timed_out = self._deadline.stop()
             changes = conn.total_changes - before_changes
             after = self._snapshot()
         except (sqlite3.Error, sqlite3.Warning) as exc:
+            if timed_out and getattr(exc, "sqlite_errorname", None) == "SQLITE_INTERRUPT":
+                raise D1Error(
+                    f"D1_ERROR: Query timed out after {self.query_timeout:g} s "
+                    f"(D1 stops a query at {QUERY_TIMEOUT:g} s): SQLITE_INTERRUPT"
+                ) from None
             raise D1Error(f"D1_ERROR: {_describe(exc)}") from None
         duration = (time.perf_counter() - started) * 1000
         last_row_id, size_after, _ = after
@@ -204,7 +264,7 @@ class D1PreparedStatement:
     async def first(self, column_name: str | None = None) -> Any:
         """The first row as a dict, or None if there are no rows. With `column_name`, that column's
         value of the first row (an error if the row has no such column)."""
-        outcome = self._database._run(self.statement, self.params)
+        outcome = await self._database._call(self._database._run, self.statement, self.params)
         if not outcome["rows"]:
             return None
         row = dict(zip(outcome["columns"], outcome["rows"][0], strict=True))
@@ -216,22 +276,64 @@ class D1PreparedStatement:
 
     async def all(self) -> JsDict:
         """`{"success": True, "meta": {...}, "results": [row dicts]}`."""
-        return _to_worker(_all_result(self._database._run(self.statement, self.params)))
+        return _to_worker(_all_result(await self._database._call(self._database._run, self.statement, self.params)))
 
     async def run(self) -> JsDict:
         """Run the statement; the result has the same shape as `all()`."""
-        return _to_worker(_all_result(self._database._run(self.statement, self.params)))
+        return _to_worker(_all_result(await self._database._call(self._database._run, self.statement, self.params)))
 
     async def raw(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> list[list[Any]]:
         """The rows as lists of values. With `columnNames=True` (or `raw({"columnNames": True})`) the
         first list holds the column names."""
         column_names = bool(_options("raw", options, kwargs, {"columnNames"}).get("columnNames"))
-        outcome = self._database._run(self.statement, self.params)
+        outcome = await self._database._call(self._database._run, self.statement, self.params)
         rows = outcome["rows"]
         return _to_worker([outcome["columns"], *rows] if column_names else rows)
 
 
 # -- helpers -----------------------------------------------------------------------------------------
+def _query_timeout(value: float | None) -> float:
+    """The limit in seconds: `value`, else `DOTDO_D1_QUERY_TIMEOUT`, else D1's 30 s."""
+    source = "query_timeout"
+    if value is None:
+        raw = os.environ.get(QUERY_TIMEOUT_ENV, "").strip()
+        if not raw:
+            return QUERY_TIMEOUT
+        source = QUERY_TIMEOUT_ENV
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{QUERY_TIMEOUT_ENV} must be a number of seconds, not {raw!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{source} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+class _Deadline:
+    """SQLite's progress handler for one connection: true (interrupt the statement) once the running
+    statement's time is up. Called on the database's thread only."""
+
+    def __init__(self) -> None:
+        self._at = math.inf
+
+    def __call__(self) -> bool:
+        return time.monotonic() >= self._at
+
+    def start(self, seconds: float) -> None:
+        self._at = time.monotonic() + seconds
+
+    def stop(self) -> bool:
+        """End the statement's clock; whether its time had run out."""
+        passed = self()
+        self._at = math.inf
+        return passed
+
+
+def _authorize(action: int, *_: Any) -> int:
+    """SQLite's authorizer: D1 refuses ATTACH and DETACH ("not authorized"); everything else is allowed."""
+    return sqlite3.SQLITE_DENY if action in _DENIED else sqlite3.SQLITE_OK
+
+
 def _to_worker(value: Any) -> Any:
     """What worker code receives on Cloudflare: the value as it comes back from JavaScript."""
     return python_from_rpc(python_to_rpc(value))
