@@ -9,8 +9,10 @@ verifies, so tokens signed before a rotation stay valid until they expire.
 
 Verification trusts nothing in the token before its signature is checked: the header must say
 `alg: HS256` (never `none`, never another algorithm) and name a known `kid`; then the signature is
-checked with that key alone, and the time claims against `now` (so tests can move the clock).
-Every failure is a 401 `INVALID_TOKEN` (or `TOKEN_EXPIRED`) whose message carries no token text.
+checked with that key alone, and the time claims against `now` (so tests can move the clock): each
+a finite number (never Infinity, NaN, a string or an integer past a float's range), `exp` at most
+`MAX_LIFETIME` (a day) ahead. Every failure is a 401 `INVALID_TOKEN` (or `TOKEN_EXPIRED`) whose
+message carries no token text.
 
 `jose` is imported at the top level: on Cloudflare the top level runs once at deploy and is kept in
 the memory snapshot, so no isolate imports it on its first request.
@@ -38,6 +40,8 @@ DEFAULT_KEY_ID = "k1"
 REGISTERED_CLAIMS = frozenset({"iss", "aud", "sub", "sid", "iat", "nbf", "exp", "jti"})
 #: Longest token worth looking at (a real one is a few hundred bytes).
 MAX_TOKEN_LENGTH = 8192
+#: How far ahead an `exp` may lie (seconds): a token claiming to live longer is refused, not trusted for ever.
+MAX_LIFETIME = 86400
 
 
 def _not_configured() -> AppError:
@@ -114,8 +118,8 @@ def issue_access_token(
         raise ValueError("subject must be a non-empty string")
     if not session_id or not isinstance(session_id, str):
         raise ValueError("session_id must be a non-empty string")
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
-        raise ValueError("ttl must be a positive number of seconds")
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= MAX_LIFETIME:
+        raise ValueError(f"ttl must be a positive number of seconds, at most {MAX_LIFETIME}")
     extra = dict(claims or {})
     overridden = sorted(REGISTERED_CLAIMS & extra.keys())
     if overridden:
@@ -139,7 +143,13 @@ def issue_access_token(
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number (not a bool, not Infinity/NaN, not an integer beyond a float's range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float (JSON allows 1e400 written out)
+        return False
 
 
 # -- the checks every JWT we accept goes through (ours here, WorkOS's in sso.py) ----------------------
@@ -177,8 +187,11 @@ def verified_claims(token: str, key_material: Any, algorithm: str) -> dict:
     return claims
 
 
-def check_times(claims: dict, *, now: float | None, leeway: int, iat_required: bool = True) -> None:
-    """401 unless `exp` (required, `TOKEN_EXPIRED` once past), `nbf` and `iat` allow `now`."""
+def check_times(
+    claims: dict, *, now: float | None, leeway: int, iat_required: bool = True, max_lifetime: int = MAX_LIFETIME
+) -> None:
+    """401 unless `exp` (required, `TOKEN_EXPIRED` once past, at most `max_lifetime` ahead), `nbf` and `iat`
+    allow `now`."""
     exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
     if not _is_number(exp) or any(v is not None and not _is_number(v) for v in (iat, nbf)):
         raise invalid_token()
@@ -187,6 +200,8 @@ def check_times(claims: dict, *, now: float | None, leeway: int, iat_required: b
     current = time.time() if now is None else now
     if current >= exp + leeway:
         raise expired_token()
+    if exp > current + max_lifetime + leeway:
+        raise invalid_token()
     if (nbf is not None and current + leeway < nbf) or (iat is not None and current + leeway < iat):
         raise invalid_token()
 

@@ -2,7 +2,10 @@
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
+import time
 
 import pytest
 from conftest import BOOTSTRAP_KEY, SECRETS, auth_harness, bearer
@@ -94,6 +97,36 @@ async def test_expired_wrong_audience_wrong_issuer_and_foreign_key_are_refused(a
     assert await error_of(auth, "validate_token", _issue(issuer="https://evil", **ids)) == (401, "INVALID_TOKEN")
     foreign = _issue(secret="another-secret-of-the-right-length-0123456789", **ids)
     assert await error_of(auth, "validate_token", foreign) == (401, "INVALID_TOKEN")
+
+
+async def test_validate_token_caps_the_length_of_a_good_token(auth, session):
+    user, issued = session
+    ids = {"sub": user["id"], "sid": issued["session_id"]}
+    fits = _issue(pad="x" * 2000, **ids)
+    assert len(fits) < 4096
+    assert (await auth.rpc("validate_token", fits))["id"] == user["id"]  # the control
+    too_long = _issue(pad="x" * 3500, **ids)  # valid, and within tokens.MAX_TOKEN_LENGTH
+    assert 4096 < len(too_long) <= tokens.MAX_TOKEN_LENGTH
+    assert await error_of(auth, "validate_token", too_long) == (401, "INVALID_TOKEN")
+    reply = await auth.fetch("/me", headers=bearer(too_long))
+    assert reply.status == 401
+
+
+async def test_a_token_with_a_huge_or_infinite_exp_is_refused(auth, session):
+    user, issued = session
+    secret = SECRETS["JWT_SECRET"].encode()
+
+    def signed(exp) -> str:
+        header = b64({"alg": "HS256", "typ": "JWT", "kid": "k1"})
+        claims = {"iss": "https://auth.do", "aud": "dotdo", "sub": user["id"], "sid": issued["session_id"]}
+        now = int(time.time())
+        body = b64(claims | {"iat": now, "nbf": now, "exp": exp})
+        signature = hmac.new(secret, f"{header}.{body}".encode(), hashlib.sha256).digest()
+        return f"{header}.{body}." + base64.urlsafe_b64encode(signature).decode().rstrip("=")
+
+    assert (await auth.rpc("validate_token", signed(int(time.time()) + 600)))["id"] == user["id"]  # the control
+    for exp in (float("inf"), 10**400, int(time.time()) + 10**9, "9999999999", None):
+        assert await error_of(auth, "validate_token", signed(exp)) == (401, "INVALID_TOKEN"), exp
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_family(auth, session):

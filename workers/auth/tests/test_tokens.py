@@ -339,3 +339,61 @@ def test_signing_keys_must_contain_current_kid():
     with pytest.raises(AppError) as info:
         SigningKeys(current_kid="k9", keys={"k1": SECRET})
     assert info.value.code == "AUTH_NOT_CONFIGURED"
+
+
+# --- numbers, lifetimes, sizes -------------------------------------------------------------------------
+
+HEADER = {"alg": "HS256", "typ": "JWT", "kid": "k2"}
+
+
+@pytest.mark.parametrize(
+    "exp",
+    [float("inf"), float("-inf"), float("nan"), 10**400, "Infinity", [NOW + 600], {"n": NOW + 600}, 1e400],
+    ids=["Infinity", "-Infinity", "NaN", "int-1e400", "string", "list", "object", "float-1e400"],
+)
+def test_exp_must_be_a_finite_number(keys, exp):
+    assert_refused(keys, hand_token(HEADER, good_payload(exp=exp)))
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 10**400, "1800000000"])
+def test_iat_and_nbf_must_be_finite_numbers(keys, claim, value):
+    assert_refused(keys, hand_token(HEADER, good_payload(**{claim: value})))
+
+
+@pytest.mark.parametrize("exp", [NOW + tokens.MAX_LIFETIME + 60, NOW + 10**12, 1e300, 2**63])
+def test_exp_too_far_ahead_is_refused(keys, exp):
+    # Signed with the right key: only the lifetime is wrong. Were it accepted, it would never expire.
+    assert_refused(keys, hand_token(HEADER, good_payload(exp=exp)))
+
+
+def test_exp_up_to_the_maximum_lifetime_is_accepted(keys):
+    token = hand_token(HEADER, good_payload(exp=NOW + 1 + tokens.MAX_LIFETIME))
+    assert verify(keys, token, now=NOW + 1)["sub"] == "user_1"
+
+
+def test_ttl_beyond_the_maximum_lifetime_cannot_be_issued(keys):
+    with pytest.raises(ValueError, match="ttl"):
+        issue(keys, ttl=tokens.MAX_LIFETIME + 1)
+    assert verify(keys, issue(keys, ttl=tokens.MAX_LIFETIME))["sub"] == "user_1"
+
+
+def test_a_good_token_over_the_length_cap_is_refused(keys):
+    fits = issue(keys, claims={"pad": "x" * (tokens.MAX_TOKEN_LENGTH * 3 // 4 - 400)})
+    assert len(fits) <= tokens.MAX_TOKEN_LENGTH
+    assert verify(keys, fits)["sub"] == "user_1"  # the control: a long token within the cap
+    too_long = issue(keys, claims={"pad": "x" * (tokens.MAX_TOKEN_LENGTH * 3 // 4)})
+    assert len(too_long) > tokens.MAX_TOKEN_LENGTH
+    assert_refused(keys, too_long)
+
+
+def test_signing_keys_need_secrets_of_32_characters():
+    assert SigningKeys(current_kid="k1", keys={"k1": "s" * 32}).current_secret == "s" * 32
+    assert SigningKeys.from_env(SimpleNamespace(JWT_SECRET="s" * 32)).current_kid == "k1"
+    for keys in ({"k1": "s" * 31}, {"k1": SECRET, "k0": "s" * 31}, {"k1": SECRET, "": SECRET}):
+        with pytest.raises(AppError) as info:
+            SigningKeys(current_kid="k1", keys=keys)
+        assert info.value.code == "AUTH_NOT_CONFIGURED"
+    with pytest.raises(AppError):
+        SigningKeys.from_env(SimpleNamespace(JWT_SECRET=SECRET, JWT_PREVIOUS_KEYS="k0:" + "s" * 31))
+    assert SigningKeys.from_env(SimpleNamespace(JWT_SECRET=SECRET, JWT_PREVIOUS_KEYS="k0:" + "s" * 32)).keys["k0"]
