@@ -1,6 +1,7 @@
 # dotdo workers: `make dev` starts the whole platform locally, `make test` runs every test.
 # Both bootstrap .venv (Python) and node_modules (wrangler, Node 22) on first use.
 
+SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,12 +16,16 @@ help: ## List the targets
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 or python3 on PATH)"; exit 1; }
+	@echo "==> [1/3] creating $(VENV) with $(PYTHON) (first run only)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@echo "==> [2/3] installing the Python packages pinned in constraints.txt (about 30 s the first time)"
+	set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check --progress-bar=off \
+		-c constraints.txt -e '.[dev]' | { grep -E '^(Collecting|Successfully installed)' || true; }
 	echo "$(CURDIR)/dotdo_dev/sdk" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/dotdo_local_sdk.pth"
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "==> [3/3] installing wrangler, miniflare, pyodide and Node 22 from package-lock.json (about 20 s the first time)"
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
