@@ -64,14 +64,20 @@ class Result:
         return self.raw.get("settled", {})
 
 
-def bindings_of(config: WorkerConfig) -> dict[str, dict[str, str]]:
-    kinds: dict[str, dict[str, str]] = {}
+def bindings_of(config: WorkerConfig) -> dict[str, dict[str, Any]]:
+    kinds: dict[str, dict[str, Any]] = {}
     kinds.update({d.binding: {"kind": "d1"} for d in config.d1_databases})
     kinds.update({k.binding: {"kind": "kv"} for k in config.kv_namespaces})
     kinds.update({q.binding: {"kind": "queue"} for q in config.queue_producers})
     kinds.update({s.binding: {"kind": "service"} for s in config.services})
     kinds.update({n.binding: {"kind": "dispatch"} for n in config.dispatch_namespaces})
     kinds.update({d.name: {"kind": "durable_object", "class_name": d.class_name} for d in config.durable_objects})
+    kinds.update(
+        {
+            r.name: {"kind": "ratelimit", "namespace_id": r.namespace_id, "limit": r.limit, "period": r.period}
+            for r in config.ratelimits
+        }
+    )
     return kinds
 
 
@@ -95,6 +101,7 @@ def check(
     call: dict[str, Any] | None = None,
     scheduled: dict[str, Any] | None = None,
     queue: dict[str, Any] | None = None,
+    bindings: dict[str, dict[str, Any]] | None = None,
     repeat: int = 1,
     timeout: float = 180,
 ) -> Result:
@@ -103,8 +110,9 @@ def check(
     `bundle` is a folder built by `dotdo_dev.build.build` (built into a temporary folder when not
     given). `secrets` and `vars` join the config's vars, as on Cloudflare. `requests` replaces the
     single `GET path`. `scheduled={"cron": ...}` and `queue={"queue": ..., "messages": [{id, body,
-    attempts}]}` run those handlers after the requests. `repeat` sends the requests that many times
-    over (each timed in `request_ms`; answers are the first pass's).
+    attempts}]}` run those handlers after the requests. `bindings` replaces stand-ins the config gives
+    (`{"LIMITER": {"kind": "ratelimit", "namespace_id": "1", "limit": 2, "period": 60}}`). `repeat` sends
+    the requests that many times over (each timed in `request_ms`; answers are the first pass's).
     """
     config = load_local(worker_dir)
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +129,7 @@ def check(
             "vars": {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.vars.items()}
             | (vars or {})
             | (secrets or {}),
-            "bindings": bindings_of(config),
+            "bindings": bindings_of(config) | (bindings or {}),
             "services": services or {},
             "host": f"{config.name}.do",
             "requests": [_request(r) for r in (requests if requests is not None else [path])],

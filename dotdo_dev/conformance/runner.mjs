@@ -163,6 +163,34 @@ class DurableObjectNamespace {
 class DispatchNamespace {
   get(name) { return serviceStub(name); }
 }
+// The Rate Limiting binding: workerd's class is `Ratelimit`, the name the SDK recognises and wraps (it
+// converts the options dict to a JS object and the answer to a JsDict). Options as miniflare checks
+// them; `limit` calls per key per window, counters shared by bindings of one namespace_id. Windows
+// start when the runner does (not at multiples of the period, as miniflare's and the local binding's
+// do), so that a run never straddles a boundary. Every call is recorded with its key.
+const rateLimitCounters = new Map();
+const rateLimitStarted = Date.now();
+class Ratelimit {
+  constructor(name, spec) {
+    this.name = name; this.namespaceId = spec.namespace_id; this.limitVal = spec.limit; this.period = spec.period;
+  }
+  async limit(options) {
+    if (typeof options !== "object" || options === null) throw new Error("invalid rate limit options");
+    const bad = Object.keys(options).filter((k) => k !== "key");
+    if (bad.length) throw new Error(`bad rate limit options: [${bad.join(",")}]`);
+    const { key } = options;
+    if (typeof key !== "string") throw new Error(`invalid key: ${key}`);
+    const window = Math.floor((Date.now() - rateLimitStarted) / (this.period * 1000));
+    const id = `${this.namespaceId}/${this.period}`;
+    let counts = rateLimitCounters.get(id);
+    if (!counts || counts.window !== window) rateLimitCounters.set(id, (counts = { window, keys: new Map() }));
+    const spent = counts.keys.get(key) ?? 0;
+    const success = spent < this.limitVal;
+    if (success) counts.keys.set(key, spent + 1);
+    calls.push({ binding: this.name, method: "limit", key, success });
+    return { success };
+  }
+}
 // What workerd hands `scheduled` and `queue`.
 class ScheduledController {
   constructor(cron, scheduledTime) { this.cron = cron; this.scheduledTime = scheduledTime; }
@@ -188,7 +216,8 @@ function buildEnv() {
     const { kind } = binding;
     env[name] = kind === "d1" ? new D1Database() : kind === "kv" ? new KvNamespace()
       : kind === "queue" ? new WorkerQueue() : kind === "dispatch" ? new DispatchNamespace()
-      : kind === "durable_object" ? new DurableObjectNamespace(binding.class_name) : serviceStub(name);
+      : kind === "durable_object" ? new DurableObjectNamespace(binding.class_name)
+      : kind === "ratelimit" ? new Ratelimit(name, binding) : serviceStub(name);
   }
   return env;
 }
