@@ -176,6 +176,15 @@ def upload_metadata(config: WorkerConfig, modules: list[str]) -> dict[str, Any]:
     bindings += [
         {"type": "dispatch_namespace", "name": n.binding, "namespace": n.namespace} for n in config.dispatch_namespaces
     ]
+    bindings += [
+        {
+            "type": "ratelimit",
+            "name": r.name,
+            "namespace_id": r.namespace_id,
+            "simple": {"limit": r.limit, "period": r.period},
+        }
+        for r in config.ratelimits
+    ]
     return {
         "main_module": config.main_path.relative_to(config.module_root).as_posix(),
         "compatibility_date": config.compatibility_date,

@@ -1,5 +1,8 @@
 """Forward a request to its user worker, or answer with an error envelope.
 
+Every request first spends one call of its client address's budget (`client_limit`): 429
+`RATE_LIMITED` with `Retry-After` once it is spent, before any routing, so no service sees it.
+
 Errors: no route -> 404 `SERVICE_NOT_FOUND`; a script missing from the namespace -> 404
 `SERVICE_NOT_DEPLOYED`; an exception in the user worker -> 502 `WORKER_ERROR` (nothing of the
 exception reaches the client; it is logged with the request id).
@@ -10,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from workers import Request, Response
 
+import client_limit
 from routing import resolve
 from shared.envelope import error_response
 from shared.ids import new_request_id, valid_request_id
@@ -40,10 +44,34 @@ def _log(level: str, message: str, **fields: object) -> None:
     print(json.dumps({"level": level, "worker": "dispatcher", "message": message, **fields}))
 
 
+async def _limit(request: Request, env, request_id: str) -> Response | None:
+    """None when the client may go on; else the answer: 429, or 500 when no limiter is bound."""
+    verdict = await client_limit.admitted(env, client_limit.client_key(request.headers), request_id)
+    if verdict is None:
+        _log("error", f"no {client_limit.LIMITER} binding", request_id=request_id)
+        return error_response(
+            "CONFIGURATION_ERROR", "The dispatcher is not configured", status=500, request_id=request_id
+        )
+    if verdict:
+        return None
+    wait = client_limit.RETRY_AFTER_SECONDS
+    return error_response(
+        "RATE_LIMITED",
+        "Too many requests from your address: slow down",
+        status=429,
+        request_id=request_id,
+        details={"retry_after": wait, "limited_by": "address"},
+        headers={"retry-after": str(wait)},
+    )
+
+
 async def dispatch(request: Request, env) -> Response:
     """Route `request` into the dispatch namespace bound as `env.DISPATCHER`."""
     url = urlsplit(request.url)
     request_id = _request_id(request)
+    refused = await _limit(request, env, request_id)
+    if refused is not None:
+        return refused
     route = resolve(url.netloc, url.path)
     if route is None:
         return error_response(

@@ -121,6 +121,36 @@ def test_dispatcher_forwards_to_the_namespace(bundles):
     assert result.json()["data"] == {"stub": "db", "url": "https://dispatcher.do/things?x=1"}
 
 
+def test_dispatcher_limits_each_client_address_through_the_sdks_ratelimit_wrapper(bundles):
+    # The stand-in is a JS `Ratelimit`, which the real SDK wraps: the options dict must reach it as a JS
+    # object and `{success}` come back with attribute access, as on Cloudflare.
+    limiter = {"FRONT_DOOR_LIMITER": {"kind": "ratelimit", "namespace_id": "1003", "limit": 2, "period": 60}}
+    first, second = {"cf-connecting-ip": "203.0.113.7"}, {"cf-connecting-ip": "2001:db8:0:1::5"}
+    requests = [
+        {"path": "/api/db/things", "headers": first},
+        {"path": "/api/auth/me", "headers": first},
+        {"path": "/api/db/things", "headers": first | {"authorization": "Bearer sk_live_guess"}},
+        {"path": "/api/db/things", "headers": second},
+        {"path": "/api/db/things"},
+    ]
+    result = run(bundles, ROOT / "dispatcher", requests=requests, bindings=limiter)
+    assert result.ok, result.error
+    assert [r["status"] for r in result.responses] == [200, 200, 429, 200, 200]
+    refused = result.responses[2]
+    assert refused["headers"]["retry-after"] == "60"
+    assert json.loads(refused["body"])["error"]["code"] == "RATE_LIMITED"
+    limits = [(c["key"], c["success"]) for c in result.raw["calls"] if c["method"] == "limit"]
+    assert limits == [
+        ("ip:203.0.113.7", True),
+        ("ip:203.0.113.7", True),
+        ("ip:203.0.113.7", False),
+        ("ip:2001:db8:0:1::/64", True),
+        ("unknown", True),
+    ]
+    # the refused request reached no service
+    assert [c["binding"] for c in result.raw["calls"] if c["method"] == "fetch"] == ["db", "auth", "db", "db"]
+
+
 # -- RPC, fixtures, refusals -------------------------------------------------------------------------
 
 
@@ -279,11 +309,13 @@ def test_a_generated_service_imports_answers_and_consumes_its_queue(tmp_path):
 
 def test_db_writes_and_indexes_a_thing_under_pyodide(bundles):
     thing = {"ns": "docs", "id": "a", "type": "Doc", "data": {"n": 1}, "content": "full text under pyodide"}
-    result = run(bundles, ROOT / "workers" / "db", rpc=("upsert_thing", [thing]))
+    principal = {"id": "svc_conformance", "type": "service", "role": "service", "permissions": ["db:write"]}
+    result = run(bundles, ROOT / "workers" / "db", rpc=("upsert_thing", [principal, thing]))
     assert result.ok, result.error
-    assert result.json()["data"]["schema_version"] == 1  # /health ran the migrations (FTS5, triggers)
+    assert result.json()["data"]["schema_version"] == 2  # /health ran the migrations (FTS5, triggers)
     assert result.rpc["created"] is True
     assert result.rpc["data"] == {"n": 1}
+    assert result.rpc["owner_id"] == "svc_conformance"
 
 
 def _token(secret: str, *, expired: bool) -> str:

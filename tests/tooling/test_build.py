@@ -101,6 +101,20 @@ def test_metadata_records_the_upload(bundles):
     assert [m["name"] for m in metadata["modules"]] == bundle.modules
 
 
+def test_metadata_carries_rate_limit_bindings_as_wrangler_uploads_them():
+    from dotdo_dev.build import upload_metadata
+    from dotdo_dev.config import load_worker
+
+    metadata = upload_metadata(load_worker(ROOT / "dispatcher"), [])
+    bindings = {b["name"]: b for b in metadata["bindings"]}
+    assert bindings["FRONT_DOOR_LIMITER"] == {
+        "type": "ratelimit",
+        "name": "FRONT_DOOR_LIMITER",
+        "namespace_id": "1001",
+        "simple": {"limit": 600, "period": 60},
+    }
+
+
 def test_a_bundle_over_its_budget_fails_the_build(tmp_path):
     repo = copy_repo(ROOT, tmp_path / "repo")
     pyproject = repo / "workers" / "gateway" / "pyproject.toml"
