@@ -154,6 +154,34 @@ class ServiceUnavailable(AppError):
     status, code = 503, "SERVICE_UNAVAILABLE"
 
 
+class StorageUnavailable(AppError):
+    """The storage behind a service cannot take the operation (read-only, full, failing, too slow): 503."""
+
+    status, code = 503, "STORAGE_UNAVAILABLE"
+
+
+#: How SQLite (local D1, Durable Object storage, KV and Queues on SQLite files) and D1 name storage
+#: failures that are the operator's to fix, not the request's: markers searched in the error's text.
+STORAGE_PROBLEMS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("SQLITE_READONLY", "readonly database", "read-only file system"), "The storage is read-only"),
+    (("SQLITE_FULL", "database or disk is full", "No space left on device"), "The storage is full"),
+    (
+        ("SQLITE_IOERR", "disk I/O error", "SQLITE_CANTOPEN", "unable to open database file"),
+        "The storage cannot be read or written",
+    ),
+    (("Query timed out", "SQLITE_INTERRUPT"), "A storage query ran out of time"),
+)
+
+
+def storage_error(exc: BaseException) -> StorageUnavailable | None:
+    """A 503 `STORAGE_UNAVAILABLE` naming the problem when `exc` is a storage failure, else None."""
+    text = str(exc)
+    for markers, message in STORAGE_PROBLEMS:
+        if any(marker in text for marker in markers):
+            return StorageUnavailable(message)
+    return None
+
+
 _CLASSES: dict[str, type[AppError]] = {
     cls.code: cls
     for cls in (
@@ -171,6 +199,7 @@ _CLASSES: dict[str, type[AppError]] = {
         InternalError,
         UpstreamError,
         ServiceUnavailable,
+        StorageUnavailable,
     )
 }
 

@@ -17,13 +17,14 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from shared.errors import AppError, from_rpc_exception, rpc_error
+from shared.errors import AppError, from_rpc_exception, rpc_error, storage_error
 
 T = TypeVar("T")
 
 
 def rpc_method(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-    """Let an `AppError` raised by an RPC method reach the caller with its code and status."""
+    """Let an `AppError` raised by an RPC method reach the caller with its code and status; a storage
+    failure reaches it as 503 `STORAGE_UNAVAILABLE` (not a 502 that blames the callee's code)."""
 
     @functools.wraps(method)
     async def wrapper(*args: Any, **kwargs: Any) -> T:
@@ -31,6 +32,11 @@ def rpc_method(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T
             return await method(*args, **kwargs)
         except AppError as err:
             raise rpc_error(err) from None
+        except Exception as exc:
+            problem = storage_error(exc)
+            if problem is None:
+                raise
+            raise rpc_error(problem) from None
 
     return wrapper
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from workers import Request, Response
 
 from shared.envelope import app_error_response, error_response
-from shared.errors import AppError
+from shared.errors import AppError, storage_error
 from shared.routing import Context, Next
 
 
@@ -18,7 +18,9 @@ class ErrorMiddleware:
     with a generic message and the request id, to quote when reporting it.
 
     The exception (type, message, a short traceback) is written to `sink` as one JSON line with
-    that request id, for the operator. `AppError`s become their own envelope.
+    that request id, for the operator. `AppError`s become their own envelope. A storage failure
+    (read-only, full or failing storage, a query out of time: `shared.errors.storage_error`) is a
+    503 `STORAGE_UNAVAILABLE` naming the problem, since the request itself may be fine.
     """
 
     def __init__(self, service: str, *, sink: Callable[[str], None] = print) -> None:
@@ -41,5 +43,10 @@ class ErrorMiddleware:
                 "message": str(exc)[:500],
                 "trace": traceback.format_exc(limit=8),
             }
+            problem = storage_error(exc)
+            if problem is not None:
+                line["type"] = "storage_error"
+                self.sink(json.dumps(line))
+                return app_error_response(problem, request_id=ctx.request_id)
             self.sink(json.dumps(line))
             return error_response("INTERNAL_ERROR", "Internal server error", status=500, request_id=ctx.request_id)

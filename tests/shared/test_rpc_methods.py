@@ -63,3 +63,17 @@ async def test_a_local_app_error_is_not_rewrapped():
 
     with pytest.raises(NotFound):
         await call(local)
+
+
+async def test_a_storage_failure_reaches_the_caller_as_a_503():
+    from shared.errors import StorageUnavailable
+
+    class Store:
+        @rpc_method
+        async def put(self):
+            raise RuntimeError("D1_ERROR: attempt to write a readonly database: SQLITE_READONLY")
+
+    with pytest.raises(StorageUnavailable) as info:
+        await call(across_the_binding(Store().put), service="db")
+    assert (info.value.status, info.value.code) == (503, "STORAGE_UNAVAILABLE")
+    assert info.value.message == "The storage is read-only"

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from shared.errors import RateLimited
 from shared.middleware import ErrorMiddleware, RequestIdMiddleware
 from shared.routing import Router
@@ -50,3 +52,28 @@ async def test_app_errors_keep_their_status_and_headers(lines, request_for):
     assert (reply.status, reply.headers.get("retry-after")) == (429, "9")
     assert (await reply.json())["error"]["code"] == "RATE_LIMITED"
     assert lines == []
+
+
+@pytest.mark.parametrize(
+    ("raised", "message"),
+    [
+        ("D1_ERROR: attempt to write a readonly database: SQLITE_READONLY", "The storage is read-only"),
+        ("D1_ERROR: database or disk is full: SQLITE_FULL", "The storage is full"),
+        ("attempt to write a readonly database", "The storage is read-only"),
+        ("D1_ERROR: disk I/O error: SQLITE_IOERR", "The storage cannot be read or written"),
+        ("D1_ERROR: Query timed out after 30 s (D1 stops a query at 30 s): SQLITE_INTERRUPT", "ran out of time"),
+    ],
+)
+async def test_a_storage_failure_is_a_503_naming_the_problem(lines, request_for, raised, message):
+    async def writes(request, ctx):
+        raise RuntimeError(raised)
+
+    reply = await app(lines, writes).handle(request_for("/x"), None)
+    assert reply.status == 503
+    body = await reply.json()
+    assert body["error"]["code"] == "STORAGE_UNAVAILABLE"
+    assert message in body["error"]["message"]
+    assert "SQLITE" not in json.dumps(body)  # the operator's log has the details, the client the problem
+    logged = json.loads(lines[-1])
+    assert logged["type"] == "storage_error"
+    assert logged["message"] == raised
