@@ -1,6 +1,7 @@
 """The rate limiter Durable Object, in-process on the local runtime: exact under concurrency, sliding window."""
 
 import asyncio
+import math
 
 import pytest
 from conftest import ROOT
@@ -78,3 +79,18 @@ class Env:
 )
 def test_limits_come_from_vars(values, rate_class, expected):
     assert gateway.limits(Env(**values), rate_class) == expected
+
+
+async def test_a_hit_counts_until_exactly_one_window_after_it(env, clock):
+    start = clock.now
+    assert (await rate_limiter.check(env, "edge", 1, 60))["allowed"]
+    clock.now = start + 59.9
+    refused = await rate_limiter.check(env, "edge", 1, 60)
+    assert not refused["allowed"]
+    assert refused["retry_after"] == 1
+    assert refused["reset"] == math.ceil(start + 60)
+    clock.now = start + 60
+    admitted = await rate_limiter.check(env, "edge", 1, 60)
+    assert admitted["allowed"]
+    assert admitted["remaining"] == 0
+    assert admitted["reset"] == math.ceil(start + 120)
