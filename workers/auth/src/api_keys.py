@@ -46,8 +46,8 @@ LAST_USED_EVERY = 60  # seconds: last_used_at is written at most this often per 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
-class CreateApiKey(BaseModel):
-    """What `POST /apikeys` and `create_api_key` take."""
+class KeySpec(BaseModel):
+    """What `POST /users/{id}/apikeys` and `create_api_key_for_user` take: a key's name, scopes and expiry."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -56,7 +56,6 @@ class CreateApiKey(BaseModel):
     environment: Literal["live", "test"] = "live"
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
     expires_at: str | None = Field(default=None, description="ISO-8601 time with zone; or use expires_in_days")
-    owner_id: str | None = Field(default=None, max_length=64, description="Another user (needs apikeys:admin)")
 
     @field_validator("permissions")
     @classmethod
@@ -78,6 +77,12 @@ class CreateApiKey(BaseModel):
         if is_past(to_iso(moment)):
             raise ValueError("must be in the future")
         return to_iso(moment)
+
+
+class CreateApiKey(KeySpec):
+    """What `POST /apikeys` and `create_api_key` take."""
+
+    owner_id: str | None = Field(default=None, max_length=64, description="Another user (needs apikeys:admin)")
 
 
 def _key_id() -> str:
@@ -259,6 +264,40 @@ async def create_api_key(env: Any, principal: dict[str, Any], request: Any) -> d
         if not allows(held, "apikeys:admin"):
             raise Forbidden("Making keys for others needs 'apikeys:admin'", details={"permission": "apikeys:admin"})
         owner_id = (await users.get_user(env, spec.owner_id))["id"]
+    return await _store_key(env, spec, owner_id, actor=principal["id"])
+
+
+async def create_api_key_for_user(env: Any, principal: dict[str, Any], user_id: str, request: Any) -> dict[str, Any]:
+    """Issue a key owned by user `user_id` (needs `apikeys:admin`): `{"key", "api_key"}`.
+
+    403 `PERMISSIONS_EXCEED_CALLER` for permissions the caller lacks, `PERMISSIONS_EXCEED_USER` for
+    ones beyond the user's role and grants; 404 for an unknown or disabled user. The key is the
+    user's: it authenticates as them, and their rate budget applies.
+    """
+    held = principal.get("permissions") or []
+    for needed in ("apikeys:write", "apikeys:admin"):
+        if not allows(held, needed):
+            raise Forbidden(f"This needs the permission {needed!r}", details={"permission": needed})
+    spec = validate(KeySpec, request)
+    user = await users.get_user(env, user_id)
+    if user.get("disabled_at"):
+        raise NotFound("This user is disabled", code="USER_DISABLED", details={"id": user["id"]})
+    beyond = [p for p in spec.permissions if not allows(held, p)]
+    if beyond:
+        message = "A key cannot carry permissions its creator lacks"
+        raise Forbidden(message, code="PERMISSIONS_EXCEED_CALLER", details={"permissions": beyond})
+    allowed = await users.effective_permissions(env, user)
+    beyond = [p for p in spec.permissions if not allows(allowed, p)]
+    if beyond:
+        message = "A key cannot carry permissions its user's role and grants do not give"
+        raise Forbidden(
+            message, code="PERMISSIONS_EXCEED_USER", details={"permissions": beyond, "role": user.get("role")}
+        )
+    return await _store_key(env, spec, user["id"], actor=principal["id"])
+
+
+async def _store_key(env: Any, spec: KeySpec, owner_id: str, *, actor: str) -> dict[str, Any]:
+    """A new key of `owner_id` as `spec` says, stored hashed: `{"key", "api_key"}` (the plain key only here)."""
     expires_at = spec.expires_at
     if spec.expires_in_days is not None:
         expires_at = iso_in(spec.expires_in_days * 86400)
@@ -273,7 +312,7 @@ async def create_api_key(env: Any, principal: dict[str, Any], request: Any) -> d
         "permissions": spec.permissions,
         "expires_at": expires_at,
     }
-    record = await store.insert(env, "api_keys", values, actor=principal["id"])
+    record = await store.insert(env, "api_keys", values, actor=actor)
     return {"key": key, "api_key": public_key(record)}
 
 

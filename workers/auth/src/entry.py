@@ -44,7 +44,17 @@ class Default(WorkerEntrypoint):
     async def revoke_api_key(self, principal: dict, key_id: str) -> dict:
         return await api_keys.revoke_api_key(self.env, principal, key_id)
 
+    @rpc_method
+    async def create_api_key_for_user(self, principal: dict, user_id: str, request: dict) -> dict:
+        """A key owned by `user_id`, within the caller's permissions and the user's (needs apikeys:admin)."""
+        return await api_keys.create_api_key_for_user(self.env, principal, user_id, request)
+
     # -- users and roles -------------------------------------------------------------------------------
+    @rpc_method
+    async def create_user(self, principal: dict, request: dict) -> dict:
+        """A user without SSO: {email, name, role, org_id?} (needs users:admin)."""
+        return await users.create_user(self.env, principal, request)
+
     @rpc_method
     async def get_user(self, user_id: str) -> dict:
         return users.public_user(await users.get_user(self.env, user_id))

@@ -155,6 +155,18 @@ async def revoke_api_key(request: Request, ctx: Context) -> Any:
     return await api_keys.revoke_api_key(ctx.env, principal_of(ctx), ctx.params["id"])
 
 
+@router.post("/users")
+async def create_user(request: Request, ctx: Context) -> Any:
+    return ctx.json(await users.create_user(ctx.env, principal_of(ctx), await read_json(request)), status=201)
+
+
+@router.post("/users/{id}/apikeys")
+async def create_api_key_for_user(request: Request, ctx: Context) -> Any:
+    body = await read_json(request)
+    created = await api_keys.create_api_key_for_user(ctx.env, principal_of(ctx), ctx.params["id"], body)
+    return ctx.json(created, status=201)
+
+
 @router.get("/users/{id}")
 async def get_user(request: Request, ctx: Context) -> Any:
     principal = principal_of(ctx)

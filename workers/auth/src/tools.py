@@ -45,6 +45,10 @@ class Grant(UserId):
     org_id: str | None = Field(default=None, max_length=64)
 
 
+class UserApiKey(api_keys.KeySpec):
+    id: str = Field(min_length=1, max_length=64, description="The user who will own the key (usr_...)")
+
+
 class CheckPermission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -68,6 +72,21 @@ async def list_api_keys(args: ListKeys, ctx: Any) -> dict:
 @registry.tool("auth_revoke_api_key", "Revoke an API key.", KeyId)
 async def revoke_api_key(args: KeyId, ctx: Any) -> dict:
     return await api_keys.revoke_api_key(ctx.env, principal_of(ctx), args.id)
+
+
+@registry.tool(
+    "auth_create_api_key_for_user",
+    "Issue an API key (shown once) owned by another user, within your permissions and theirs; needs apikeys:admin.",
+    UserApiKey,
+)
+async def create_api_key_for_user(args: UserApiKey, ctx: Any) -> dict:
+    spec = args.model_dump(exclude_none=True, exclude={"id"})
+    return await api_keys.create_api_key_for_user(ctx.env, principal_of(ctx), args.id, spec)
+
+
+@registry.tool("auth_create_user", "Create a user (email, name, role user|admin); needs users:admin.", users.CreateUser)
+async def create_user(args: users.CreateUser, ctx: Any) -> dict:
+    return await users.create_user(ctx.env, principal_of(ctx), args.model_dump(exclude_none=True))
 
 
 @registry.tool("auth_get_user", "Get a user (yourself, or anyone with users:read).", UserId)

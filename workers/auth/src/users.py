@@ -7,14 +7,37 @@ plus the grants (those of the organisation asked about, and the platform-wide on
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import store
 from shared.clock import now_iso
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.permissions import ROLES, allows, role_permissions, valid_permission
+from shared.validation import validate
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PUBLIC_FIELDS = ("id", "email", "name", "role", "workos_user_id", "disabled_at", "created_at", "updated_at")
+
+
+class CreateUser(BaseModel):
+    """What `POST /users` and `create_user` take: a user who signs in with API keys (no SSO needed)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(min_length=3, max_length=254, description="Unique, compared case-insensitively")
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["user", "admin"] = "user"
+    org_id: str | None = Field(default=None, min_length=1, max_length=64, description="An organisation to join")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL.fullmatch(value):
+            raise ValueError("must be an email address, e.g. ada@example.com")
+        return value.lower()
 
 
 def public_user(user: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +81,32 @@ async def check_user_permission(env: Any, user_id: str, permission: str, org_id:
 def _require(principal: dict[str, Any], permission: str) -> None:
     if not allows(principal.get("permissions") or (), permission):
         raise Forbidden(f"This needs the permission {permission!r}", details={"permission": permission})
+
+
+async def create_user(env: Any, principal: dict[str, Any], request: Any) -> dict[str, Any]:
+    """Make a user (needs `users:admin`, and every permission of the role given): 409 `USER_EXISTS` for a
+    known email (case-insensitive), 404 for an unknown `org_id` (the user joins it as a member)."""
+    _require(principal, "users:admin")
+    spec = validate(CreateUser, request)
+    beyond = [p for p in role_permissions(spec.role) if not allows(principal.get("permissions") or (), p)]
+    if beyond:
+        raise Forbidden("A user cannot get a role beyond your own permissions", details={"role": spec.role})
+    if (await store.find(env, "users", {"email": spec.email}, limit=1))["items"]:
+        raise _user_exists(spec.email)
+    if spec.org_id is not None and await store.get(env, "organizations", spec.org_id) is None:
+        raise NotFound("No such organisation", details={"org_id": spec.org_id})
+    values = {"email": spec.email, "name": spec.name, "role": spec.role}
+    try:
+        user = await store.insert(env, "users", values, actor=principal["id"])
+    except Conflict:  # a concurrent request made the same email
+        raise _user_exists(spec.email) from None
+    if spec.org_id is not None:
+        await ensure_membership(env, user["id"], spec.org_id, "member")
+    return public_user(user)
+
+
+def _user_exists(email: str) -> Conflict:
+    return Conflict("A user with this email exists", code="USER_EXISTS", details={"email": email})
 
 
 async def set_role(env: Any, principal: dict[str, Any], user_id: str, role: str) -> dict[str, Any]:

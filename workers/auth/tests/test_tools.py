@@ -30,8 +30,12 @@ async def test_tools_are_listed_with_schemas(auth):
         "auth_set_user_disabled",
         "auth_grant_permission",
         "auth_check_permission",
+        "auth_create_user",
+        "auth_create_api_key_for_user",
     }
     assert tools["auth_create_api_key"]["inputSchema"]["required"] == ["name", "permissions"]
+    assert tools["auth_create_user"]["inputSchema"]["required"] == ["email", "name"]
+    assert tools["auth_create_api_key_for_user"]["inputSchema"]["required"] == ["name", "permissions", "id"]
 
 
 async def test_mcp_needs_a_token(auth):
@@ -155,3 +159,26 @@ async def test_disabling_a_user_stops_their_keys_and_sessions_at_once(auth, db_p
     admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
     with pytest.raises(Exception, match="CANNOT_DISABLE_SELF"):
         await auth.rpc("set_user_disabled", admin, admin["id"], True)
+
+
+async def test_users_and_their_keys_through_tools(auth, db_platform):
+    failed, user = await call_tool(
+        auth, BOOTSTRAP_KEY, "auth_create_user", {"email": "Tool.User@Example.com", "name": "Tool", "role": "user"}
+    )
+    assert (failed, user["email"], user["role"]) == (False, "tool.user@example.com", "user")
+    failed, error = await call_tool(auth, BOOTSTRAP_KEY, "auth_create_user", {"email": user["email"], "name": "x"})
+    assert (failed, error["code"]) == (True, "USER_EXISTS")
+    arguments = {"id": user["id"], "name": "agent", "permissions": ["db:read"]}
+    failed, created = await call_tool(auth, BOOTSTRAP_KEY, "auth_create_api_key_for_user", arguments)
+    assert (failed, created["api_key"]["owner_id"]) == (False, user["id"])
+    assert (await auth.rpc("validate_api_key", created["key"]))["id"] == user["id"]
+    failed, error = await call_tool(
+        auth, BOOTSTRAP_KEY, "auth_create_api_key_for_user", arguments | {"permissions": ["deploy"]}
+    )
+    assert (failed, error["code"]) == (True, "PERMISSIONS_EXCEED_USER")
+    # a role-user key may do neither
+    _, key, _ = await user_key(auth, db_platform, ["apikeys:read", "apikeys:write", "db:read"])
+    failed, error = await call_tool(auth, key, "auth_create_user", {"email": "someone@example.com", "name": "x"})
+    assert (failed, error["code"]) == (True, "FORBIDDEN")
+    failed, error = await call_tool(auth, key, "auth_create_api_key_for_user", arguments)
+    assert (failed, error["code"]) == (True, "FORBIDDEN")
