@@ -373,6 +373,55 @@ async def test_ignored_calls_are_warned_about(store, jobs, caplog):
     assert any("retryAll() after ackAll()" in w for w in warnings)
 
 
+async def test_a_message_acked_before_the_handler_raises_is_not_redelivered_and_the_others_are(store, jobs):
+    await jobs.sendBatch([{"body": i} for i in range(3)])
+
+    async def ack_the_middle_then_raise(batch):
+        batch.messages[1].ack()
+        raise RuntimeError("handler failed after one ack")
+
+    c = consumer(store, Recorder(ack_the_middle_then_raise))
+    assert await c.deliver_once(force=True) == 3
+    assert bodies(store) == [0, 2]
+    again = Recorder()
+    c.deliver = again
+    assert await c.deliver_once(force=True) == 2
+    assert again.batches == [[(0, 2), (2, 2)]]  # the acked message never comes back
+    assert store.pending("jobs") == 0
+
+
+async def test_a_handler_that_returns_without_acking_acks_every_message_implicitly(store, jobs):
+    await jobs.sendBatch([{"body": i} for i in range(3)])
+    seen = Recorder()  # touches no message: neither ack() nor retry()
+    c = consumer(store, seen)
+    assert await c.deliver_once(force=True) == 3
+    assert store.pending("jobs") == 0
+    assert await c.deliver_once(force=True) == 0
+    assert seen.batches == [[(0, 1), (1, 1), (2, 1)]]
+
+
+async def test_a_retry_after_an_ack_of_the_same_message_is_warned_about_and_ignored(store, jobs, caplog):
+    await jobs.sendBatch([{"body": 0}, {"body": 1}])
+
+    ids = []
+
+    async def ack_then_retry(batch):
+        ids.extend(m.id for m in batch.messages)
+        first = batch.messages[0]
+        first.ack()
+        first.ack()  # a second ack is no contradiction: no warning
+        first.retry()
+        batch.messages[1].retry()
+        batch.messages[1].retry()  # nor is a second retry
+
+    with caplog.at_level(logging.WARNING, logger="dotdo.queues"):
+        await consumer(store, Recorder(ack_then_retry)).deliver_once(force=True)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert bodies(store) == [1]
+    assert len(warnings) == 1
+    assert f"retry() on message {ids[0]} after ack()" in warnings[0]
+
+
 async def test_retry_delay_precedence(store, jobs, clock):
     """The message's own delay, else retryAll()'s, else the consumer's retry_delay."""
     await jobs.sendBatch([{"body": i} for i in range(3)])
