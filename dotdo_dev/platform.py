@@ -124,9 +124,7 @@ class LocalPlatform:
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
             raise ConfigError(self.root, f"two workers are named {sorted(duplicates)}")
-        self.sockets.mkdir(parents=True, exist_ok=True)
-        for stale in self.sockets.iterdir():
-            stale.unlink()
+        self._make_private_sockets_folder()
         self.state.root.mkdir(parents=True, exist_ok=True)
         for config in configs:
             (self.sockets / f"{config.name}.registered").write_text(str(config.path))
@@ -143,6 +141,17 @@ class LocalPlatform:
         await self._serve_front()
         if self.watch:
             self._watcher = asyncio.create_task(self._watch())
+
+    def _make_private_sockets_folder(self) -> None:
+        """The folder of the workers' sockets, created 0700 with a name no one else can have taken first.
+
+        Only the account running the platform may enter it, so no other local account can reach a worker's
+        socket (each is 0600 too; see `host.private_socket`).
+        """
+        digest = hashlib.sha256(str(self.state.root.resolve()).encode()).hexdigest()[:10]
+        prefix = f"dotdo-{os.getuid()}-{digest}-{os.getpid()}-"
+        self.sockets = Path(tempfile.mkdtemp(prefix=prefix, dir=tempfile.gettempdir()))  # mode 0700, a fresh name
+        self.peers.sockets_dir = self.sockets
 
     async def _spawn(self, config: WorkerConfig, env: dict[str, str]) -> None:
         args = [

@@ -4,6 +4,11 @@
 loads the worker into an `Isolate`, serves it over HTTP on `DIR/<name>.sock` (plain requests go to
 its `fetch`; calls carrying the platform token may also be RPC or cron), and runs its queue
 consumers and cron triggers.
+
+The socket is private: it is created with mode 0600 (in a folder the platform made 0700), and the
+platform's `x-dotdo-*` headers (among them the gateway's `x-dotdo-principal`, which services trust)
+reach the worker only on requests that carry the per-run token; any other request loses every
+`x-dotdo-*` header before the worker sees it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hmac
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -31,6 +37,7 @@ from dotdo_dev.runtime.peers import (
     EXCEPTION_HEADER,
     INTERNAL_HEADERS,
     OP_HEADER,
+    PLATFORM_PREFIX,
     TOKEN_HEADER,
     URL_HEADER,
     Peers,
@@ -69,7 +76,7 @@ class WorkerApp:
         if too_large:
             await _send_plain(send, 413, "Payload Too Large")
             return
-        internal = self.token is not None and hmac.compare_digest(hmap.get(TOKEN_HEADER, ""), self.token)
+        internal = self._carries_token(scope["headers"])
         path = scope.get("path", "/")
         if internal and path == "/__dotdo/rpc" and OP_HEADER not in hmap:
             await self._rpc(body, send)
@@ -85,7 +92,10 @@ class WorkerApp:
             raw_path = (scope.get("raw_path") or path.encode()).decode("latin-1")
             url = f"http://{host}{raw_path}" + (f"?{query}" if query else "")
         entrypoint = (hmap.get(ENTRYPOINT_HEADER) or None) if forwarded else None
-        clean = [(k, v) for k, v in headers if k not in INTERNAL_HEADERS]
+        # With the token the platform's own headers (the gateway's principal) stay; without it none reaches the worker.
+        clean = [
+            (k, v) for k, v in headers if k not in INTERNAL_HEADERS and (internal or not k.startswith(PLATFORM_PREFIX))
+        ]
         request = Request(url, method=scope["method"], headers=clean, body=body or None)
         try:
             response, ctx = await self.isolate.fetch(request, entrypoint=entrypoint)
@@ -101,6 +111,13 @@ class WorkerApp:
             return
         await _send_response(send, response)
         self._after(ctx)
+
+    def _carries_token(self, raw_headers: list[tuple[bytes, bytes]]) -> bool:
+        """Whether the request carries the platform's per-run token (compared in constant time, as bytes)."""
+        if self.token is None:
+            return False
+        sent = next((v for k, v in raw_headers if k.lower() == TOKEN_HEADER.encode()), b"")
+        return hmac.compare_digest(sent, self.token.encode())
 
     async def _rpc(self, body: bytes, send: Any) -> None:
         try:
@@ -187,6 +204,25 @@ async def _send_response(send: Any, response: FetchResponse) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def private_socket(path: Path) -> socket.socket:
+    """A listening Unix socket at `path` that only this account can connect to (mode 0600).
+
+    The mode is set between `bind` and `listen`: until `listen` no one can connect, so there is no window
+    in which the socket is open to others (uvicorn's own `uds=` would make it 0666).
+    """
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+        os.chmod(path, 0o600)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 async def serve(config_path: Path, *, state: Path, sockets: Path, token: str) -> None:
     """Load the worker, start its consumers and crons, and serve until cancelled."""
     import uvicorn
@@ -211,10 +247,10 @@ async def serve(config_path: Path, *, state: Path, sockets: Path, token: str) ->
         tasks.append(asyncio.create_task(CronScheduler(config.crons, fire).run()))
     socket_path = sockets / f"{config.name}.sock"
     temp_path = sockets / f".{config.name}.{os.getpid()}.sock"
+    listener = private_socket(temp_path)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
-            uds=str(temp_path),
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -223,7 +259,7 @@ async def serve(config_path: Path, *, state: Path, sockets: Path, token: str) ->
         )
     )
     tasks.append(asyncio.create_task(_exit_with_parent(server)))
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.01)
     if serving.done():

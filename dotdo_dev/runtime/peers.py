@@ -24,6 +24,9 @@ ENTRYPOINT_HEADER = "x-dotdo-entrypoint"
 URL_HEADER = "x-dotdo-url"
 EXCEPTION_HEADER = "x-dotdo-exception"
 INTERNAL_HEADERS = (TOKEN_HEADER, OP_HEADER, ENTRYPOINT_HEADER, URL_HEADER, EXCEPTION_HEADER)
+#: Every header the platform uses internally starts so (also `x-dotdo-principal`, set by the gateway).
+#: A worker's host honours them only on requests carrying the token, and strips them from any other.
+PLATFORM_PREFIX = "x-dotdo-"
 
 # Where the local platform tells its processes how to reach each other.
 SOCKETS_ENV = "DOTDO_SOCKETS_DIR"

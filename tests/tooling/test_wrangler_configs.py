@@ -105,3 +105,24 @@ def test_ratelimits_are_validated_as_wrangler_validates_them(tmp_path, simple, a
         with pytest.raises(ConfigError, match="must be either 10 or 60") as info:
             load_worker(cfg)
         assert info.value.key == "ratelimits[0].simple.period"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_only_the_dispatcher_is_public(case):
+    # Services trust the gateway's principal header: on Cloudflare that holds because nothing but the
+    # dispatcher has a public URL. `workers_dev`, `route` and `routes` are inherited by environments.
+    cfg, env = case
+    top = jsonc.load(cfg)
+    block = top.get("env", {}).get(env, {}) if env else {}
+
+    def effective(key):
+        return block[key] if key in block else top.get(key)
+
+    assert effective("workers_dev") is False, f'{cfg} [{env or "top"}]: set "workers_dev": false'
+    if cfg.parent.name != "dispatcher":
+        assert not effective("routes"), f"{cfg} [{env or 'top'}] has public routes"
+        assert not effective("route"), f"{cfg} [{env or 'top'}] has a public route"
+
+
+def test_the_service_template_has_no_public_url():
+    assert '"workers_dev": false' in (ROOT / "templates" / "domain" / "wrangler.jsonc.j2").read_text()
