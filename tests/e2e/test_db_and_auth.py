@@ -10,6 +10,7 @@ import pytest_asyncio
 from conftest import BOOTSTRAP, rpc, running_platform
 
 from shared.errors import from_rpc_exception
+from shared.principals import service_principal
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -33,7 +34,7 @@ def as_(key: str, host: str) -> dict[str, str]:
 async def test_health_of_both_services_is_public(http):
     db = await http.get("/health", headers={"host": "db.do"})
     assert db.status_code == 200
-    assert db.json()["data"]["schema_version"] == 1
+    assert db.json()["data"]["schema_version"] == 2
     assert (await http.get("/health", headers={"host": "auth.do"})).json()["data"]["service"] == "auth"
 
 
@@ -98,9 +99,10 @@ async def test_things_round_trip_the_same_through_http_rpc_and_mcp(http, platfor
     put = await http.post("/things", json=thing, headers=as_(key, "db.do"))
     assert put.status_code == 201
     stored = {k: v for k, v in put.json()["data"].items() if k != "created"}
-    assert stored["created_by"] == (await rpc(platform, "auth", "validate_api_key", key))["id"]
+    principal = await rpc(platform, "auth", "validate_api_key", key)
+    assert stored["created_by"] == stored["owner_id"] == principal["id"]
     via_http = (await http.get("/things/e2e/doc-1", headers=as_(key, "db.do"))).json()["data"]
-    via_rpc = await rpc(platform, "db", "get_thing", "e2e", "doc-1")
+    via_rpc = await rpc(platform, "db", "get_thing", principal, "e2e", "doc-1")
     mcp = await http.post(
         "/mcp",
         json={
@@ -118,7 +120,7 @@ async def test_things_round_trip_the_same_through_http_rpc_and_mcp(http, platfor
     assert listed["meta"]["total"] == 1
     found = (await http.get("/search?q=quick fox", headers=as_(key, "db.do"))).json()["data"]
     assert [t["id"] for t in found] == ["doc-1"]
-    searched = await rpc(platform, "db", "search_things", "brown")
+    searched = await rpc(platform, "db", "search_things", principal, "brown")
     assert [t["id"] for t in searched["items"]] == ["doc-1"]
     gone = await http.delete("/things/e2e/doc-1", headers=as_(key, "db.do"))
     assert gone.json()["data"] == {"ns": "e2e", "id": "doc-1", "deleted": True}
@@ -126,11 +128,16 @@ async def test_things_round_trip_the_same_through_http_rpc_and_mcp(http, platfor
 
 
 async def test_relationships_both_ways(http, platform):
+    me = service_principal("e2e")  # a service acting for itself: it owns what it writes
     for thing in ({"ns": "people", "id": "ada"}, {"ns": "papers", "id": "notes"}):
-        await rpc(platform, "db", "upsert_thing", thing)
+        await rpc(platform, "db", "upsert_thing", me, thing)
     edge = {"from": {"ns": "people", "id": "ada"}, "predicate": "wrote", "to": {"ns": "papers", "id": "notes"}}
-    await rpc(platform, "db", "upsert_relationship", edge)
-    out = await rpc(platform, "db", "get_relationships", "people", "ada")
-    into = await rpc(platform, "db", "get_incoming_relationships", "papers", "notes")
+    await rpc(platform, "db", "upsert_relationship", me, edge)
+    out = await rpc(platform, "db", "get_relationships", me, "people", "ada")
+    into = await rpc(platform, "db", "get_incoming_relationships", me, "papers", "notes")
+    assert out["items"][0]["owner_id"] == "svc_e2e"
+    # another service sees none of it (the things are private to the first)
+    other = service_principal("other")
+    assert (await rpc(platform, "db", "get_relationships", other, "people", "ada"))["items"] == []
     assert out["items"][0]["to"] == {"ns": "papers", "id": "notes"}
     assert into["items"][0]["from"] == {"ns": "people", "id": "ada"}

@@ -64,13 +64,19 @@ async def test_db_through_the_gateway_needs_a_key_and_its_permissions(http, plat
     assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "INVALID_API_KEY")
     writer = await new_key(platform, ["db:read", "db:write"])
     created = await http.post(
-        "/db/things", json={"ns": "gw", "id": "one", "content": "via gateway"}, headers=bearer(writer)
+        "/db/things",
+        json={"ns": "gw", "id": "one", "content": "via gateway", "visibility": "public"},
+        headers=bearer(writer),
     )
     assert created.status_code == 201
+    # another user's private thing is not theirs to see (before owners, any reader listed it)
+    secret = await http.post("/db/things", json={"ns": "gw", "id": "secret"}, headers=bearer(writer))
+    assert (secret.status_code, secret.json()["data"]["visibility"]) == (201, "private")
     reader = await new_key(platform, ["db:read"])
     listed = await http.get("/db/things?ns=gw", headers=bearer(reader))
     assert listed.status_code == 200
     assert [t["id"] for t in listed.json()["data"]] == ["one"]
+    assert listed.json()["meta"]["total"] == 1
     assert listed.headers["x-ratelimit-limit"] == "60"
     # the service sees the same path through the gateway as through db.do
     direct = await http.get("/things?ns=gw", headers={"host": "db.do", "authorization": f"Bearer {reader}"})
@@ -79,6 +85,19 @@ async def test_db_through_the_gateway_needs_a_key_and_its_permissions(http, plat
     assert denied.status_code == 403
     assert denied.json()["error"]["details"] == {"permission": "db:write"}
     assert (await http.get("/db/things/gw/two", headers=bearer(reader))).status_code == 404
+    hidden = await http.get("/db/things/gw/secret", headers=bearer(reader))
+    missing = await http.get("/db/things/gw/nothing-here", headers=bearer(reader))
+    assert hidden.status_code == missing.status_code == 404
+    # the same answer as for an id that does not exist
+    assert hidden.json()["error"] == {
+        "code": "NOT_FOUND",
+        "message": "No thing gw/secret",
+        "details": {"ns": "gw", "id": "secret"},
+    }
+    assert missing.json()["error"]["code"] == "NOT_FOUND"
+    searched = await http.get("/db/search?q=gateway", headers=bearer(reader))
+    assert [t["id"] for t in searched.json()["data"]] == ["one"]
+    assert (await http.get("/db/things/gw/secret", headers=bearer(writer))).status_code == 200
 
 
 async def test_one_key_gets_exactly_its_limit_under_concurrency(http, platform):

@@ -46,7 +46,8 @@ async def test_db_tools_through_the_official_client(platform):
         assert upserted.isError is False
         assert upserted.structuredContent["created"] is True
         got = await session.call_tool("db_get", {"ns": "mcp", "id": "n1"})
-        via_rpc = await platform.peers.rpc("db", None, "get_thing", ["mcp", "n1"], {})
+        principal = await platform.peers.rpc("auth", None, "validate_api_key", [writer], {})
+        via_rpc = await platform.peers.rpc("db", None, "get_thing", [principal, "mcp", "n1"], {})
         assert got.structuredContent == dict(via_rpc)
         found = await session.call_tool("db_search", {"q": "context"})
         assert [t["id"] for t in found.structuredContent["items"]] == ["n1"]
@@ -67,12 +68,13 @@ async def test_a_reader_through_the_gateway_can_read_but_not_write(platform):
     async with mcp_session(f"{platform.url}/db/mcp", reader, host="gateway.do") as session:
         stats = await session.call_tool("db_stats", {})
         assert stats.isError is False
-        assert stats.structuredContent["schema_version"] == 1
+        assert stats.structuredContent["schema_version"] == 2
         refused = await session.call_tool("db_upsert", {"ns": "mcp", "id": "n2"})
         assert refused.isError is True
         assert '"FORBIDDEN"' in refused.content[0].text
+    admin = {"id": "usr_e2e_admin", "role": "admin", "permissions": ["*"]}  # sees everything there is
     with pytest.raises(Exception, match="NOT_FOUND"):
-        await platform.peers.rpc("db", None, "get_thing", ["mcp", "n2"], {})
+        await platform.peers.rpc("db", None, "get_thing", [admin, "mcp", "n2"], {})
 
 
 async def test_auth_tools_through_the_official_client(platform):

@@ -5,6 +5,12 @@ tables column by column for validation, and a test holds the two together.
 
 Version 1: things and relationships (the graph), full-text search over things' content (FTS5,
 kept in step by triggers), the typed records of the other services, and the audit log.
+
+Version 2: owners. Every thing and relationship gets `owner_id` (the principal that created it)
+and `org_id` (its organisation, or none), with indexes for the access condition (`access.py`).
+Rows written before this get their owner from `created_by` where that is a user id (`usr_...`);
+the others keep no owner, which makes them admins' only until an admin gives them one
+(`POST /sql`: `UPDATE things SET owner_id = ? WHERE ...`).
 """
 
 from shared.migrations import Migration
@@ -149,8 +155,23 @@ RECORDS = (
     "CREATE INDEX audit_log_actor ON audit_log (actor, created_at)",
 )
 
+OWNERS = (
+    "ALTER TABLE things ADD COLUMN owner_id TEXT",
+    "ALTER TABLE things ADD COLUMN org_id TEXT",
+    "ALTER TABLE relationships ADD COLUMN owner_id TEXT",
+    "ALTER TABLE relationships ADD COLUMN org_id TEXT",
+    "UPDATE things SET owner_id = created_by WHERE created_by GLOB 'usr_?*'",
+    "UPDATE relationships SET owner_id = created_by WHERE created_by GLOB 'usr_?*'",
+    "CREATE INDEX things_owner ON things (owner_id, ns, created_at)",
+    "CREATE INDEX things_org ON things (org_id, ns, created_at)",
+    "CREATE INDEX things_visibility ON things (visibility, ns, created_at)",
+    "CREATE INDEX relationships_owner ON relationships (owner_id)",
+    "CREATE INDEX relationships_org ON relationships (org_id)",
+)
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "graph_records_audit", GRAPH + RECORDS),
+    Migration(2, "owners", OWNERS),
 ]
 
 LATEST = MIGRATIONS[-1].version

@@ -1,6 +1,8 @@
 """The db HTTP API. Every route calls a domain function; every route but /health needs a bearer token.
 
-Reads need `db:read`, writes `db:write`, raw SQL (`POST /sql`) `db:admin`.
+Reads need `db:read`, writes `db:write`, raw SQL (`POST /sql`) `db:admin`. Every domain call acts
+for the authenticated principal (`ctx.state["principal"]`): what it may see and change is decided
+in `access.py`, never here.
 """
 
 from typing import Any
@@ -41,8 +43,8 @@ async def health(request: Request, ctx: Context) -> Any:
 
 @router.get("/things")
 async def list_things(request: Request, ctx: Context) -> Any:
-    require_permission(ctx, "db:read")
-    page = await things.list_things(ctx.env, query_of(request))
+    principal = require_permission(ctx, "db:read")
+    page = await things.list_things(ctx.env, principal, query_of(request))
     meta = {k: page[k] for k in ("page", "limit", "total", "has_more", "next_cursor")}
     return ctx.json(page["items"], meta=meta)
 
@@ -50,14 +52,14 @@ async def list_things(request: Request, ctx: Context) -> Any:
 @router.post("/things")
 async def upsert_thing(request: Request, ctx: Context) -> Any:
     principal = require_permission(ctx, "db:write")
-    thing = await things.upsert_thing(ctx.env, await read_json(request), actor=principal["id"])
+    thing = await things.upsert_thing(ctx.env, principal, await read_json(request))
     return ctx.json(thing, status=201 if thing["created"] else 200)
 
 
 @router.get("/things/{ns}/{id}")
 async def get_thing(request: Request, ctx: Context) -> Any:
-    require_permission(ctx, "db:read")
-    return await things.get_thing(ctx.env, ctx.params["ns"], ctx.params["id"])
+    principal = require_permission(ctx, "db:read")
+    return await things.get_thing(ctx.env, principal, ctx.params["ns"], ctx.params["id"])
 
 
 @router.put("/things/{ns}/{id}")
@@ -67,23 +69,21 @@ async def put_thing(request: Request, ctx: Context) -> Any:
     for key in ("ns", "id"):
         if key in body and body[key] != ctx.params[key]:
             raise BadRequest(f"The body's {key} differs from the path", code="VALIDATION_ERROR")
-    thing = await things.upsert_thing(
-        ctx.env, body | {"ns": ctx.params["ns"], "id": ctx.params["id"]}, actor=principal["id"]
-    )
+    thing = await things.upsert_thing(ctx.env, principal, body | {"ns": ctx.params["ns"], "id": ctx.params["id"]})
     return ctx.json(thing, status=201 if thing["created"] else 200)
 
 
 @router.delete("/things/{ns}/{id}")
 async def delete_thing(request: Request, ctx: Context) -> Any:
-    require_permission(ctx, "db:write")
-    return await things.delete_thing(ctx.env, ctx.params["ns"], ctx.params["id"])
+    principal = require_permission(ctx, "db:write")
+    return await things.delete_thing(ctx.env, principal, ctx.params["ns"], ctx.params["id"])
 
 
 @router.get("/things/{ns}/{id}/relationships")
 async def thing_relationships(request: Request, ctx: Context) -> Any:
-    require_permission(ctx, "db:read")
+    principal = require_permission(ctx, "db:read")
     query = query_of(request) | {"ns": ctx.params["ns"], "id": ctx.params["id"]}
-    page = await relationships.list_relationships(ctx.env, query)
+    page = await relationships.list_relationships(ctx.env, principal, query)
     return ctx.json(page["items"], meta={"has_more": page["has_more"]})
 
 
@@ -92,22 +92,22 @@ async def thing_relationships(request: Request, ctx: Context) -> Any:
 
 @router.get("/relationships")
 async def list_relationships(request: Request, ctx: Context) -> Any:
-    require_permission(ctx, "db:read")
-    page = await relationships.list_relationships(ctx.env, query_of(request))
+    principal = require_permission(ctx, "db:read")
+    page = await relationships.list_relationships(ctx.env, principal, query_of(request))
     return ctx.json(page["items"], meta={"has_more": page["has_more"]})
 
 
 @router.post("/relationships")
 async def upsert_relationship(request: Request, ctx: Context) -> Any:
     principal = require_permission(ctx, "db:write")
-    edge = await relationships.upsert_relationship(ctx.env, await read_json(request), actor=principal["id"])
+    edge = await relationships.upsert_relationship(ctx.env, principal, await read_json(request))
     return ctx.json(edge, status=201)
 
 
 @router.delete("/relationships")
 async def delete_relationship(request: Request, ctx: Context) -> Any:
-    require_permission(ctx, "db:write")
-    return await relationships.delete_relationship(ctx.env, await read_json(request))
+    principal = require_permission(ctx, "db:write")
+    return await relationships.delete_relationship(ctx.env, principal, await read_json(request))
 
 
 # -- search, stats, operators ----------------------------------------------------------------------------
@@ -115,27 +115,27 @@ async def delete_relationship(request: Request, ctx: Context) -> Any:
 
 @router.get("/search")
 async def search(request: Request, ctx: Context) -> Any:
-    require_permission(ctx, "db:read")
+    principal = require_permission(ctx, "db:read")
     query = query_of(request)
     unknown = set(query) - {"q", "ns", "type", "limit"}
     if unknown:
         raise BadRequest(f"Unknown query parameters: {', '.join(sorted(unknown))[:200]}", code="VALIDATION_ERROR")
     result = await things.search_things(
-        ctx.env, query.get("q", ""), query.get("ns"), query.get("type"), query.get("limit", 20)
+        ctx.env, principal, query.get("q", ""), query.get("ns"), query.get("type"), query.get("limit", 20)
     )
     return ctx.json(result["items"], meta={"query": result["query"]})
 
 
 @router.get("/stats")
 async def stats(request: Request, ctx: Context) -> Any:
-    require_permission(ctx, "db:read")
-    return await things.stats(ctx.env)
+    principal = require_permission(ctx, "db:read")
+    return await things.stats(ctx.env, principal)
 
 
 @router.get("/types")
 async def types(request: Request, ctx: Context) -> Any:
-    require_permission(ctx, "db:read")
-    return await things.type_distribution(ctx.env, query_of(request).get("ns"))
+    principal = require_permission(ctx, "db:read")
+    return await things.type_distribution(ctx.env, principal, query_of(request).get("ns"))
 
 
 @router.post("/sql")

@@ -1,7 +1,8 @@
 """The db MCP tools: the same domain functions as RPC and HTTP, described for AI agents.
 
 The caller is authenticated by the HTTP middleware; each tool checks the permission it needs
-(`db:read` or `db:write`) and answers a tool error (FORBIDDEN) without it.
+(`db:read` or `db:write`) and answers a tool error (FORBIDDEN) without it, and acts for that
+principal: the tools see and change exactly what the principal may through RPC and HTTP.
 """
 
 from typing import Any
@@ -30,8 +31,8 @@ class NoArgs(BaseModel):
 
 @registry.tool("db_get", "Get one thing by namespace and id.", things.ThingKey)
 async def db_get(args: things.ThingKey, ctx: Any) -> dict:
-    require_permission(ctx, "db:read")
-    return await things.get_thing(ctx.env, args.ns, args.id)
+    principal = require_permission(ctx, "db:read")
+    return await things.get_thing(ctx.env, principal, args.ns, args.id)
 
 
 @registry.tool(
@@ -40,14 +41,14 @@ async def db_get(args: things.ThingKey, ctx: Any) -> dict:
     things.ThingQuery,
 )
 async def db_list(args: things.ThingQuery, ctx: Any) -> dict:
-    require_permission(ctx, "db:read")
-    return await things.list_things(ctx.env, args.model_dump(exclude_none=True))
+    principal = require_permission(ctx, "db:read")
+    return await things.list_things(ctx.env, principal, args.model_dump(exclude_none=True))
 
 
 @registry.tool("db_search", "Full-text search over things' content (every word must match).", SearchArgs)
 async def db_search(args: SearchArgs, ctx: Any) -> dict:
-    require_permission(ctx, "db:read")
-    return await things.search_things(ctx.env, args.q, args.ns, args.type, args.limit)
+    principal = require_permission(ctx, "db:read")
+    return await things.search_things(ctx.env, principal, args.q, args.ns, args.type, args.limit)
 
 
 @registry.tool(
@@ -55,16 +56,16 @@ async def db_search(args: SearchArgs, ctx: Any) -> dict:
 )
 async def db_upsert(args: things.ThingInput, ctx: Any) -> dict:
     principal = require_permission(ctx, "db:write")
-    return await things.upsert_thing(ctx.env, args.model_dump(), actor=principal["id"])
+    return await things.upsert_thing(ctx.env, principal, args.model_dump(exclude_unset=True))
 
 
 @registry.tool("db_delete", "Delete a thing and its relationships.", things.ThingKey)
 async def db_delete(args: things.ThingKey, ctx: Any) -> dict:
-    require_permission(ctx, "db:write")
-    return await things.delete_thing(ctx.env, args.ns, args.id)
+    principal = require_permission(ctx, "db:write")
+    return await things.delete_thing(ctx.env, principal, args.ns, args.id)
 
 
 @registry.tool("db_stats", "Counts of things and relationships, namespaces and types.", NoArgs)
 async def db_stats(args: NoArgs, ctx: Any) -> dict:
-    require_permission(ctx, "db:read")
-    return await things.stats(ctx.env)
+    principal = require_permission(ctx, "db:read")
+    return await things.stats(ctx.env, principal)

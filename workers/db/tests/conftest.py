@@ -17,6 +17,23 @@ PRINCIPALS = {
     "writer-token": {"id": "usr_writer", "type": "user", "role": "user", "permissions": ["db:read", "db:write"]},
     "reader-token": {"id": "usr_reader", "type": "user", "role": "viewer", "permissions": ["db:read"]},
     "nothing-token": {"id": "usr_nobody", "type": "api_key", "role": "user", "permissions": ["deploy"]},
+    # two users and organisation members, for ownership and visibility (test_access.py)
+    "alice-token": {"id": "usr_alice", "type": "user", "role": "user", "permissions": ["db:read", "db:write"]},
+    "bob-token": {"id": "usr_bob", "type": "user", "role": "user", "permissions": ["db:read", "db:write"]},
+    "member-token": {
+        "id": "usr_carol",
+        "type": "user",
+        "role": "user",
+        "org_id": "org_1",
+        "permissions": ["db:read", "db:write"],
+    },
+    "org-viewer-token": {
+        "id": "usr_dan",
+        "type": "user",
+        "role": "viewer",
+        "org_id": "org_1",
+        "permissions": ["db:read"],
+    },
 }
 
 
@@ -49,6 +66,14 @@ def bearer(token: str) -> dict[str, str]:
 
 ADMIN, WRITER, READER, NOTHING = (bearer(t) for t in ("admin-token", "writer-token", "reader-token", "nothing-token"))
 
+#: The principals of the tokens above, as RPC callers pass them (the principal a call acts for).
+P_ADMIN, P_WRITER, P_READER = (PRINCIPALS[t] for t in ("admin-token", "writer-token", "reader-token"))
+
+
+def user(id: str, *, org_id: str | None = None, role: str = "user", permissions=("db:read", "db:write")) -> dict:
+    """A principal as auth's `validate_token` answers it (an API key's or a session's user)."""
+    return {"id": id, "type": "user", "role": role, "org_id": org_id, "permissions": list(permissions)}
+
 
 async def rpc_outcome(worker, method: str, *args, **kwargs):
     """Call an RPC method: `(value, None)` if it answered, `(None, AppError)` if it raised (rebuilt, with
@@ -77,6 +102,6 @@ async def body(response) -> dict:
     return data
 
 
-async def make_thing(worker, ns: str, id: str, *, actor: str = "usr_test", **fields) -> dict:
-    """Upsert a thing over RPC; the stored thing (with `created`)."""
-    return await worker.rpc("upsert_thing", {"ns": ns, "id": id, **fields}, actor=actor)
+async def make_thing(worker, ns: str, id: str, *, principal: dict = P_WRITER, **fields) -> dict:
+    """Upsert a thing over RPC acting for `principal` (the writer's by default); the stored thing (with `created`)."""
+    return await worker.rpc("upsert_thing", principal, {"ns": ns, "id": id, **fields})

@@ -1,7 +1,7 @@
 """POST /sql: admins only, read-only unless `write`, one statement, classified like SQLite reads it, audited."""
 
 import pytest
-from conftest import ADMIN, READER, WRITER, body, make_thing
+from conftest import ADMIN, P_WRITER, READER, WRITER, body, make_thing
 
 from admin_sql import statement_kind
 from shared.errors import BadRequest
@@ -77,7 +77,7 @@ async def test_writes_need_the_write_flag(worker, statement):
     assert response.status == 403
     assert (await body(response))["error"]["code"] == "SQL_WRITE_NOT_ALLOWED"
     assert await count_things(worker) == 1
-    assert (await worker.rpc("get_thing", "acme", "a1"))["type"] == "Person"
+    assert (await worker.rpc("get_thing", P_WRITER, "acme", "a1"))["type"] == "Person"
     (entry,) = await audit(worker)
     assert (entry["actor"], entry["action"]) == ("usr_admin", "sql.refused")
     assert entry["details"]["kind"] == "write"
@@ -94,8 +94,8 @@ async def test_write_with_flag_runs(worker):
     data = (await body(response))["data"]
     assert data["kind"] == "write"
     assert data["rows"] == [{"id": "a1"}]
-    assert (await worker.rpc("get_thing", "acme", "a1"))["type"] == "Robot"
-    assert (await worker.rpc("get_thing", "acme", "a2"))["type"] == "Person"
+    assert (await worker.rpc("get_thing", P_WRITER, "acme", "a1"))["type"] == "Robot"
+    assert (await worker.rpc("get_thing", P_WRITER, "acme", "a2"))["type"] == "Person"
     (entry,) = await audit(worker)
     assert (entry["action"], entry["details"]["kind"], entry["details"]["write_flag"]) == ("sql.ran", "write", True)
     assert "Robot" not in str(entry)  # parameters are not stored

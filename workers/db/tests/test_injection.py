@@ -4,7 +4,7 @@ and afterwards every table still exists with the same rows."""
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ADMIN, READER, WRITER, body, make_thing, rpc_fails, rpc_outcome
+from conftest import ADMIN, P_WRITER, READER, WRITER, body, make_thing, rpc_fails, rpc_outcome
 
 NASTY = [
     "' OR '1'='1",
@@ -45,6 +45,7 @@ async def seeded(worker):
     await make_thing(worker, "beta", "b1", content="secret beta stuff")
     await worker.rpc(
         "upsert_relationship",
+        P_WRITER,
         {"from": {"ns": "acme", "id": "a1"}, "predicate": "knows", "to": {"ns": "beta", "id": "b1"}},
     )
     await worker.rpc("insert_record", "users", {"id": "usr_1", "email": "a@x.io", "name": "A"})
@@ -85,19 +86,19 @@ async def test_search_q(seeded, value):
     ids = {t["id"] for t in data["data"]}
     # no input widens the match: operators are words ("hello OR secret" needs all three), never syntax
     assert "b1" not in ids
-    result = await worker.rpc("search_things", value)
+    result = await worker.rpc("search_things", P_WRITER, value)
     assert {t["id"] for t in result["items"]} == ids
     await _unchanged(worker, before)
 
 
 async def test_search_operators_are_plain_words(seeded):
     worker, _ = seeded
-    assert (await worker.rpc("search_things", "hello OR secret"))["items"] == []
-    assert (await worker.rpc("search_things", "world NOT hello"))["items"] == []
-    assert [t["id"] for t in (await worker.rpc("search_things", '"hello" -world'))["items"]] == ["a1"]
+    assert (await worker.rpc("search_things", P_WRITER, "hello OR secret"))["items"] == []
+    assert (await worker.rpc("search_things", P_WRITER, "world NOT hello"))["items"] == []
+    assert [t["id"] for t in (await worker.rpc("search_things", P_WRITER, '"hello" -world'))["items"]] == ["a1"]
     # `content:` is not a column filter: "content" is one more word that must match
-    assert (await worker.rpc("search_things", "content:hello"))["items"] == []
-    assert [t["id"] for t in (await worker.rpc("search_things", "hello:world"))["items"]] == ["a1"]
+    assert (await worker.rpc("search_things", P_WRITER, "content:hello"))["items"] == []
+    assert [t["id"] for t in (await worker.rpc("search_things", P_WRITER, "hello:world"))["items"]] == ["a1"]
 
 
 @pytest.mark.parametrize("value", NASTY)
@@ -120,19 +121,19 @@ async def test_relationship_inputs(seeded, value):
         good | {"to": {"ns": "beta", "id": value}},
     ]
     for variant in variants:
-        stored, err = await rpc_outcome(worker, "upsert_relationship", variant)
+        stored, err = await rpc_outcome(worker, "upsert_relationship", P_WRITER, variant)
         if err is not None:
             assert err.status in (400, 404), err
-            assert (await rpc_fails(worker, "delete_relationship", variant)).status in (400, 404)
+            assert (await rpc_fails(worker, "delete_relationship", P_WRITER, variant)).status in (400, 404)
         else:  # a value that is a valid predicate/id (e.g. "content:") is stored verbatim, nothing else
             assert stored["predicate"] == variant["predicate"]
-            assert await worker.rpc("delete_relationship", variant) == {"deleted": True}
+            assert await worker.rpc("delete_relationship", P_WRITER, variant) == {"deleted": True}
     for method, args in [
         ("get_relationships", ("acme", "a1", value)),
         ("get_incoming_relationships", (value, "a1")),
         ("get_relationships", ("acme", value)),
     ]:
-        page, err = await rpc_outcome(worker, method, *args)
+        page, err = await rpc_outcome(worker, method, P_WRITER, *args)
         assert page == {"items": [], "has_more": False} if err is None else err.code == "VALIDATION_ERROR", err
     for param in ("predicate", "direction", "limit", "offset"):
         response = await worker.fetch("/things/acme/a1/relationships?" + urlencode({param: value}), headers=READER)
@@ -240,22 +241,30 @@ async def test_injection_in_thing_bodies_is_stored_as_text(seeded):
     thing = {"ns": "acme", "id": "evil", "type": "Doc", "content": "'); DROP TABLE things; --", "data": {"'": '"'}}
     response = await worker.fetch("/things", method="POST", headers=WRITER, json=thing)
     assert response.status == 201
-    got = await worker.rpc("get_thing", "acme", "evil")
+    got = await worker.rpc("get_thing", P_WRITER, "acme", "evil")
     assert (got["content"], got["data"]) == (thing["content"], thing["data"])
     assert (await snapshot(worker))["things"] == before["things"] + 1
-    assert [t["id"] for t in (await worker.rpc("search_things", "DROP TABLE"))["items"]] == ["evil"]
+    assert [t["id"] for t in (await worker.rpc("search_things", P_WRITER, "DROP TABLE"))["items"]] == ["evil"]
 
 
 async def test_type_confused_rpc_arguments_are_400_not_500(seeded):
     worker, before = seeded
     calls = [
-        ("get_thing", ({"ns": "acme"}, "a1")),
-        ("get_thing", ("acme", ["a1"])),
-        ("list_things", ("ns=acme",)),
-        ("list_things", ([1, 2],)),
-        ("search_things", (["hello"],)),
-        ("count_things", ({"$ne": None},)),
-        ("upsert_relationship", ("not a dict",)),
+        ("get_thing", (P_WRITER, {"ns": "acme"}, "a1")),
+        ("get_thing", (P_WRITER, "acme", ["a1"])),
+        ("list_things", (P_WRITER, "ns=acme")),
+        ("list_things", (P_WRITER, [1, 2])),
+        ("search_things", (P_WRITER, ["hello"])),
+        ("count_things", (P_WRITER, {"$ne": None})),
+        ("upsert_relationship", (P_WRITER, "not a dict")),
+        # the principal itself: not a principal, or a principal of the wrong shape
+        ("get_thing", ("usr_writer", "acme", "a1")),
+        ("get_thing", (None, "acme", "a1")),
+        ("list_things", ({"id": "usr_writer"},)),
+        ("list_things", ({"id": "usr_writer", "permissions": "db:read"},)),
+        ("list_things", ({"id": 5, "permissions": ["db:read"]},)),
+        ("list_things", ({"id": "usr_writer", "permissions": ["db:read"], "org_id": ["org_1"]},)),
+        ("count_things", ({"id": "", "permissions": ["*"]},)),
         ("insert_record", ("users", "email")),
         ("find_records", ("users", 5)),
         ("update_record", ("users", "usr_1", [["name", "x"]])),

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from conftest import ADMIN, ROOT, StandInAuth, body
+from conftest import ADMIN, P_WRITER, ROOT, StandInAuth, body
 
 from dotdo_dev.testing import WorkerHarness
 from migrations import MIGRATIONS
@@ -63,18 +63,21 @@ async def test_every_declared_table_accepts_its_required_columns(worker):
 
 
 async def test_migrations_apply_once(worker, tmp_path):
-    assert await worker.rpc("migrate") == {"schema_version": 1}
-    assert await worker.rpc("migrate") == {"schema_version": 1}
+    assert await worker.rpc("migrate") == {"schema_version": 2}
+    assert await worker.rpc("migrate") == {"schema_version": 2}
     # a new isolate on the same database (nothing remembered on the binding) finds it done
     again = WorkerHarness(ROOT, state_dir=tmp_path, bindings={"AUTH_SERVICE": object()})
-    assert await again.rpc("migrate") == {"schema_version": 1}
+    assert await again.rpc("migrate") == {"schema_version": 2}
     db = worker.env.DB
-    assert await apply_migrations(db, MIGRATIONS) == 1
+    assert await apply_migrations(db, MIGRATIONS) == 2
     fresh_binding = again.env.DB
     if hasattr(fresh_binding, "_dotdo_schema_version"):
         del fresh_binding._dotdo_schema_version
-    assert await apply_migrations(fresh_binding, MIGRATIONS) == 1
-    assert await rows(db, "SELECT version, name FROM _migrations") == [{"version": 1, "name": "graph_records_audit"}]
+    assert await apply_migrations(fresh_binding, MIGRATIONS) == 2
+    assert await rows(db, "SELECT version, name FROM _migrations") == [
+        {"version": 1, "name": "graph_records_audit"},
+        {"version": 2, "name": "owners"},
+    ]
 
 
 async def test_concurrent_first_requests_on_a_fresh_database(tmp_path, auth):
@@ -82,8 +85,8 @@ async def test_concurrent_first_requests_on_a_fresh_database(tmp_path, auth):
     first, second = await asyncio.gather(fresh.fetch("/health"), fresh.fetch("/health"))
     for response in (first, second):
         assert response.status == 200
-        assert (await response.json())["data"]["schema_version"] == 1
-    assert await rows(fresh.env.DB, "SELECT version FROM _migrations") == [{"version": 1}]
+        assert (await response.json())["data"]["schema_version"] == 2
+    assert await rows(fresh.env.DB, "SELECT version FROM _migrations") == [{"version": 1}, {"version": 2}]
 
 
 class Yielding:
@@ -107,19 +110,19 @@ async def test_two_isolates_racing_to_migrate(tmp_path, auth):
     versions = await asyncio.gather(
         apply_migrations(Yielding(one.env.DB), MIGRATIONS), apply_migrations(Yielding(two.env.DB), MIGRATIONS)
     )
-    assert versions == [1, 1]
-    assert await rows(one.env.DB, "SELECT version FROM _migrations") == [{"version": 1}]
+    assert versions == [2, 2]
+    assert await rows(one.env.DB, "SELECT version FROM _migrations") == [{"version": 1}, {"version": 2}]
     # both isolates then serve requests on the one schema
-    await one.rpc("upsert_thing", {"ns": "acme", "id": "x"})
-    assert (await two.rpc("get_thing", "acme", "x"))["id"] == "x"
+    await one.rpc("upsert_thing", P_WRITER, {"ns": "acme", "id": "x"})
+    assert (await two.rpc("get_thing", P_WRITER, "acme", "x"))["id"] == "x"
 
 
 async def test_a_second_database_in_the_same_process_is_brought_up_to_date(tmp_path, worker):
     # The schema check is remembered once per isolate (env is wrapped anew per request on Cloudflare);
     # a database that turns out to lack the schema is migrated on the spot and the statement retried.
-    await worker.rpc("upsert_thing", {"ns": "a", "id": "1"})  # the first database, checked
+    await worker.rpc("upsert_thing", P_WRITER, {"ns": "a", "id": "1"})  # the first database, checked
     other = WorkerHarness(ROOT, state_dir=tmp_path / "other", bindings={"AUTH_SERVICE": StandInAuth()})
-    assert await other.rpc("count_things") == 0  # a fresh file: healed, not "no such table"
-    assert (await other.rpc("upsert_thing", {"ns": "b", "id": "2"}))["created"] is True
+    assert await other.rpc("count_things", P_WRITER) == 0  # a fresh file: healed, not "no such table"
+    assert (await other.rpc("upsert_thing", P_WRITER, {"ns": "b", "id": "2"}))["created"] is True
     with pytest.raises(Exception, match="NOT_FOUND"):
-        await other.rpc("get_thing", "a", "1")
+        await other.rpc("get_thing", P_WRITER, "a", "1")

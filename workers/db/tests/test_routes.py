@@ -1,7 +1,7 @@
 """The HTTP API: authentication and permissions, the envelope, a writer's round trip, input errors."""
 
 import pytest
-from conftest import ADMIN, NOTHING, READER, WRITER, body, make_thing
+from conftest import ADMIN, NOTHING, P_WRITER, READER, WRITER, body, make_thing
 
 READ_ROUTES = [
     "/things",
@@ -37,7 +37,7 @@ async def test_health_is_public(worker, auth):
     assert data["success"] is True
     assert data["data"]["service"] == "db"
     assert data["data"]["status"] == "ok"
-    assert data["data"]["schema_version"] == 1
+    assert data["data"]["schema_version"] == 2
     assert auth.calls == []  # no token asked for
 
 
@@ -54,7 +54,7 @@ async def test_no_token_is_401(worker, auth, method, path, payload):
         response = await worker.fetch(path, method=method, json=payload, headers=headers)
         assert response.status == 401
     assert auth.calls == []
-    assert await worker.rpc("get_thing", "acme", "a1")  # nothing deleted
+    assert await worker.rpc("get_thing", P_WRITER, "acme", "a1")  # nothing deleted
 
 
 @pytest.mark.parametrize(("method", "path", "payload"), ALL_ROUTES)
@@ -68,7 +68,7 @@ async def test_bad_token_is_401(worker, auth, method, path, payload):
 
 @pytest.mark.parametrize("path", READ_ROUTES)
 async def test_reader_reads_nothing_token_does_not(worker, path):
-    await make_thing(worker, "acme", "a1", content="hello")
+    await make_thing(worker, "acme", "a1", content="hello", visibility="public")
     response = await worker.fetch(path, headers=READER)
     assert response.status == 200, await response.json()
     assert (await body(response))["success"] is True
@@ -82,19 +82,20 @@ async def test_reader_reads_nothing_token_does_not(worker, path):
 @pytest.mark.parametrize(("method", "path", "payload"), WRITE_ROUTES)
 async def test_reader_cannot_write(worker, method, path, payload):
     await make_thing(worker, "acme", "a1")
-    before = await worker.rpc("stats")
+    before = await worker.rpc("stats", P_WRITER)
     for headers in (READER, NOTHING):
         response = await worker.fetch(path, method=method, json=payload, headers=headers)
         assert response.status == 403
         error = (await body(response))["error"]
         assert error["code"] == "FORBIDDEN"
         assert error["details"] == {"permission": "db:write"}
-    assert await worker.rpc("stats") == before
-    assert (await worker.rpc("get_thing", "acme", "a1"))["type"] == "Thing"
+    assert await worker.rpc("stats", P_WRITER) == before
+    assert (await worker.rpc("get_thing", P_WRITER, "acme", "a1"))["type"] == "Thing"
 
 
 async def test_writer_round_trip(worker):
     thing = {"ns": "acme", "id": "a1", "type": "Person", "data": {"n": 1}, "content": "hello http world"}
+    thing["visibility"] = "public"  # read back by the reader below
     response = await worker.fetch("/things", method="POST", headers=WRITER, json=thing)
     assert response.status == 201
     created = (await body(response))["data"]
@@ -109,11 +110,11 @@ async def test_writer_round_trip(worker):
     response = await worker.fetch("/things/acme/a1", headers=READER)
     got = (await body(response))["data"]
     assert got == {k: v for k, v in replaced.items() if k != "created"}
-    assert got == await worker.rpc("get_thing", "acme", "a1")
+    assert got == await worker.rpc("get_thing", P_WRITER, "acme", "a1")
 
     for i in range(3):
-        await make_thing(worker, "acme", f"z{i}")
-    await make_thing(worker, "other", "o1")
+        await make_thing(worker, "acme", f"z{i}", visibility="public")
+    await make_thing(worker, "other", "o1", visibility="public")
     response = await worker.fetch("/things?ns=acme&limit=2&order_by=id&order=asc", headers=READER)
     listed = await body(response)
     assert [t["id"] for t in listed["data"]] == ["a1", "z0"]
@@ -145,7 +146,7 @@ async def test_writer_round_trip(worker):
     assert response.status == 400
     response = await worker.fetch("/things/acme/a1", method="PUT", headers=WRITER, json=["x"])
     assert response.status == 400
-    assert (await worker.rpc("get_thing", "acme", "a1"))["type"] == "Person"
+    assert (await worker.rpc("get_thing", P_WRITER, "acme", "a1"))["type"] == "Person"
     response = await worker.fetch("/things/acme/a1", method="PUT", headers=WRITER, json={"ns": "acme", "type": "Robot"})
     assert response.status == 200
     assert (await body(response))["data"]["type"] == "Robot"
@@ -164,7 +165,7 @@ async def test_writer_round_trip(worker):
 
 async def test_relationships_over_http(worker):
     for id in ("a", "b", "c"):
-        await make_thing(worker, "acme", id)
+        await make_thing(worker, "acme", id, visibility="public")  # the reader sees public things only
     edge = {"from": {"ns": "acme", "id": "a"}, "predicate": "knows", "to": {"ns": "acme", "id": "b"}, "data": {"w": 1}}
     response = await worker.fetch("/relationships", method="POST", headers=WRITER, json=edge)
     assert response.status == 201
@@ -185,7 +186,7 @@ async def test_relationships_over_http(worker):
     response = await worker.fetch("/things/acme/b/relationships?direction=incoming", headers=READER)
     incoming = (await body(response))["data"]
     assert [(r["from"]["id"], r["predicate"]) for r in incoming] == [("a", "knows")]
-    assert incoming[0] == (await worker.rpc("get_incoming_relationships", "acme", "b"))["items"][0]
+    assert incoming[0] == (await worker.rpc("get_incoming_relationships", P_WRITER, "acme", "b"))["items"][0]
     response = await worker.fetch("/things/acme/b/relationships", headers=READER)
     assert (await body(response))["data"] == []
     response = await worker.fetch("/things/acme/a/relationships?predicate=likes", headers=READER)
@@ -201,13 +202,13 @@ async def test_relationships_over_http(worker):
 
 
 async def test_stats_and_types(worker):
-    await make_thing(worker, "acme", "a", type="Person")
-    await make_thing(worker, "acme", "b", type="Person")
-    await make_thing(worker, "beta", "c", type="Doc")
+    await make_thing(worker, "acme", "a", type="Person", visibility="public")
+    await make_thing(worker, "acme", "b", type="Person", visibility="public")
+    await make_thing(worker, "beta", "c", type="Doc", visibility="public")
     stats = (await body(await worker.fetch("/stats", headers=READER)))["data"]
-    assert stats == await worker.rpc("stats")
+    assert stats == await worker.rpc("stats", P_WRITER)
     assert stats["things"] == 3
-    assert stats["schema_version"] == 1
+    assert stats["schema_version"] == 2
     types = (await body(await worker.fetch("/types", headers=READER)))["data"]
     assert types == [{"type": "Person", "count": 2}, {"type": "Doc", "count": 1}]
     types = (await body(await worker.fetch("/types?ns=beta", headers=READER)))["data"]
@@ -240,7 +241,7 @@ async def test_bad_bodies(worker, kwargs, status, code):
     error = (await body(response))["error"]
     assert error["code"]
     assert code is None or error["code"] == code
-    assert await worker.rpc("count_things") == 0
+    assert await worker.rpc("count_things", P_WRITER) == 0
 
 
 async def test_field_errors_name_the_field(worker):

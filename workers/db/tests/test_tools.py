@@ -4,7 +4,7 @@ import itertools
 import json
 
 import pytest
-from conftest import READER, WRITER, body, make_thing
+from conftest import P_WRITER, READER, WRITER, body, make_thing
 
 _ids = itertools.count(1)
 
@@ -68,16 +68,16 @@ async def test_same_data_as_rpc_and_http(worker):
     assert again["created"] is False
     assert again["visibility"] == "public"
 
-    stored = await worker.rpc("get_thing", "acme", "m1")
+    stored = await worker.rpc("get_thing", P_WRITER, "acme", "m1")
     http = (await body(await worker.fetch("/things/acme/m1", headers=READER)))["data"]
     error, got = await call(worker, "db_get", {"ns": "acme", "id": "m1"}, READER)
     assert error is False
     assert got == stored == http == {k: v for k, v in again.items() if k != "created"}
 
-    await make_thing(worker, "acme", "m2", content="another protocol")
+    await make_thing(worker, "acme", "m2", content="another protocol", visibility="public")
     error, listed = await call(worker, "db_list", {"ns": "acme", "order_by": "id", "order": "asc"}, READER)
     assert error is False
-    assert listed == await worker.rpc("list_things", {"ns": "acme", "order_by": "id", "order": "asc"})
+    assert listed == await worker.rpc("list_things", P_WRITER, {"ns": "acme", "order_by": "id", "order": "asc"})
     assert [t["id"] for t in listed["items"]] == ["m1", "m2"]
     error, first = await call(worker, "db_list", {"ns": "acme", "limit": 1, "order_by": "id", "order": "asc"}, READER)
     error, second = await call(
@@ -90,13 +90,13 @@ async def test_same_data_as_rpc_and_http(worker):
 
     error, found = await call(worker, "db_search", {"q": "protocol", "ns": "acme"}, READER)
     assert error is False
-    assert found == await worker.rpc("search_things", "protocol", "acme")
+    assert found == await worker.rpc("search_things", P_WRITER, "protocol", "acme")
     assert sorted(t["id"] for t in found["items"]) == ["m1", "m2"]
     http_search = (await body(await worker.fetch("/search?q=protocol&ns=acme", headers=READER)))["data"]
     assert http_search == found["items"]
 
     error, stats = await call(worker, "db_stats", {}, READER)
-    assert stats == await worker.rpc("stats")
+    assert stats == await worker.rpc("stats", P_WRITER)
 
     error, deleted = await call(worker, "db_delete", {"ns": "acme", "id": "m1"})
     assert (error, deleted) == (False, {"ns": "acme", "id": "m1", "deleted": True})
@@ -106,7 +106,7 @@ async def test_same_data_as_rpc_and_http(worker):
     error, missing = await call(worker, "db_delete", {"ns": "acme", "id": "m1"})
     assert error is True
     assert missing["code"] == "NOT_FOUND"
-    assert await worker.rpc("count_things") == 1
+    assert await worker.rpc("count_things", P_WRITER) == 1
 
 
 @pytest.mark.parametrize(
@@ -121,8 +121,8 @@ async def test_reader_cannot_write_through_tools(worker, tool, arguments):
     error, data = await call(worker, tool, arguments, READER)
     assert error is True
     assert data["code"] == "FORBIDDEN"
-    assert await worker.rpc("count_things") == 1
-    assert await worker.rpc("get_thing", "acme", "keep")
+    assert await worker.rpc("count_things", P_WRITER) == 1
+    assert await worker.rpc("get_thing", P_WRITER, "acme", "keep")
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ async def test_invalid_arguments_are_tool_errors(worker, tool, arguments):
     assert data["code"] == "VALIDATION_ERROR"
     assert data["details"]
     assert all("field" in d for d in data["details"])
-    assert await worker.rpc("count_things") == 0
+    assert await worker.rpc("count_things", P_WRITER) == 0
 
 
 async def test_list_with_bad_cursor_is_a_tool_error(worker):
