@@ -33,7 +33,7 @@ def client_key(headers: Any) -> str:
     if address.version == 6:
         if address.ipv4_mapped is not None:
             return f"ip:{address.ipv4_mapped}"
-        return f"ip:{ipaddress.IPv6Network((address, 64), strict=False)}"
+        return f"ip:{ipaddress.IPv6Address(int(address) >> 64 << 64)}/64"
     return f"ip:{address}"
 
 
