@@ -137,11 +137,6 @@ class D1Database:
             raise TypeError(f"D1 exec() takes the SQL as a str, not {type(query).__name__}")
         return _to_worker(await self._call(self._exec, query))
 
-    def close(self) -> None:
-        """Close the connection and end the database's thread (after the calls already made)."""
-        self._thread.shutdown(wait=True)
-        self._conn.close()
-
     # -- execution (on the database's thread) ------------------------------------------------------------
     async def _call(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run `function(*args)` on the database's thread; calls run one at a time, in order."""
