@@ -462,3 +462,20 @@ async def test_jwks_unavailable(workos, signer, response):
         await verify_access_token(CONFIG, signer.token())
     assert info.value.status == 502
     assert info.value.code == "SSO_UPSTREAM_ERROR"
+
+
+@pytest.mark.parametrize(
+    "exp", [float("inf"), float("nan"), 10**400, "9999999999", NOW + 10**9], ids=["inf", "nan", "1e400", "str", "far"]
+)
+async def test_exp_infinite_huge_or_not_a_number_is_refused(jwks_route, signer, exp):
+    # Properly signed by WorkOS's key: only `exp` is wrong.
+    await assert_unauthorized(signer.token(exp=exp))
+
+
+async def test_a_good_token_over_the_length_cap_is_refused(workos, jwks_route, signer):
+    fits = signer.token(pad="x" * (sso.MAX_TOKEN_LENGTH * 3 // 4 - 1000))
+    assert len(fits) <= sso.MAX_TOKEN_LENGTH
+    assert (await verify_access_token(CONFIG, fits))["sub"] == USER_ID  # the control
+    too_long = signer.token(pad="x" * (sso.MAX_TOKEN_LENGTH * 3 // 4))
+    assert len(too_long) > sso.MAX_TOKEN_LENGTH
+    await assert_unauthorized(too_long)
