@@ -618,3 +618,20 @@ async def test_attach_and_detach_are_refused_as_on_d1(db, tmp_path, sql):
     assert await names(db) == []
     assert not (tmp_path / "x.sqlite").exists()
     assert await db.prepare("SELECT name FROM pragma_database_list").raw() == [["main"]]
+
+
+async def test_a_databases_thread_ends_with_it(tmp_path):
+    import gc
+    import threading
+
+    before = threading.active_count()
+    for n in range(20):
+        db = D1Database(tmp_path / f"{n}.sqlite")
+        assert await db.prepare("SELECT 1 AS one").first("one") == 1
+    del db
+    gc.collect()
+    for _ in range(100):
+        if threading.active_count() <= before:
+            break
+        await asyncio.sleep(0.01)
+    assert threading.active_count() <= before
