@@ -359,9 +359,10 @@ def _ratelimits(r: _Reader, d: dict[str, Any]) -> list[RateLimitConfig]:
 
 
 def _unique_binding_names(p: Path, cfg: WorkerConfig) -> None:
-    """A rate limit binding's name is used by no other binding or var (wrangler refuses duplicates)."""
+    """A rate limit binding's name is used by no other binding, var or required secret (wrangler refuses duplicates)."""
     others = [
         *cfg.vars,
+        *cfg.secrets_required,
         *(s.binding for s in cfg.services),
         *(d.binding for d in cfg.d1_databases),
         *(k.binding for k in cfg.kv_namespaces),

@@ -139,6 +139,11 @@ def test_queue_consumer_defaults_are_cloudflares(tmp_path):
             '"ratelimits": [{"name": "L", "namespace_id": "1", "simple": {"limit": 5, "period": 60}}]',
             "ratelimits[0].name",
         ),
+        (
+            '"secrets": {"required": ["L"]}, '
+            '"ratelimits": [{"name": "L", "namespace_id": "1", "simple": {"limit": 5, "period": 60}}]',
+            "ratelimits[0].name",
+        ),
     ],
 )
 def test_wrong_types_name_the_key(tmp_path, fragment, key):
