@@ -17,8 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dotdo_dev.config import ConfigError
 from dotdo_dev.dev_vars import ensure_dev_vars
 from dotdo_dev.platform import LocalPlatform, discover_workers, find_repo_root
+from dotdo_dev.preflight import StartError
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -33,7 +35,11 @@ def _dev(args: argparse.Namespace) -> int:
                 "created %s with fresh local secrets (see the README: bootstrap admin key)", created.relative_to(root)
             )
     platform = LocalPlatform(root, host=args.host, port=port, watch=not args.no_reload)
-    asyncio.run(platform.run())
+    try:
+        asyncio.run(platform.run())
+    except (StartError, ConfigError) as exc:
+        print(f"dotdo dev: {exc}", file=sys.stderr)  # one line, no traceback: nothing was left running
+        return 1
     return 0
 
 

@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -34,6 +35,7 @@ from typing import Any
 
 from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_local
 from dotdo_dev.front_door import EnvelopeH11Protocol, FrontDoor
+from dotdo_dev.preflight import StartError, bind_port, check_state_folder
 from dotdo_dev.runtime.peers import SOCKETS_ENV, TOKEN_ENV, Peers
 from dotdo_dev.runtime.state import StateDir, default_state_dir
 
@@ -124,8 +126,19 @@ class LocalPlatform:
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
             raise ConfigError(self.root, f"two workers are named {sorted(duplicates)}")
+        check_state_folder(self.state.root)  # before anything starts: one clear error, nothing to clean up
+        front = bind_port(self.host, self.port)  # a second `make dev` stops here, before spawning a worker
+        try:
+            await self._start_workers(configs, wait_seconds)
+        except BaseException:
+            front.close()
+            raise
+        await self._serve_front(front)
+        if self.watch:
+            self._watcher = asyncio.create_task(self._watch())
+
+    async def _start_workers(self, configs: list[WorkerConfig], wait_seconds: float) -> None:
         self._make_private_sockets_folder()
-        self.state.root.mkdir(parents=True, exist_ok=True)
         for config in configs:
             (self.sockets / f"{config.name}.registered").write_text(str(config.path))
         env = dict(os.environ if self.environ is None else self.environ)
@@ -138,9 +151,6 @@ class LocalPlatform:
             await self._spawn(config, env)
         await self._wait_ready(wait_seconds)
         log.info("%d workers ready in %.2f s", len(configs), time.monotonic() - started)
-        await self._serve_front()
-        if self.watch:
-            self._watcher = asyncio.create_task(self._watch())
 
     def _make_private_sockets_folder(self) -> None:
         """The folder of the workers' sockets, created 0700 with a name no one else can have taken first.
@@ -201,34 +211,17 @@ class LocalPlatform:
                     await asyncio.sleep(0.1)
                     tail = "\n".join(entry.output[-30:])
                     await self.stop()
-                    raise RuntimeError(f"worker {name!r} failed to start (exit {entry.process.returncode}):\n{tail}")
+                    raise StartError(f"worker {name!r} failed to start (exit {entry.process.returncode}):\n{tail}")
             if waiting and time.monotonic() > deadline:
                 await self.stop()
-                raise TimeoutError(f"workers did not start within {wait_seconds:.0f} s: {sorted(waiting)}")
+                raise StartError(f"workers did not start within {wait_seconds:.0f} s: {sorted(waiting)}")
             if waiting:
                 await asyncio.sleep(0.02)
 
-    async def _serve_front(self) -> None:
-        import socket
-
+    async def _serve_front(self, sock: socket.socket) -> None:
+        """Serve the front door on `sock` (bound by `preflight.bind_port`, before any worker started)."""
         import uvicorn
 
-        # Bind here, not in uvicorn: a port in use is then an error we report (uvicorn would exit the process).
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say so,
-        # and with Nagle on every response waited ~40 ms for the client's delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError as exc:
-            sock.close()
-            await self.stop()
-            raise RuntimeError(
-                f"could not serve on {self.host}:{self.port}: {exc.strerror} (is the port in use? set PORT)"
-            ) from None
-        sock.listen(1024)
-        sock.setblocking(False)
         self.bound_port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.front,
