@@ -397,3 +397,14 @@ def test_signing_keys_need_secrets_of_32_characters():
     with pytest.raises(AppError):
         SigningKeys.from_env(SimpleNamespace(JWT_SECRET=SECRET, JWT_PREVIOUS_KEYS="k0:" + "s" * 31))
     assert SigningKeys.from_env(SimpleNamespace(JWT_SECRET=SECRET, JWT_PREVIOUS_KEYS="k0:" + "s" * 32)).keys["k0"]
+
+
+@pytest.mark.parametrize("alg", ["none", "HS384", "HS512", "RS256", "hs256", None, 256])
+def test_signed_header_pins_the_algorithm_itself(alg):
+    # jose's verify would refuse these too; the header check must not rely on it (sso.py fetches
+    # WorkOS's keys only after it).
+    token = hand_token({"alg": alg, "typ": "JWT", "kid": "k2"}, good_payload())
+    with pytest.raises(Unauthorized) as info:
+        tokens.signed_header(token, "HS256")
+    assert info.value.code == "INVALID_TOKEN"
+    assert tokens.signed_header(hand_token(HEADER, good_payload()), "HS256") == HEADER

@@ -479,3 +479,10 @@ async def test_a_good_token_over_the_length_cap_is_refused(workos, jwks_route, s
     too_long = signer.token(pad="x" * (sso.MAX_TOKEN_LENGTH * 3 // 4))
     assert len(too_long) > sso.MAX_TOKEN_LENGTH
     await assert_unauthorized(too_long)
+
+
+@pytest.mark.parametrize("alg", ["HS256", "none", "RS512", "PS256"])
+async def test_a_token_of_another_algorithm_is_refused_before_the_jwks_is_fetched(jwks_route, signer, alg):
+    _, payload, signature = signer.token().split(".")
+    await assert_unauthorized(f"{b64url_json({'alg': alg, 'typ': 'JWT', 'kid': signer.kid})}.{payload}.{signature}")
+    assert jwks_route.call_count == 0
