@@ -359,7 +359,10 @@ def _ratelimits(r: _Reader, d: dict[str, Any]) -> list[RateLimitConfig]:
 
 
 def _unique_binding_names(p: Path, cfg: WorkerConfig) -> None:
-    """A rate limit binding's name is used by no other binding, var or required secret (wrangler refuses duplicates)."""
+    """A rate limit binding's name is used by no other binding, var or required secret.
+
+    Stricter than wrangler 4.164, whose duplicate-name check misses `ratelimits` (it reads `binding`
+    fields; a rate limit is named by `name`): two bindings of one name cannot both be in `env`."""
     others = [
         *cfg.vars,
         *cfg.secrets_required,
