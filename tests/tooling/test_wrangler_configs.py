@@ -128,17 +128,33 @@ def test_the_service_template_has_no_public_url():
     assert '"workers_dev": false' in (ROOT / "templates" / "domain" / "wrangler.jsonc.j2").read_text()
 
 
-def test_duplicate_ratelimit_names_are_refused_locally_where_wrangler_misses_them(tmp_path):
-    worker = tmp_path / "twice"
+@pytest.mark.parametrize(
+    ("limiters", "key", "message"),
+    [
+        # wrangler 4.164's duplicate check reads `binding` fields only
+        (
+            [{"name": "L", "namespace_id": str(n), "simple": {"limit": 5, "period": 60}} for n in (1, 2)],
+            "ratelimits[1].name",
+            "more than one binding",
+        ),
+        # wrangler checks only that the limit is a number
+        (
+            [{"name": "L", "namespace_id": "1", "simple": {"limit": 0, "period": 60}}],
+            "ratelimits[0].simple.limit",
+            "positive integer",
+        ),
+    ],
+)
+def test_ratelimits_wrangler_accepts_but_the_loader_refuses(tmp_path, limiters, key, message):
+    worker = tmp_path / "stricter"
     (worker / "src").mkdir(parents=True)
     (worker / "src" / "entry.py").write_text("from workers import WorkerEntrypoint\n")
     cfg = worker / "wrangler.jsonc"
-    limiters = [{"name": "L", "namespace_id": str(n), "simple": {"limit": 5, "period": 60}} for n in (1, 2)]
     cfg.write_text(
-        '{"name": "twice", "main": "src/entry.py", "compatibility_date": "2026-11-01",'
+        '{"name": "stricter", "main": "src/entry.py", "compatibility_date": "2026-11-01",'
         ' "compatibility_flags": ["python_workers"], "ratelimits": ' + json.dumps(limiters) + "}"
     )
-    assert wrangler.dry_run(ROOT, cfg, tmp_path / "out").ok  # wrangler 4.164's duplicate check reads `binding` only
-    with pytest.raises(ConfigError, match="more than one binding") as info:
+    assert wrangler.dry_run(ROOT, cfg, tmp_path / "out").ok
+    with pytest.raises(ConfigError, match=message) as info:
         load_worker(cfg)
-    assert info.value.key == "ratelimits[1].name"
+    assert info.value.key == key
