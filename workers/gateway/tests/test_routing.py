@@ -1,5 +1,7 @@
 """The routing table: prefixes, stripped paths, permissions per method, public routes, generated services."""
 
+import dataclasses
+
 import pytest
 
 import routing
@@ -68,3 +70,25 @@ def test_only_the_short_public_list_is_public():
     assert not webhooks.is_public("GET", "/events")
     db, _ = routing.match("/db/x")
     assert not any(db.is_public(m, "/health") for m in ("GET", "POST"))
+
+
+def test_head_borrows_a_public_get_and_no_other_method_does():
+    auth, _ = routing.match("/auth/x")
+    assert auth.is_public("HEAD", "/login")
+    assert not auth.is_public("HEAD", "/me")
+    # DELETE, CONNECT and OPTIONS sort before HEAD: only HEAD itself may borrow GET's entry
+    for method in ("DELETE", "CONNECT", "OPTIONS", "PUT", "PATCH", "POST"):
+        assert not auth.is_public(method, "/login"), method
+
+
+def test_a_generated_service_name_may_be_40_characters_and_no_more():
+    route, rest = routing.match("/" + "a" * 40 + "/x")
+    assert (route.name, rest) == ("a" * 40, "/x")
+    assert routing.match("/" + "a" * 41 + "/x") is None
+
+
+def test_the_routing_table_cannot_be_changed_at_run_time():
+    db, _ = routing.match("/db/x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        db.write = None
+    assert db.permission("POST") == "db:write"
