@@ -27,6 +27,13 @@ def run_queue_scenario(repo_root: Path, scenario: dict[str, Any], *, timeout: fl
     return _run(repo_root, "queue_scenario.mjs", scenario, timeout)
 
 
+def run_ratelimit_ops(
+    repo_root: Path, ratelimits: dict[str, Any], ops: list[dict[str, Any]], *, timeout: float = 120
+) -> list[dict[str, Any]]:
+    """Rate Limiting calls (`{"binding", "options"}`) under miniflare with `ratelimits` as miniflare takes them."""
+    return _run(repo_root, "ratelimit_ops.mjs", {"ratelimits": ratelimits, "ops": ops}, timeout)
+
+
 def _run(repo_root: Path, script: str, payload: Any, timeout: float) -> Any:
     node = repo_root.resolve() / "node_modules" / "node" / "bin" / "node"
     with tempfile.TemporaryDirectory() as tmp:

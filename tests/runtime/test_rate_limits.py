@@ -95,7 +95,7 @@ async def test_keyword_form_as_pyodide_passes_it(clock, counters):
         (({"key": "k", "limit": 5},), {}, "bad rate limit options"),
         ((), {"key": "k", "period": 10}, "bad rate limit options"),
         (({"key": "k"},), {"key": "k"}, "not both"),
-        (("k",), {}, "options object"),
+        (("k",), {}, "invalid rate limit options"),
     ],
 )
 async def test_bad_options_raise(clock, counters, args, kwargs, message):

@@ -18,8 +18,10 @@ same `namespace_id` do not share them. Counting here is exact. The window is fix
 epoch, as miniflare counts (`floor(now / period)`: every key's window ends at the same instant, a
 multiple of `period` seconds since 1970), which the docs leave unsaid.
 
-Stricter than Cloudflare on purpose: options other than `key`, a missing key, a key that is not a
-string, and both an options dict and keyword arguments raise `TypeError`.
+Refusals use miniflare's words (`invalid key: ...`, `bad rate limit options: [...]`, `invalid rate
+limit options`), raised as `TypeError`. Stricter than miniflare on purpose: it also takes `limit` and
+`period` overrides (undocumented) and a missing key (counted as ""); here they raise, as do both an
+options dict and keyword arguments. tests/reference compares the two.
 """
 
 from __future__ import annotations
@@ -79,11 +81,11 @@ class RateLimit:
         if options is not None and kwargs:
             raise TypeError("limit() takes an options object or keyword arguments, not both")
         if options is not None and not isinstance(options, Mapping):
-            raise TypeError(f"limit() takes an options object like {{'key': ...}}, not {type(options).__name__}")
+            raise TypeError(f"invalid rate limit options (limit() takes {{'key': ...}}, not {type(options).__name__})")
         given = dict(options if options is not None else kwargs)
         unknown = sorted(set(given) - OPTIONS)
         if unknown:
-            raise TypeError(f"bad rate limit options: {unknown} (limit() takes only 'key')")
+            raise TypeError(f"bad rate limit options: [{','.join(unknown)}] (limit() takes only 'key')")
         if "key" not in given:
             raise TypeError("limit() needs a key: limit({'key': ...})")
         key = given["key"]
