@@ -9,7 +9,7 @@ PORT ?= 8787
 HOST ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap dev test lint format check-wrangler create-service build bench clean
+.PHONY: help bootstrap dev test lint format check-wrangler create-service build bench clean mutate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench: bootstrap ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/auth_db.py
 	$(BIN)/python benchmarks/gateway.py
 	$(BIN)/python benchmarks/cold_start.py
+
+mutate: bootstrap ## Mutation testing (cosmic-ray; not part of test): make mutate [TARGET=shared/errors.py]
+	$(BIN)/python tooling/mutate.py $(TARGET)
 
 clean: ## Remove .venv, node_modules and local state
 	rm -rf $(VENV) node_modules .state
