@@ -175,15 +175,20 @@ async def test_cors_preflight_is_answered_without_a_key(http):
     assert stranger.status_code == 403
 
 
-async def test_anonymous_callers_are_limited_by_ip_on_auth_routes(http):
-    ip = {"cf-connecting-ip": "203.0.113.7"}
-    replies = [
-        await http.get("/auth/login?redirect_uri=http://localhost:3000/", headers=GATEWAY | ip) for _ in range(12)
-    ]
+def from_address(platform, address: str) -> httpx.AsyncClient:
+    """A client whose connections come from `address` (loopback has all of 127/8): the front door
+    sets CF-Connecting-IP from the TCP peer, so this is the only way to be another client."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=platform.url, timeout=60, transport=transport)
+
+
+async def test_anonymous_callers_are_limited_by_ip_on_auth_routes(platform):
+    login = "/auth/login?redirect_uri=http://localhost:3000/"
+    async with from_address(platform, "127.0.0.7") as first, from_address(platform, "127.0.0.8") as second:
+        # a client's own CF-Connecting-IP changes nothing: the budget is its address's
+        replies = [await first.get(login, headers=GATEWAY | {"cf-connecting-ip": f"203.0.113.{n}"}) for n in range(12)]
+        other_ip = await second.get(login, headers=GATEWAY)
     assert [r.status_code for r in replies] == [503] * 10 + [429] * 2  # RATE_LIMIT_AUTH = 10 per minute
-    other_ip = await http.get(
-        "/auth/login?redirect_uri=http://localhost:3000/", headers=GATEWAY | {"cf-connecting-ip": "203.0.113.8"}
-    )
     assert other_ip.status_code == 503
 
 
