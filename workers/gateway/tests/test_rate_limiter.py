@@ -5,6 +5,7 @@ import math
 
 import pytest
 from conftest import ROOT
+from workers import Request
 
 import gateway
 import rate_limiter
@@ -75,6 +76,8 @@ class Env:
         ({"RATE_LIMIT_WINDOW_SECONDS": "10"}, "default", (60, 10)),
         ({"RATE_LIMIT_DEFAULT": "lots"}, "default", (60, 60)),
         ({"RATE_LIMIT_DEFAULT": "0"}, "default", (1, 60)),
+        ({"RATE_LIMIT_WINDOW_SECONDS": "1"}, "default", (60, 1)),
+        ({"RATE_LIMIT_WINDOW_SECONDS": "0"}, "default", (60, 1)),
     ],
 )
 def test_limits_come_from_vars(values, rate_class, expected):
@@ -94,3 +97,28 @@ async def test_a_hit_counts_until_exactly_one_window_after_it(env, clock):
     assert admitted["allowed"]
     assert admitted["remaining"] == 0
     assert admitted["reset"] == math.ceil(start + 120)
+
+
+async def test_an_admitted_request_has_no_retry_after(env, clock):
+    verdict = await rate_limiter.check(env, "calm", 2, 60)
+    assert verdict["allowed"]
+    assert verdict["retry_after"] == 0
+
+
+async def test_a_lowered_limit_refuses_at_once_a_key_already_over_it(env, clock):
+    for _ in range(5):
+        assert (await rate_limiter.check(env, "lowered", 5, 60))["allowed"]
+    over = await rate_limiter.check(env, "lowered", 3, 60)  # RATE_LIMIT_DEFAULT changed from 5 to 3
+    assert not over["allowed"]
+    assert over["remaining"] == 0  # never negative
+    assert over["limit"] == 3
+
+
+def test_the_client_ip_in_a_rate_key_is_cut_to_64_characters():
+    def key(ip):
+        return gateway.rate_key(Request("http://gateway.do/db/x", headers={"cf-connecting-ip": ip}), None)
+
+    assert key("a" * 64) == "ip:" + "a" * 64
+    assert key("b" * 65) == "ip:" + "b" * 64
+    assert key("") == "ip:unknown"
+    assert gateway.rate_key(Request("http://gateway.do/db/x"), {"id": "usr_1"}) == "principal:usr_1"
