@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 RPC_MARKER = "dotdo-error:"
@@ -174,12 +175,29 @@ STORAGE_PROBLEMS: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def storage_error(exc: BaseException) -> StorageUnavailable | None:
-    """A 503 `STORAGE_UNAVAILABLE` naming the problem when `exc` is a storage failure, else None."""
+    """A 503 `STORAGE_UNAVAILABLE` naming the problem when `exc` is a storage failure, else None.
+
+    The problem is also remembered (per isolate) for `recent_storage_problem`: a full disk shows
+    only when a write needs space, so a health check reports the last failure it did not see itself.
+    """
     text = str(exc)
     for markers, message in STORAGE_PROBLEMS:
         if any(marker in text for marker in markers):
+            _LAST_STORAGE_PROBLEM[:] = [time.time(), message]
             return StorageUnavailable(message)
     return None
+
+
+_LAST_STORAGE_PROBLEM: list[Any] = []
+
+
+def recent_storage_problem(within: float = 60.0) -> dict[str, Any] | None:
+    """The last storage problem this isolate met in the past `within` seconds: `{problem, seconds_ago}`."""
+    if not _LAST_STORAGE_PROBLEM:
+        return None
+    at, message = _LAST_STORAGE_PROBLEM
+    ago = time.time() - at
+    return {"problem": message, "seconds_ago": round(ago, 1)} if 0 <= ago <= within else None
 
 
 _CLASSES: dict[str, type[AppError]] = {

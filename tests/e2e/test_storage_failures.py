@@ -69,6 +69,8 @@ async def test_writes_to_a_full_disk_answer_503_and_nothing_answers_500(platform
                 for i in range(5)
             ]
             through_gateway = await http.get("/db/things/docs/a", headers=headers | {"Host": "gateway.do"})
+            deep = (await http.get("/health?deep=1", headers={"Host": "db.do"})).json()["data"]
+            gateway_deep = (await http.get("/health?deep=1", headers={"Host": "gateway.do"})).json()["data"]
         finally:
             filler.unlink()
         after = await http.post("/things", json=thing | {"id": "c"}, headers=headers | {"Host": "db.do"})
@@ -82,3 +84,9 @@ async def test_writes_to_a_full_disk_answer_503_and_nothing_answers_500(platform
     if through_gateway.status_code == 503:
         assert through_gateway.json()["error"]["code"] == "STORAGE_UNAVAILABLE"
     assert after.status_code == 201, after.text  # space back: writes work again, nothing restarted
+    # /health?deep=1 says what is wrong, and the gateway's deep health passes it on
+    assert deep["status"] == "degraded"
+    # the no-op write probe may still fit in the database's own free space: the failure is reported anyway
+    assert deep["storage"]["recent_failure"]["problem"] == "The storage is full"
+    assert gateway_deep["services"]["db"]["status"] == "degraded"
+    assert gateway_deep["status"] == "degraded"

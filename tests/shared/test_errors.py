@@ -189,3 +189,19 @@ def test_malformed_extra_fields_fall_back_to_a_plain_app_error():
 def test_an_app_error_is_returned_as_is():
     err = NotFound("x")
     assert from_rpc_exception(err) is err
+
+
+def test_a_storage_problem_is_remembered_for_a_minute(monkeypatch):
+    import shared.errors as errors
+
+    now = [1_000_000.0]
+    monkeypatch.setattr(errors.time, "time", lambda: now[0])
+    monkeypatch.setattr(errors, "_LAST_STORAGE_PROBLEM", [])
+    assert errors.recent_storage_problem() is None
+    assert errors.storage_error(ValueError("no such column: x")) is None  # not a storage problem
+    assert errors.recent_storage_problem() is None
+    assert errors.storage_error(RuntimeError("D1_ERROR: database or disk is full: SQLITE_FULL")) is not None
+    now[0] += 59
+    assert errors.recent_storage_problem() == {"problem": "The storage is full", "seconds_ago": 59.0}
+    now[0] += 2
+    assert errors.recent_storage_problem() is None

@@ -12,7 +12,7 @@ from workers import Request
 import admin_sql
 import relationships
 import things
-from shared.errors import BadRequest
+from shared.errors import BadRequest, recent_storage_problem, storage_error
 from shared.http import query_of
 from shared.mcp import mcp_endpoint
 from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
@@ -32,10 +32,33 @@ router.use(ErrorMiddleware(SERVICE))
 router.use(AuthenticationMiddleware(public=("/health",)))
 
 
+#: A write that changes nothing (the newest migration's row set to itself): it still needs the
+#: database to take a write, so a read-only, full or failing disk shows in `?deep=1`.
+WRITE_PROBE = "UPDATE _migrations SET applied_at = applied_at WHERE version = (SELECT max(version) FROM _migrations)"
+
+
 @router.get("/health")
 async def health(request: Request, ctx: Context) -> Any:
-    version = await (await storage(ctx.env)).ready()
-    return {"service": SERVICE, "status": "ok", "version": VERSION, "schema_version": version}
+    """Alive and migrated; with `?deep=1` also whether the storage takes a write and any storage failure
+    of the last minute (`storage`): a full disk shows only when a write needs space."""
+    store = await storage(ctx.env)
+    version = await store.ready()
+    result: dict[str, Any] = {"service": SERVICE, "status": "ok", "version": VERSION, "schema_version": version}
+    if query_of(request).get("deep") in ("1", "true"):
+        try:
+            await store.run(WRITE_PROBE)
+            result["storage"] = {"writable": True}
+        except Exception as exc:
+            problem = storage_error(exc)
+            if problem is None:
+                raise
+            result["storage"] = {"writable": False, "problem": problem.message}
+        recent = recent_storage_problem()
+        if recent is not None:
+            result["storage"]["recent_failure"] = recent
+        if not result["storage"]["writable"] or recent is not None:
+            result["status"] = "degraded"
+    return result
 
 
 # -- things ------------------------------------------------------------------------------------------

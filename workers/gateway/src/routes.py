@@ -60,12 +60,18 @@ async def _service_health(ctx: Context, route: routing.Route) -> dict[str, Any]:
     binding = getattr(ctx.env, route.binding)
     try:
         reply = await asyncio.wait_for(
-            binding.fetch("https://gateway.internal/health", headers={"x-request-id": ctx.request_id}),
+            binding.fetch("https://gateway.internal/health?deep=1", headers={"x-request-id": ctx.request_id}),
             HEALTH_TIMEOUT,
         )
+        body = await asyncio.wait_for(reply.json(), HEALTH_TIMEOUT) if reply.status == 200 else None
     except Exception:
         return {"status": "unreachable"}
-    return {"status": "ok" if reply.status == 200 else "failing", "http_status": reply.status}
+    if reply.status != 200:
+        return {"status": "failing", "http_status": reply.status}
+    # A service that answers but reports a problem of its own (db's storage, say) is degraded, not ok.
+    data = body.get("data") if isinstance(body, dict) else None
+    reported = data.get("status") if isinstance(data, dict) else None
+    return {"status": "ok" if reported in (None, "ok") else "degraded", "http_status": reply.status}
 
 
 router.route("/{path:path}", [m for m in METHODS if m != "HEAD"])(gateway.handle)

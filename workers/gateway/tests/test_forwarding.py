@@ -30,11 +30,12 @@ class Auth:
 
 
 class Recorder:
-    """A service binding that records what it was sent and answers 200 (or raises `fail`)."""
+    """A service binding that records what it was sent and answers 200 with `data` (or raises `fail`)."""
 
-    def __init__(self, fail: Exception | None = None):
+    def __init__(self, fail: Exception | None = None, data: dict | None = None):
         self.requests = []
         self.fail = fail
+        self.data = data or {"seen": True}
 
     async def fetch(self, request, **options):
         if self.fail is not None:
@@ -42,7 +43,7 @@ class Recorder:
         if not isinstance(request, Request):
             request = Request(request, **options)
         self.requests.append((request.method, request.url, dict(request.headers), await request.text()))
-        return Response.json({"success": True, "data": {"seen": True}})
+        return Response.json({"success": True, "data": self.data})
 
 
 @pytest.fixture
@@ -115,6 +116,18 @@ async def test_health_is_public_and_deep_health_asks_each_bound_service(gateway,
     assert deep["services"]["db"] == {"status": "ok", "http_status": 200}
     assert deep["services"]["auth"] == {"status": "unreachable"}  # the stand-in has no fetch
     assert deep["status"] == "degraded"
+
+
+async def test_deep_health_passes_on_a_service_that_reports_itself_degraded(tmp_path):
+    # db answers 200 but says its storage takes no writes: the gateway must not call that "ok".
+    degraded = Recorder(data={"status": "degraded", "storage": {"writable": False, "problem": "The storage is full"}})
+    gateway = WorkerHarness(
+        ROOT, state_dir=tmp_path, bindings={"AUTH_SERVICE": Auth(), "DB_SERVICE": degraded}, host="gateway.do"
+    )
+    deep = (await (await gateway.fetch("/health?deep=1")).json())["data"]
+    assert deep["services"]["db"] == {"status": "degraded", "http_status": 200}
+    assert deep["status"] == "degraded"
+    assert degraded.requests[0][1].endswith("/health?deep=1")  # the service's own deep check was asked for
 
 
 async def test_refused_credentials_spend_the_client_ips_budget(gateway, db):
