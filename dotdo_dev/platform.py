@@ -28,7 +28,7 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,8 +36,9 @@ from typing import Any
 from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_local
 from dotdo_dev.front_door import EnvelopeH11Protocol, FrontDoor
 from dotdo_dev.preflight import StartError, bind_port, check_state_folder
-from dotdo_dev.runtime.peers import SOCKETS_ENV, TOKEN_ENV, Peers
+from dotdo_dev.runtime.peers import DOWN_SUFFIX, SOCKETS_ENV, TOKEN_ENV, Peers
 from dotdo_dev.runtime.state import StateDir, default_state_dir
+from dotdo_dev.supervision import RUNNING, RestartPolicy, WorkerHealth
 
 log = logging.getLogger("dotdo.platform")
 
@@ -76,9 +77,15 @@ def dispatcher_routing(root: Path) -> ModuleType:
 
 @dataclass
 class WorkerProcess:
+    """One process of a worker: its output (last 200 lines), whether it answers, whether we stop it."""
+
     config: WorkerConfig
     process: asyncio.subprocess.Process
     output: list[str]
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: bool = False  # the platform ends it (reload, removal, shutdown): not a crash
+    pump: asyncio.Task[None] | None = None
+    monitor: asyncio.Task[None] | None = None
 
 
 class LocalPlatform:
@@ -117,6 +124,10 @@ class LocalPlatform:
         self._env: dict[str, str] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._front_door = FrontDoor(self)
+        self.restart_policy = RestartPolicy()
+        self.health: dict[str, WorkerHealth] = {}  # per worker name, across its processes
+        self._supervising = False  # after start(): a worker that dies is restarted
+        self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, *, wait_seconds: float = 60.0) -> None:
@@ -134,6 +145,7 @@ class LocalPlatform:
             front.close()
             raise
         await self._serve_front(front)
+        self._supervising = True
         if self.watch:
             self._watcher = asyncio.create_task(self._watch())
 
@@ -184,7 +196,12 @@ class LocalPlatform:
         )
         entry = WorkerProcess(config, process, [])
         self.processes[config.name] = entry
-        self._pumps.add(asyncio.create_task(self._pump(entry)))
+        self.health.setdefault(config.name, WorkerHealth(self.restart_policy)).spawned(time.monotonic())
+        entry.pump = asyncio.create_task(self._pump(entry))
+        entry.monitor = asyncio.create_task(self._monitor(entry))
+        for task in (entry.pump, entry.monitor):
+            self._pumps.add(task)
+            task.add_done_callback(self._pumps.discard)
 
     async def _pump(self, entry: WorkerProcess) -> None:
         """Copy a worker's output to ours, each line tagged with the worker's name."""
@@ -196,8 +213,82 @@ class LocalPlatform:
             text = line.decode("utf-8", errors="replace").rstrip()
             entry.output.append(text)
             del entry.output[:-200]
-            if '"event": "ready"' not in text:
+            if '"event": "ready"' in text:
+                entry.ready.set()
+            else:
                 print(f"[{entry.config.name}] {text}", file=sys.stderr, flush=True)
+
+    # -- supervision ---------------------------------------------------------------------------------
+    async def _monitor(self, entry: WorkerProcess) -> None:
+        """Watch one worker process: note when it answers, and start it again (with backoff) if it dies unasked."""
+        name = entry.config.name
+        health = self.health[name]
+        exited = asyncio.ensure_future(entry.process.wait())
+        ready = asyncio.ensure_future(entry.ready.wait())
+        try:
+            await asyncio.wait({exited, ready}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        was_ready = entry.ready.is_set()
+        if was_ready:
+            if health.status != RUNNING and health.restarts:
+                log.info("worker %r is running again (restart %d)", name, health.restarts)
+            health.ready()
+            self._mark_down(name, None)
+            await exited
+        if entry.stopping or self._stopping or (not was_ready and not self._supervising):
+            return  # asked to stop; or the first start failed, which start() reports
+        if entry.pump is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(entry.pump), 1.0)  # the last lines it wrote
+        output = [self._without_paths(line, entry.config) for line in entry.output]
+        delay = health.exited(entry.process.returncode, was_ready=was_ready, now=time.monotonic(), output=output)
+        self._mark_down(name, health.status)
+        self.peers.socket_path(name).unlink(missing_ok=True)  # the dead process's socket
+        if was_ready:
+            log.error("worker %r exited unexpectedly (%s); restarting in %.1f s", name, health.last_exit, delay)
+        elif health.crash_looping:
+            log.error(
+                "worker %r crashed on start (%s) %d times within %.0f s; retrying every %.0f s or when a file is saved",
+                name,
+                health.last_exit,
+                self.restart_policy.crash_limit,
+                self.restart_policy.crash_window,
+                delay,
+            )
+        else:
+            log.error("worker %r crashed on start (%s); retrying in %.1f s", name, health.last_exit, delay)
+        await asyncio.sleep(delay)
+        if self._stopping or self.processes.get(name) is not entry:
+            return
+        await self._spawn(entry.config, self._env)
+
+    def _mark_down(self, name: str, status: str | None) -> None:
+        """Tell every process that `name` is down (`restarting`, `crashed-on-start`), or up again (None)."""
+        marker = self.sockets / f"{name}{DOWN_SUFFIX}"
+        if status is None:
+            marker.unlink(missing_ok=True)
+        else:
+            marker.write_text(status)
+
+    def _without_paths(self, line: str, config: WorkerConfig) -> str:
+        """An output line with absolute paths made relative: to the repository, else to the worker's parent folder."""
+        for folder, shown in ((self.root, ""), (config.path.parent.parent, ""), (Path(sys.base_prefix), "<python>/")):
+            for form in {str(folder), str(folder.resolve())}:
+                line = line.replace(f"{form}{os.sep}", shown)
+        return line
+
+    def describe(self) -> dict[str, Any]:
+        """What `/__platform` shows: each worker's state, and the state folder relative to the repository."""
+        now = time.monotonic()
+        workers = {}
+        for name in sorted(set(self.processes) | set(self.health)):  # health outlives a process being reloaded
+            entry = self.processes.get(name)
+            info = self.health[name].describe(now) if name in self.health else {"status": "starting"}
+            if entry is not None and entry.process.returncode is None:
+                info["pid"] = entry.process.pid
+            workers[name] = info
+        return {"workers": workers, "state": os.path.relpath(self.state.root.resolve(), self.root.resolve())}
 
     async def _wait_ready(self, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds
@@ -252,6 +343,12 @@ class LocalPlatform:
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
+        self._stopping = True
+        self._supervising = False
+        for entry in self.processes.values():
+            entry.stopping = True
+            if entry.monitor is not None:
+                entry.monitor.cancel()
         if self._server is not None:
             self._server.should_exit = True
             if self._serving is not None:
@@ -292,6 +389,9 @@ class LocalPlatform:
     async def _stop_worker(self, name: str) -> None:
         entry = self.processes.pop(name, None)
         if entry is not None:
+            entry.stopping = True
+            if entry.monitor is not None and entry.monitor is not asyncio.current_task():
+                entry.monitor.cancel()  # also a pending retry: this stop is followed by a fresh start
             await _terminate(entry.process)
         self.peers.socket_path(name).unlink(missing_ok=True)
         await self.peers.forget(name)
@@ -304,6 +404,8 @@ class LocalPlatform:
             log.error("not restarting: %s", exc)
             return False
         await self._stop_worker(config.name)
+        if config.name in self.health:
+            self.health[config.name].edited()  # a saved file: a fresh try, however often it crashed before
         (self.sockets / f"{config.name}.registered").write_text(str(config.path))
         await self._spawn(config, self._env)
         entry = self.processes[config.name]
@@ -311,7 +413,7 @@ class LocalPlatform:
         while not self.peers.socket_path(config.name).exists():
             if entry.process.returncode is not None or time.monotonic() > deadline:
                 await asyncio.sleep(0.1)
-                log.error("worker %r failed to start; fix it and save again", config.name)
+                log.error("worker %r failed to start; it is retried, and again when a file is saved", config.name)
                 return False
             await asyncio.sleep(0.02)
         log.info("worker %r reloaded", config.name)
@@ -339,6 +441,8 @@ class LocalPlatform:
                     if name:
                         await self._stop_worker(name)
                         (self.sockets / f"{name}.registered").unlink(missing_ok=True)
+                        self._mark_down(name, None)
+                        self.health.pop(name, None)
                         log.info("worker %r removed", name)
                 for path, stamp in sorted(current.items()):
                     if known.get(path) != stamp:

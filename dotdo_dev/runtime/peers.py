@@ -3,12 +3,22 @@
 Every worker process of a local platform listens on `<sockets_dir>/<worker name>.sock`. A call
 carries the platform's token in a header, so that a request a client sends through the dispatcher
 can never pose as an internal call.
+
+A worker the platform is restarting (its process died) has a `<name>.down` marker next to its
+socket, holding its state (`restarting` or `crashed-on-start`). A fetch to a restarting worker
+answers a 503 envelope (`WORKER_RESTARTING`, `Retry-After: 1`) at once, as does one whose
+connection breaks because the process just died; RPC and cron calls raise `WorkerDown` carrying
+the same error. A worker that crashed on start raises `WorkerDown` from fetch too (the caller sees
+a failed worker, as before: the dispatcher's 502 `WORKER_ERROR`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +27,8 @@ import httpx
 from workers import Request, Response
 
 from dotdo_dev.runtime import wire
+from shared.envelope import failure
+from shared.errors import ServiceUnavailable, to_rpc_message
 
 TOKEN_HEADER = "x-dotdo-runtime-token"  # noqa: S105 - a header name, not a secret
 OP_HEADER = "x-dotdo-op"
@@ -36,6 +48,13 @@ TOKEN_ENV = "DOTDO_RUNTIME_TOKEN"  # noqa: S105 - a variable name, not a secret
 # A call may run as long as a worker works on it; the connection itself must come up quickly.
 CALL_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
+DOWN_SUFFIX = ".down"  # `<name>.down`: the platform is restarting that worker (content: its state)
+RESTARTING = "restarting"
+CRASHED_ON_START = "crashed-on-start"
+# What a broken connection to a worker looks like: its process died (or is being replaced). Not timeouts.
+_GONE = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+Send = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]  # one request on a worker's client
+
 
 class WorkerNotFound(LookupError):
     """No local worker of that name is running."""
@@ -43,6 +62,20 @@ class WorkerNotFound(LookupError):
 
 class RemoteError(Exception):
     """An exception raised in the called worker. Only its message crosses, as on Cloudflare."""
+
+
+class WorkerDown(RemoteError):
+    """The called worker's process is down (restarting, or crashed on start); the message says which."""
+
+    def __init__(self, worker: str, status: str) -> None:
+        self.worker, self.status = worker, status
+        if status == CRASHED_ON_START:
+            message = f"worker {worker!r} crashed on start; the platform retries it (see /__platform)"
+        else:
+            error = ServiceUnavailable(f"The {worker} worker is restarting", code="WORKER_RESTARTING")
+            error.details = {"worker": worker}
+            message = to_rpc_message(error)  # a caller using shared.rpc.call gets this 503 back
+        super().__init__(message)
 
 
 class Peers:
@@ -72,32 +105,67 @@ class Peers:
     def is_registered(self, worker: str) -> bool:
         return (self.sockets_dir / f"{worker}.registered").exists()
 
+    def down(self, worker: str) -> str | None:
+        """`restarting` or `crashed-on-start` while the platform restarts `worker`; None while it runs."""
+        try:
+            return (self.sockets_dir / f"{worker}{DOWN_SUFFIX}").read_text().strip() or RESTARTING
+        except OSError:
+            return None
+
     async def _client(self, worker: str) -> httpx.AsyncClient:
         if not self.is_registered(worker):
             raise WorkerNotFound(worker)
         client = self._clients.get(worker)
         if client is None:
-            path = self.socket_path(worker)
-            deadline = asyncio.get_running_loop().time() + self.start_timeout
-            while not path.exists():  # the worker is still starting
-                if asyncio.get_running_loop().time() > deadline:
-                    raise WorkerNotFound(f"{worker} (registered but not listening)")
-                await asyncio.sleep(0.05)
-            transport = httpx.AsyncHTTPTransport(uds=str(path))
+            await self._wait_for_socket(worker)
+            transport = httpx.AsyncHTTPTransport(uds=str(self.socket_path(worker)))
             client = httpx.AsyncClient(transport=transport, base_url="http://worker", timeout=CALL_TIMEOUT)
             self._clients[worker] = client
         return client
 
+    async def _wait_for_socket(self, worker: str) -> None:
+        """Return once `worker` listens (it is starting, or being reloaded); `WorkerDown` if it is down."""
+        path = self.socket_path(worker)
+        deadline = asyncio.get_running_loop().time() + self.start_timeout
+        while not path.exists():
+            status = self.down(worker)
+            if status is not None:
+                raise WorkerDown(worker, status)
+            if asyncio.get_running_loop().time() > deadline:
+                raise WorkerNotFound(f"{worker} (registered but not listening)")
+            await asyncio.sleep(0.05)
+
+    async def _send(
+        self, worker: str, send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        """`send(client)` to `worker`; `WorkerDown` if its process is gone.
+
+        A worker being reloaded after a file save has no socket and no `.down` marker for a moment: a
+        connection refused then means the request was never sent, so it waits for the new process and
+        is sent once more.
+        """
+        client = await self._client(worker)
+        try:
+            return await send(client)
+        except httpx.ConnectError:
+            if self.down(worker) is None and not self.socket_path(worker).exists():
+                await self._wait_for_socket(worker)
+                with contextlib.suppress(*_GONE):
+                    return await send(client)
+            raise WorkerDown(worker, self.down(worker) or RESTARTING) from None
+        except _GONE:
+            raise WorkerDown(worker, self.down(worker) or RESTARTING) from None
+
     async def rpc(self, worker: str, entrypoint: str | None, method: str, args: tuple, kwargs: dict) -> Any:
         """Call `method` on `worker`'s entrypoint; arguments and result cross the RPC boundary."""
         payload = wire.dumps({"entrypoint": entrypoint, "method": method, "args": list(args), "kwargs": kwargs})
-        client = await self._client(worker)
-        reply = await client.post("/__dotdo/rpc", content=payload, headers={TOKEN_HEADER: self.token})
+        reply = await self._send(
+            worker, lambda client: client.post("/__dotdo/rpc", content=payload, headers={TOKEN_HEADER: self.token})
+        )
         return _unwrap(reply)
 
     async def fetch(self, worker: str, entrypoint: str | None, request: Request) -> Response:
         """Send `request` to `worker`'s `fetch` handler. An exception there raises `RemoteError` here."""
-        client = await self._client(worker)
         url = httpx.URL(request.url)
         path = url.raw_path.decode("ascii") or "/"
         headers = [(k, v) for k, v in request._headers if k not in INTERNAL_HEADERS]
@@ -107,7 +175,12 @@ class Peers:
             (URL_HEADER, request.url),
             (ENTRYPOINT_HEADER, entrypoint or ""),
         ]
-        reply = await client.request(request.method.value, path, headers=headers, content=request.body)
+        try:
+            reply = await self._send(
+                worker, lambda client: client.request(request.method.value, path, headers=headers, content=request.body)
+            )
+        except WorkerDown as down:
+            return _down_response(request, down)
         if reply.headers.get(EXCEPTION_HEADER) is not None:
             raise RemoteError(_unquote(reply.headers[EXCEPTION_HEADER]))
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in reply.headers.raw]
@@ -116,8 +189,10 @@ class Peers:
 
     async def scheduled(self, worker: str, cron: str, scheduled_time: float | None = None) -> dict[str, Any]:
         payload = wire.dumps({"cron": cron, "scheduled_time": scheduled_time})
-        client = await self._client(worker)
-        reply = await client.post("/__dotdo/scheduled", content=payload, headers={TOKEN_HEADER: self.token})
+        reply = await self._send(
+            worker,
+            lambda client: client.post("/__dotdo/scheduled", content=payload, headers={TOKEN_HEADER: self.token}),
+        )
         return _unwrap(reply)
 
     async def forget(self, worker: str) -> None:
@@ -130,6 +205,19 @@ class Peers:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+def _down_response(request: Request, down: WorkerDown) -> Response:
+    """A 503 `WORKER_RESTARTING` envelope for a worker being restarted; `down` raised if it crashed on start."""
+    if down.status == CRASHED_ON_START:
+        raise down
+    body = failure(
+        "WORKER_RESTARTING",
+        f"The {down.worker} worker is restarting; try again in a moment",
+        details={"worker": down.worker},
+    )
+    headers = [("content-type", "application/json"), ("retry-after", "1"), ("cache-control", "no-store")]
+    return Response._from_parts(request.url, 503, "Service Unavailable", headers, json.dumps(body).encode())
 
 
 def quote_header(text: str) -> str:

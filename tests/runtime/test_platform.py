@@ -227,7 +227,13 @@ async def test_state_is_kept_in_sqlite_files(http, platform):
 
 
 async def test_platform_lists_its_workers(http):
-    assert (await http.get("/__platform")).json()["data"]["workers"] == ["callee", "caller", "dispatcher"]
+    listed = (await http.get("/__platform")).json()["data"]
+    assert sorted(listed["workers"]) == ["callee", "caller", "dispatcher"]
+    for name, worker in listed["workers"].items():
+        assert worker["status"] == "running", name
+        assert worker["restarts"] == 0
+        assert isinstance(worker["pid"], int)
+    assert not listed["state"].startswith("/")  # relative to the repository
 
 
 @pytest.mark.asyncio(loop_scope="function")
