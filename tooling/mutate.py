@@ -34,7 +34,7 @@ TARGETS: dict[str, list[str]] = {
     "workers/gateway/src/routing.py": ["workers/gateway/tests"],
     "workers/gateway/src/gateway.py": ["workers/gateway/tests"],
     "workers/gateway/src/rate_limiter.py": ["workers/gateway/tests"],
-    "shared/validation.py": ["tests/shared/test_validation.py"],
+    "shared/validation.py": ["tests/shared/test_validation.py", "tests/shared/test_validation_boundaries.py"],
     "shared/errors.py": ["tests/shared"],
     "shared/middleware/access_log.py": ["tests/shared/middleware"],
     "shared/middleware/authentication.py": ["tests/shared/middleware"],
