@@ -58,16 +58,23 @@ async def health(request: Request, ctx: Context) -> Any:
 
 async def _service_health(ctx: Context, route: routing.Route) -> dict[str, Any]:
     binding = getattr(ctx.env, route.binding)
+    reply = None
     try:
         reply = await asyncio.wait_for(
             binding.fetch("https://gateway.internal/health?deep=1", headers={"x-request-id": ctx.request_id}),
             HEALTH_TIMEOUT,
         )
-        body = await asyncio.wait_for(reply.json(), HEALTH_TIMEOUT) if reply.status == 200 else None
+        body = await asyncio.wait_for(reply.json(), HEALTH_TIMEOUT)
     except Exception:
-        return {"status": "unreachable"}
+        if reply is None or reply.status == 200:
+            return {"status": "unreachable"}
+        body = None  # an error answer that is not JSON
     if reply.status != 200:
-        return {"status": "failing", "http_status": reply.status}
+        # The local platform answers 503 WORKER_RESTARTING for a service whose process it is restarting.
+        error = body.get("error") if isinstance(body, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        status = "restarting" if code == "WORKER_RESTARTING" else "failing"
+        return {"status": status, "http_status": reply.status} | ({"code": code} if isinstance(code, str) else {})
     # A service that answers but reports a problem of its own (db's storage, say) is degraded, not ok.
     data = body.get("data") if isinstance(body, dict) else None
     reported = data.get("status") if isinstance(data, dict) else None

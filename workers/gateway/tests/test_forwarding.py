@@ -137,3 +137,39 @@ async def test_refused_credentials_spend_the_client_ips_budget(gateway, db):
     other_ip = await gateway.fetch("/db/things", headers={"cf-connecting-ip": "198.51.100.10"} | GOOD)
     assert other_ip.status == 200
     assert db.requests  # a good key from elsewhere is not affected
+
+
+class Answers:
+    """A service binding that answers every request with `status` and `body`."""
+
+    def __init__(self, status: int, body: str):
+        self.status, self.body = status, body
+
+    async def fetch(self, request, **options):
+        return Response(self.body, status=self.status, headers={"content-type": "application/json"})
+
+
+async def test_deep_health_tells_a_restarting_service_from_a_failing_one(tmp_path):
+    # The local platform answers 503 WORKER_RESTARTING for a service whose process it is restarting.
+    restarting = json.dumps({"success": False, "error": {"code": "WORKER_RESTARTING", "message": "m", "details": None}})
+    gateway = WorkerHarness(
+        ROOT,
+        state_dir=tmp_path,
+        bindings={"AUTH_SERVICE": Answers(500, "Internal Server Error"), "DB_SERVICE": Answers(503, restarting)},
+        host="gateway.do",
+    )
+    deep = (await (await gateway.fetch("/health?deep=1")).json())["data"]
+    assert deep["services"]["db"] == {"status": "restarting", "http_status": 503, "code": "WORKER_RESTARTING"}
+    assert deep["services"]["auth"] == {"status": "failing", "http_status": 500}  # not JSON: no code
+    assert deep["status"] == "degraded"
+
+
+async def test_deep_health_calls_a_200_that_is_not_json_unreachable(tmp_path):
+    gateway = WorkerHarness(
+        ROOT,
+        state_dir=tmp_path,
+        bindings={"AUTH_SERVICE": Auth(), "DB_SERVICE": Answers(200, "<html>")},
+        host="gateway.do",
+    )
+    deep = (await (await gateway.fetch("/health?deep=1")).json())["data"]
+    assert deep["services"]["db"] == {"status": "unreachable"}
