@@ -11,7 +11,12 @@ Development URLs served by the front itself (never reach a worker's `fetch`):
   `controller.scheduledTime`) with `Host: <svc>.do` (or `?worker=<svc>`): run that worker's
   `scheduled` handler now, as `wrangler dev` does for Python workers. `GET /__scheduled?...` (the
   `wrangler dev --test-scheduled` URL) does the same.
-- `GET /__platform`: which workers run, as JSON.
+- `GET /__platform`: each worker's state (`describe()`), as JSON.
+Both answer any local caller: they are for development only.
+
+A worker process that dies unasked is restarted with backoff and reported while it is down
+(`dotdo_dev.supervision`); the state folder and the port are checked before any worker starts
+(`dotdo_dev.preflight`).
 """
 
 from __future__ import annotations
