@@ -266,7 +266,7 @@ class FrontDoor:
 
     async def _scheduled(self, host: str, query: dict[str, list[str]], send: Any) -> None:
         """Run a worker's `scheduled` handler now, as `wrangler dev`'s `/cdn-cgi/handler/scheduled` does."""
-        from dotdo_dev.runtime.peers import RemoteError, WorkerNotFound
+        from dotdo_dev.runtime.peers import RemoteError, WorkerDown, WorkerNotFound
 
         cron = (query.get("cron") or ["* * * * *"])[0]
         time_ms = (query.get("time") or [None])[0]
@@ -280,6 +280,9 @@ class FrontDoor:
             )
         try:
             result = await self.platform.peers.scheduled(worker, cron, scheduled_time)
+        except WorkerDown as down:
+            message = f"The {worker} worker is {down.status.replace('-', ' ')}; try again (see /__platform)"
+            raise RequestRefused(503, "WORKER_UNAVAILABLE", message, {"retry-after": "1"}) from None
         except (RemoteError, WorkerNotFound) as exc:
             details = {"worker": worker, "cron": cron, "outcome": "exception", "error": str(exc)[:2000]}
             await reply(send, 500, failure("SCHEDULED_FAILED", "The scheduled handler raised", details=details))

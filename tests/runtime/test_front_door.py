@@ -280,3 +280,39 @@ async def test_a_thousand_malformed_raw_requests_get_no_5xx_and_only_envelopes(p
         assert status < 500, (request_bytes[:200], body[:300])
         assert_envelope(status, headers, body)
     assert answers > 900
+
+
+async def test_a_cron_for_a_restarting_worker_is_a_503_not_a_500(tmp_path):
+    from types import SimpleNamespace
+
+    from dotdo_dev.front_door import FrontDoor
+    from dotdo_dev.runtime.peers import WorkerDown
+
+    class Peers:
+        async def scheduled(self, worker, cron, scheduled_time):
+            raise WorkerDown(worker, "restarting")
+
+    platform = SimpleNamespace(root=ROOT, peers=Peers(), processes={"callee": object()}, state=None)
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/__scheduled",
+        "raw_path": b"/__scheduled",
+        "query_string": b"cron=*+*+*+*+*",
+        "headers": [(b"host", b"callee.do")],
+        "client": ("127.0.0.1", 1),
+    }
+    await FrontDoor(platform)(scope, receive, send)
+    assert sent[0]["status"] == 503
+    assert (b"retry-after", b"1") in sent[0]["headers"]
+    body = json.loads(sent[1]["body"])
+    assert body["error"]["code"] == "WORKER_UNAVAILABLE"
+    assert "restarting" in body["error"]["message"]
