@@ -1,5 +1,6 @@
 """Errors across RPC at their edges: the status range a payload may carry, a broken marker before a good
-one, and Retry-After never negative.
+one, a known code with another status, keyword-only options, Retry-After never negative, and how long a
+storage problem is reported.
 
 Written against the mutants that survived `make mutate TARGET=shared/errors.py` (docs/mutation.md).
 """
@@ -8,7 +9,17 @@ import json
 
 import pytest
 
-from shared.errors import RPC_MARKER, AppError, BadRequest, RateLimited, UpstreamError, from_rpc_exception
+import shared.errors as errors
+from shared.errors import (
+    RPC_MARKER,
+    AppError,
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    RateLimited,
+    UpstreamError,
+    from_rpc_exception,
+)
 
 
 def payload(status, code="SOMETHING_ODD"):
@@ -50,3 +61,48 @@ def test_an_app_error_keeps_its_own_class_when_rebuilt_from_its_status():
     back = from_rpc_exception(Exception(payload(418, "TEAPOT")))
     assert type(back) is AppError
     assert (back.code, back.status) == ("TEAPOT", 418)
+
+
+@pytest.mark.parametrize(("code", "status"), [("NOT_FOUND", 400), ("NOT_FOUND", 500), ("RATE_LIMITED", 400)])
+def test_a_known_code_with_another_status_keeps_the_status_it_came_with(code, status):
+    data = {"code": code, "status": status, "message": "m", "retry_after": 5}
+    back = from_rpc_exception(Exception(RPC_MARKER + json.dumps(data)))
+    assert (back.code, back.status) == (code, status)
+    assert type(back) is (BadRequest if status == 400 else InternalError)
+
+
+def test_an_allowed_list_sent_as_a_string_is_not_taken_letter_by_letter():
+    data = {"code": "METHOD_NOT_ALLOWED", "status": 405, "message": "m", "allowed": "GET"}
+    back = from_rpc_exception(Exception(RPC_MARKER + json.dumps(data)))
+    assert not isinstance(back, MethodNotAllowed)
+    assert (back.code, back.status, back.headers()) == ("METHOD_NOT_ALLOWED", 405, {})
+
+
+def test_the_options_of_errors_are_keyword_only():
+    with pytest.raises(TypeError):
+        AppError("m", "CODE")
+    with pytest.raises(TypeError):
+        MethodNotAllowed("m", ["GET"])
+    with pytest.raises(TypeError):
+        RateLimited("m", 5)
+    with pytest.raises(TypeError):
+        from_rpc_exception(Exception("x"), "db")
+
+
+@pytest.fixture
+def storage_clock(monkeypatch):
+    now = [1_000_000.0]
+    monkeypatch.setattr(errors.time, "time", lambda: now[0])
+    monkeypatch.setattr(errors, "_LAST_STORAGE_PROBLEM", [])
+    assert errors.storage_error(RuntimeError("SQLITE_FULL")) is not None  # remembered at 1_000_000.0
+    return now
+
+
+@pytest.mark.parametrize(
+    ("ago", "reported"),
+    [(0.0, 0.0), (12.34, 12.3), (60.0, 60.0), (60.01, None), (-0.5, None)],
+)
+def test_a_storage_problem_is_reported_from_0_to_60_seconds_after_it_to_a_tenth(storage_clock, ago, reported):
+    storage_clock[0] += ago
+    expected = None if reported is None else {"problem": "The storage is full", "seconds_ago": reported}
+    assert errors.recent_storage_problem() == expected
