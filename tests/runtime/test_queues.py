@@ -848,3 +848,88 @@ async def test_run_keeps_going_when_the_store_is_busy(store, jobs, clock, monkey
         with pytest.raises(asyncio.CancelledError):
             await task
     assert any("database is locked" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+# -- edges found by mutation testing (docs/mutation.md) ---------------------------------------------
+
+
+async def test_the_longest_delay_is_43200_seconds(store, jobs):
+    await jobs.send("x", contentType="text", delaySeconds=43_200)
+    await jobs.sendBatch([{"body": 1, "delaySeconds": 43_200}])
+    assert store.pending("jobs") == 2
+
+
+async def test_a_batch_may_total_256000_bytes_and_not_one_more(store, jobs):
+    exactly = [{"body": "x" * size, "contentType": "text"} for size in (100_000, 100_000, 56_000)]
+    await jobs.sendBatch(exactly)
+    with pytest.raises(QueueError, match="256000"):
+        await jobs.sendBatch([{"body": "x" * size, "contentType": "text"} for size in (100_000, 100_000, 56_001)])
+    assert store.pending("jobs") == 3
+
+
+async def test_a_lease_lasts_60_seconds_to_the_instant(store, jobs, clock):
+    await jobs.send(1)
+    start = clock.now
+    config = QueueConsumerConfig(queue="jobs")
+    assert len(store._claim(config, "first", start, force=True)[0]) == 1
+    clock.now = start + 59.9
+    assert store.messages("jobs")[0]["leased"] is True
+    assert store._claim(config, "second", clock.now, force=True)[0] == []
+    clock.now = start + 60
+    assert store.messages("jobs")[0]["leased"] is False  # lease_until == now: free again
+    assert len(store._claim(config, "second", clock.now, force=True)[0]) == 1
+
+
+async def test_a_renewed_lease_runs_60_seconds_from_the_renewal(store, jobs, clock):
+    await jobs.send(1)
+    start = clock.now
+    assert len(store._claim(QueueConsumerConfig(queue="jobs"), "holder", start, force=True)[0]) == 1
+    store._renew("holder", start + 50)
+    clock.now = start + 109.9
+    assert store.messages("jobs")[0]["leased"] is True
+    clock.now = start + 110
+    assert store.messages("jobs")[0]["leased"] is False
+
+
+async def test_a_store_failure_in_a_send_leaves_nothing_half_written(store, jobs, monkeypatch):
+    monkeypatch.setattr(queues.secrets, "token_hex", lambda n: "same-id")  # the second insert breaks UNIQUE
+    with pytest.raises(sqlite3.IntegrityError):
+        await jobs.sendBatch([{"body": 1}, {"body": 2}])
+    assert store.pending("jobs") == 0  # rolled back: the first insert is gone too
+    monkeypatch.undo()
+    await jobs.send(3)  # and the store is usable: no transaction was left open
+    assert bodies(store) == [3]
+
+
+async def test_inspection_shows_when_a_message_was_sent_and_when_it_died(store, clock):
+    sent_at = clock.now
+    await QueueProducer(store, "other").send("gone", contentType="text")
+    assert store.messages("other")[0]["created"] == sent_at
+    clock.now += 7
+    await consumer(store, Recorder(fail), queue="other", max_retries=0).deliver_once(force=True)
+    (dead,) = store.dead("other")
+    assert (dead["body"], dead["content_type"]) == ("gone", "text")
+    assert (dead["created"], dead["died"]) == (sent_at, sent_at + 7)
+
+
+async def test_a_handler_failure_logs_how_many_messages_it_retries(store, jobs, caplog):
+    await jobs.sendBatch([{"body": i} for i in range(3)])
+
+    async def ack_one_then_fail(batch):
+        batch.messages[0].ack()
+        raise RuntimeError("handler failed")
+
+    with caplog.at_level(logging.ERROR, logger="dotdo.queues"):
+        await consumer(store, Recorder(ack_one_then_fail)).deliver_once(force=True)
+    (logged,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "retrying the 2 message(s) it did not ack" in logged
+
+
+async def test_the_public_options_are_keyword_only(store, jobs, tmp_path, clock):
+    with pytest.raises(TypeError):
+        QueueStore(tmp_path / "other.sqlite", clock)
+    with pytest.raises(TypeError):
+        await consumer(store, Recorder()).deliver_once(True)
+    batch = MessageBatch("jobs", [Message("m1", 1, datetime.datetime(2026, 1, 1), 1)])
+    with pytest.raises(TypeError):
+        batch.retryAll(None, 5)
