@@ -933,3 +933,22 @@ async def test_the_public_options_are_keyword_only(store, jobs, tmp_path, clock)
     batch = MessageBatch("jobs", [Message("m1", 1, datetime.datetime(2026, 1, 1), 1)])
     with pytest.raises(TypeError):
         batch.retryAll(None, 5)
+
+
+async def test_cancelling_a_delivery_settles_decisions_made_after_an_undecided_message(store, jobs):
+    await jobs.sendBatch([{"body": i} for i in range(3)])
+    started = asyncio.Event()
+
+    async def hang(batch):
+        batch.messages[2].ack()  # the first message stays undecided; a later one is acked
+        started.set()
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(consumer(store, hang).deliver_once(force=True))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    remaining = {m["body"]: m for m in store.messages("jobs")}
+    assert sorted(remaining) == [0, 1]
+    assert not any(m["leased"] for m in remaining.values())  # handed back at once, not after the lease
