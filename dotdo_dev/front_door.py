@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from dotdo_dev.runtime.bodies import read_capped
 from shared.envelope import failure, success
 
 log = logging.getLogger("dotdo.platform")
@@ -117,19 +118,10 @@ async def read_body(receive: Any, headers: list[tuple[str, str]], method: str, l
         raise RequestRefused(400, "BODY_NOT_ALLOWED", f"A {method} request cannot have a body")
     if declared is not None and int(declared) > limit:
         raise _too_large(limit)
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
+    body = await read_capped(receive, limit)
+    if body is None:
+        raise _too_large(limit)
+    return body
 
 
 def _too_large(limit: int) -> RequestRefused:

@@ -31,6 +31,7 @@ from workers.response import FetchResponse
 
 from dotdo_dev.config import load_local
 from dotdo_dev.runtime import wire
+from dotdo_dev.runtime.bodies import read_capped
 from dotdo_dev.runtime.isolate import Isolate, WorkerError
 from dotdo_dev.runtime.peers import (
     ENTRYPOINT_HEADER,
@@ -167,20 +168,9 @@ def _describe(exc: BaseException) -> str:
 
 
 async def _read_body(receive: Any) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return b"", True
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks), False
+    """(body, too_large): the body up to Cloudflare's request limit."""
+    body = await read_capped(receive, MAX_BODY)
+    return (b"", True) if body is None else (body, False)
 
 
 async def _send_plain(send: Any, status: int, text: str, extra: list[tuple[str, str]] | None = None) -> None:
