@@ -903,8 +903,9 @@ async def test_a_store_failure_in_a_send_leaves_nothing_half_written(store, jobs
 
 async def test_inspection_shows_when_a_message_was_sent_and_when_it_died(store, clock):
     sent_at = clock.now
-    await QueueProducer(store, "other").send("gone", contentType="text")
-    assert store.messages("other")[0]["created"] == sent_at
+    await QueueProducer(store, "other").send("gone", contentType="text", delaySeconds=5)
+    (waiting,) = store.messages("other")
+    assert (waiting["created"], waiting["visible_at"]) == (sent_at, sent_at + 5)
     clock.now += 7
     await consumer(store, Recorder(fail), queue="other", max_retries=0).deliver_once(force=True)
     (dead,) = store.dead("other")
@@ -933,6 +934,8 @@ async def test_the_public_options_are_keyword_only(store, jobs, tmp_path, clock)
     batch = MessageBatch("jobs", [Message("m1", 1, datetime.datetime(2026, 1, 1), 1)])
     with pytest.raises(TypeError):
         batch.retryAll(None, 5)
+    with pytest.raises(TypeError):
+        QueueProducer(store, "jobs", 5)
 
 
 async def test_cancelling_a_delivery_settles_decisions_made_after_an_undecided_message(store, jobs):
@@ -952,3 +955,54 @@ async def test_cancelling_a_delivery_settles_decisions_made_after_an_undecided_m
     remaining = {m["body"]: m for m in store.messages("jobs")}
     assert sorted(remaining) == [0, 1]
     assert not any(m["leased"] for m in remaining.values())  # handed back at once, not after the lease
+
+
+async def test_a_slow_handler_keeps_its_lease_for_as_long_as_it_runs(store, jobs, clock, monkeypatch):
+    monkeypatch.setattr(queues, "LEASE_SECONDS", 0.08)
+    await jobs.send(1)
+    rescuer = Recorder()
+    other = consumer(store, rescuer)
+    taken_meanwhile = []
+
+    async def slow(batch):
+        for _ in range(12):  # 0.24 s of fake time: three leases' worth
+            clock.now += 0.02
+            await asyncio.sleep(0.02)
+            taken_meanwhile.append(await other.deliver_once(force=True))
+
+    await consumer(store, Recorder(slow)).deliver_once(force=True)
+    assert taken_meanwhile == [0] * 12  # asserted here: an assertion inside the handler would be its failure
+    assert rescuer.batches == []
+    assert store.pending("jobs") == 0
+
+
+@pytest.mark.parametrize(("first", "earlier"), [("retryAll", "retryAll()"), ("retry0", "retry()")])
+async def test_an_ignored_ack_names_the_call_that_came_first(store, jobs, caplog, first, earlier):
+    await jobs.send(1)
+
+    async def handler(batch):
+        call(batch, first)
+        call(batch, "ack0")
+
+    with caplog.at_level(logging.WARNING, logger="dotdo.queues"):
+        await consumer(store, Recorder(handler)).deliver_once(force=True)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert f"after {earlier} was already called" in warning
+
+
+async def test_a_failing_poll_waits_before_the_next(store, monkeypatch):
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "_claim", locked)
+    pauses = []
+
+    async def sleep(seconds):
+        pauses.append(seconds)
+        if len(pauses) == 3:
+            raise asyncio.CancelledError
+
+    c = QueueConsumer(store, QueueConsumerConfig(queue="jobs"), Recorder(), sleep=sleep)
+    with pytest.raises(asyncio.CancelledError):
+        await c.run()
+    assert pauses == [queues.POLL_SECONDS] * 3
