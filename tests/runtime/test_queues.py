@@ -859,6 +859,13 @@ async def test_the_longest_delay_is_43200_seconds(store, jobs):
     assert store.pending("jobs") == 2
 
 
+async def test_a_message_of_a_batch_may_be_128000_bytes_and_not_one_more(store, jobs):
+    await jobs.sendBatch([{"body": "x" * 128_000, "contentType": "text"}])
+    with pytest.raises(QueueError, match="message 0 is 128001 bytes"):
+        await jobs.sendBatch([{"body": "x" * 128_001, "contentType": "text"}])
+    assert store.pending("jobs") == 1
+
+
 async def test_a_batch_may_total_256000_bytes_and_not_one_more(store, jobs):
     exactly = [{"body": "x" * size, "contentType": "text"} for size in (100_000, 100_000, 56_000)]
     await jobs.sendBatch(exactly)
@@ -889,6 +896,8 @@ async def test_a_renewed_lease_runs_60_seconds_from_the_renewal(store, jobs, clo
     assert store.messages("jobs")[0]["leased"] is True
     clock.now = start + 110
     assert store.messages("jobs")[0]["leased"] is False
+    clock.now = start + 500
+    assert store.messages("jobs")[0]["leased"] is False  # long run out
 
 
 async def test_a_store_failure_in_a_send_leaves_nothing_half_written(store, jobs, monkeypatch):
