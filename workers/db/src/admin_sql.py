@@ -63,8 +63,10 @@ PROTECTED_PREFIXES = ("THINGS_FTS", "SQLITE_")
 #: Names that change the database for every later query: the temp schema, whose tables shadow main's,
 #: and the pragma that lets sqlite_schema be edited by hand.
 PROTECTED_NAMES = frozenset({"TEMP", "WRITABLE_SCHEMA"})
-#: Bare keywords never run in a write (see the module's docstring).
-NOT_OFFERED = frozenset({"VACUUM", "TRIGGER", "TEMPORARY", "ATTACH", "DETACH"})
+#: Bare keywords never run in a write (see the module's docstring). PRAGMA statements change db's own
+#: connection for every later query (`foreign_keys = OFF`, `ignore_check_constraints = ON`, ...); what
+#: they tell is readable through the table-valued functions (`SELECT * FROM pragma_table_info('things')`).
+NOT_OFFERED = frozenset({"VACUUM", "TRIGGER", "TEMPORARY", "ATTACH", "DETACH", "PRAGMA"})
 _TOKEN = re.compile(
     r"""(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))"""
     r"""|(?P<quoted>'(?:[^']|'')*'?|"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?)"""
@@ -152,8 +154,8 @@ async def run_sql(env: Any, request: Any, *, actor: str) -> dict[str, Any]:
         await record("refused")
         raise Forbidden(
             "The audit log, the migrations, the search index and SQLite's own tables are not changed by hand,"
-            " and VACUUM, triggers, temp objects, ATTACH and DETACH are not offered (a literal naming one of"
-            " them is refused too: bind it as a parameter)",
+            " and VACUUM, PRAGMA, triggers, temp objects, ATTACH and DETACH are not offered (a literal naming"
+            " one of them is refused too: bind it as a parameter; read pragmas as pragma_<name>(...) in a SELECT)",
             code="SQL_PROTECTED",
             details={"names": protected},
         )

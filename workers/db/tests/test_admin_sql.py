@@ -66,7 +66,6 @@ async def test_non_admins_are_refused(worker, headers):
         "WITH x AS (SELECT 1) DELETE FROM things",
         "WITH x AS (SELECT 1) REPLACE INTO things (ns, id, type) VALUES ('acme', 'a9', 'Z')",
         "WITH x AS (SELECT 1) INSERT INTO things (ns, id, type) SELECT 'acme', 'a8', 'Z' FROM x",
-        "PRAGMA foreign_keys = OFF",
         "/* select */ DELETE FROM things",
         "  -- a comment\n  DELETE FROM things",
     ],

@@ -197,6 +197,9 @@ async def test_no_generated_write_to_a_protected_table_runs(worker):
         "UPDATE sqlite_master SET sql = ''",
         'PRAGMA "writable_schema" = 1',
         "PRAGMA writable_schema = 1",
+        "PRAGMA foreign_keys = OFF",  # would change db's own connection for every later query
+        "pragma ignore_check_constraints = 1",
+        "PRAGMA main.journal_mode = DELETE",
         "CREATE TEMP TABLE things (ns TEXT)",
         'CREATE TABLE "temp".things (ns TEXT)',
         "CREATE TEMPORARY VIEW things AS SELECT 1",
