@@ -58,7 +58,7 @@ class RequestRefused(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
-def envelope_bytes(status: int, code: str, message: str) -> bytes:
+def envelope_bytes(code: str, message: str) -> bytes:
     """An error envelope, serialised."""
     return json.dumps(failure(code, message)).encode()
 
@@ -154,7 +154,7 @@ class EnvelopeH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
         import h11
 
-        body = envelope_bytes(400, "BAD_REQUEST", msg.rstrip("."))
+        body = envelope_bytes("BAD_REQUEST", msg.rstrip("."))
         headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
         headers.append((b"content-length", str(len(body)).encode()))
         try:

@@ -27,6 +27,7 @@ import httpx
 from workers import Request, Response
 
 from dotdo_dev.runtime import wire
+from dotdo_dev.supervision import CRASHED_ON_START, RESTARTING
 from shared.envelope import failure
 from shared.errors import ServiceUnavailable, to_rpc_message
 
@@ -49,8 +50,6 @@ TOKEN_ENV = "DOTDO_RUNTIME_TOKEN"  # noqa: S105 - a variable name, not a secret
 CALL_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
 DOWN_SUFFIX = ".down"  # `<name>.down`: the platform is restarting that worker (content: its state)
-RESTARTING = "restarting"
-CRASHED_ON_START = "crashed-on-start"
 # What a broken connection to a worker looks like: its process died (or is being replaced). Not timeouts.
 _GONE = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 Send = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]  # one request on a worker's client
@@ -135,9 +134,7 @@ class Peers:
                 raise WorkerNotFound(f"{worker} (registered but not listening)")
             await asyncio.sleep(0.05)
 
-    async def _send(
-        self, worker: str, send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
-    ) -> httpx.Response:
+    async def _send(self, worker: str, send: Send) -> httpx.Response:
         """`send(client)` to `worker`; `WorkerDown` if its process is gone.
 
         A worker being reloaded after a file save has no socket and no `.down` marker for a moment: a
