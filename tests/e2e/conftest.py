@@ -36,3 +36,8 @@ async def new_key(platform, permissions):
     admin = await rpc(platform, "auth", "validate_api_key", BOOTSTRAP)
     request = {"name": "e2e", "permissions": permissions, "owner_id": user["id"]}
     return (await rpc(platform, "auth", "create_api_key", admin, request))["key"]
+
+
+def as_(key: str, host: str) -> dict[str, str]:
+    """Headers of a request to `host` with `key` as its bearer token."""
+    return {"authorization": f"Bearer {key}", "host": host}

@@ -7,7 +7,7 @@ every HTTP call with the real auth service, which keeps its records in db over R
 import httpx
 import pytest
 import pytest_asyncio
-from conftest import BOOTSTRAP, rpc, running_platform
+from conftest import BOOTSTRAP, as_, rpc, running_platform
 
 from shared.errors import from_rpc_exception
 from shared.principals import service_principal
@@ -25,10 +25,6 @@ async def platform(tmp_path_factory):
 async def http(platform):
     async with httpx.AsyncClient(base_url=platform.url, timeout=20) as client:
         yield client
-
-
-def as_(key: str, host: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {key}", "host": host}
 
 
 async def test_health_of_both_services_is_public(http):
