@@ -8,6 +8,7 @@ started on the way and nothing left behind.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import tempfile
 from pathlib import Path
@@ -18,9 +19,14 @@ class StartError(RuntimeError):
 
 
 def check_state_folder(folder: Path) -> None:
-    """Create `folder` if needed and prove it can be written; else `StartError` naming it and the problem."""
+    """Create `folder` if needed and prove it can be written; else `StartError` naming it and the problem.
+
+    The folder holds every worker's data (db's things, auth's key hashes and sessions): it is made
+    private to this account (0700), and an existing one of ours with wider modes is narrowed, so that
+    no other local account can read the SQLite files inside, whatever their own modes.
+    """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except FileExistsError:
         raise StartError(f"state folder {folder} cannot be created: a file is in its place") from None
     except OSError as exc:
@@ -32,6 +38,12 @@ def check_state_folder(folder: Path) -> None:
             pass
     except OSError as exc:
         raise StartError(f"state folder {folder} is not writable: {_reason(exc)}") from None
+    info = folder.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        try:
+            folder.chmod(0o700)
+        except OSError as exc:
+            raise StartError(f"state folder {folder} cannot be made private: {_reason(exc)}") from None
 
 
 def bind_port(host: str, port: int) -> socket.socket:

@@ -113,3 +113,17 @@ def test_check_state_folder_creates_a_missing_folder(tmp_path):
     (tmp_path / "f").write_text("")
     with pytest.raises(StartError, match="a file is in its place"):
         check_state_folder(tmp_path / "f")
+
+
+def test_the_state_folder_is_private_to_this_account(tmp_path):
+    # It holds every worker's data: no other local account may read the SQLite files inside.
+    fresh = tmp_path / "fresh"
+    check_state_folder(fresh)
+    assert fresh.stat().st_mode & 0o777 == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    (shared / "kept.sqlite").write_text("data")
+    check_state_folder(shared)
+    assert shared.stat().st_mode & 0o777 == 0o700
+    assert (shared / "kept.sqlite").read_text() == "data"
