@@ -25,6 +25,7 @@ from workers import Request, Response
 
 from shared.errors import AppError
 from shared.http import method_of
+from shared.permissions import allows
 from shared.validation import MAX_BODY, field_errors
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -41,13 +42,16 @@ class UnknownTool(LookupError):
 @dataclass(frozen=True)
 class Tool:
     """One MCP tool: its name (`^[a-zA-Z0-9_-]{1,64}$`, checked here), a description for the model,
-    the pydantic model its arguments must satisfy (its JSON Schema is the `inputSchema`), and
-    `async def handler(args: model, context) -> data`."""
+    the pydantic model its arguments must satisfy (its JSON Schema is the `inputSchema`),
+    `async def handler(args: model, context) -> data`, and the permission a caller needs (None: any
+    authenticated caller): a tool is hidden from `tools/list` for a principal without it, and
+    calling it anyway is a FORBIDDEN tool error before its arguments are looked at."""
 
     name: str
     description: str
     model: type[BaseModel]
     handler: Callable[[Any, Any], Awaitable[Any]]
+    permission: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not TOOL_NAME.fullmatch(self.name):
@@ -114,9 +118,10 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
-    def list(self) -> list[dict[str, Any]]:
-        """`tools/list`'s `tools`: `[{"name", "description", "inputSchema"}]` in declaration order."""
-        return [tool.describe() for tool in self._tools.values()]
+    def list(self, context: Any = None) -> list[dict[str, Any]]:
+        """`tools/list`'s `tools`: `[{"name", "description", "inputSchema"}]` in declaration order,
+        without those the context's principal may not call (every tool when no context is given)."""
+        return [tool.describe() for tool in self._tools.values() if context is None or _may_call(tool, context)]
 
     async def call(self, name: str, arguments: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         """Run a tool and give its `tools/call` result; `UnknownTool` if there is no such tool.
@@ -127,6 +132,13 @@ class ToolRegistry:
         tool = self._tools.get(name)
         if tool is None:
             raise UnknownTool(name)
+        if not _may_call(tool, context):
+            error = {
+                "code": "FORBIDDEN",
+                "message": f"This needs the permission {tool.permission!r}",
+                "details": {"permission": tool.permission},
+            }
+            return _result(error, is_error=True)
         try:
             args = tool.model.model_validate(arguments or {})
         except PydanticValidationError as exc:
@@ -143,6 +155,14 @@ class ToolRegistry:
             error = {"code": "INTERNAL_ERROR", "message": "The tool failed", "details": {"request_id": request_id}}
             return _result(error, is_error=True)
         return _result(data, is_error=False)
+
+
+def _may_call(tool: Tool, context: Any) -> bool:
+    if tool.permission is None:
+        return True
+    state = getattr(context, "state", None) or {}
+    principal = state.get("principal") if isinstance(state, dict) else None
+    return isinstance(principal, dict) and allows(principal.get("permissions") or (), tool.permission)
 
 
 def _rpc_error(id_: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
@@ -176,7 +196,7 @@ async def handle_message(
     if method == "ping":
         return {"jsonrpc": "2.0", "id": id_, "result": {}}
     if method == "tools/list":
-        return {"jsonrpc": "2.0", "id": id_, "result": {"tools": registry.list()}}
+        return {"jsonrpc": "2.0", "id": id_, "result": {"tools": registry.list(context)}}
     if method == "tools/call":
         tool = params.get("name")
         if not isinstance(tool, str):

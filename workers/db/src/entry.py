@@ -1,25 +1,26 @@
 """db: the platform's data layer, and the only worker that holds a database binding.
 
-Things and relationships (a graph with full-text search) for everyone; typed records (users, API
-keys, sessions, tasks, webhook events, emails, jobs, deployments) for the other services. The
-entrypoint is thin: RPC methods, `fetch` (HTTP and MCP) all call the domain modules.
+Things and relationships (a graph with full-text search) for everyone; typed records for the
+services that choose to store through db. The entrypoint is thin: the operations on things and
+relationships are declared once in `operations.py`, which gives this class their RPC methods
+(`get_thing(principal, {"ns": ..., "id": ...})`, ...) and `routes.py` their HTTP routes and MCP
+tools.
 
 RPC callers are other workers of the platform (a service binding cannot be reached from outside).
-Methods on things and relationships take the principal they act for as their first argument, and
-db trusts it as it trusts the gateway's `X-Dotdo-Principal`; record methods take `actor=` on writes,
-which db records.
+Operations take the principal they act for as their first argument, and db trusts it as it trusts
+the gateway's `X-Dotdo-Principal`; record methods take `actor=` on writes, which db records.
 """
 
 from workers import WorkerEntrypoint
 
 import records
-import relationships
 import routes
-import things
+from operations import service
 from shared.rpc import rpc_method
 from storage import storage
 
 
+@service.entrypoint  # get_thing, list_things, upsert_thing, ...: the operations in operations.py
 class Default(WorkerEntrypoint):
     # -- schema ------------------------------------------------------------------------------------
     @rpc_method
@@ -30,67 +31,6 @@ class Default(WorkerEntrypoint):
     @rpc_method
     async def describe_tables(self) -> dict:
         return records.describe_tables()
-
-    # -- things --------------------------------------------------------------------------------------
-    # Each method takes first the principal the call acts for: the dict `validate_token` answered for
-    # the user being served (as the gateway forwards it), or `shared.principals.service_principal(name)`
-    # for a service's own work. Who may see and change which thing follows from it (`access.py`).
-    @rpc_method
-    async def get_thing(self, principal: dict, ns: str, id: str) -> dict:
-        return await things.get_thing(self.env, principal, ns, id)
-
-    @rpc_method
-    async def list_things(self, principal: dict, query: dict | None = None) -> dict:
-        return await things.list_things(self.env, principal, query)
-
-    @rpc_method
-    async def upsert_thing(self, principal: dict, thing: dict) -> dict:
-        return await things.upsert_thing(self.env, principal, thing)
-
-    @rpc_method
-    async def delete_thing(self, principal: dict, ns: str, id: str) -> dict:
-        return await things.delete_thing(self.env, principal, ns, id)
-
-    @rpc_method
-    async def count_things(
-        self, principal: dict, ns: str | None = None, type: str | None = None, visibility: str | None = None
-    ) -> int:
-        return await things.count_things(self.env, principal, ns, type, visibility)
-
-    @rpc_method
-    async def search_things(
-        self, principal: dict, q: str, ns: str | None = None, type: str | None = None, limit: int = 20
-    ) -> dict:
-        return await things.search_things(self.env, principal, q, ns, type, limit)
-
-    @rpc_method
-    async def stats(self, principal: dict) -> dict:
-        return await things.stats(self.env, principal)
-
-    @rpc_method
-    async def type_distribution(self, principal: dict, ns: str | None = None) -> list:
-        return await things.type_distribution(self.env, principal, ns)
-
-    # -- relationships -------------------------------------------------------------------------------
-    @rpc_method
-    async def upsert_relationship(self, principal: dict, relationship: dict) -> dict:
-        return await relationships.upsert_relationship(self.env, principal, relationship)
-
-    @rpc_method
-    async def delete_relationship(self, principal: dict, relationship: dict) -> dict:
-        return await relationships.delete_relationship(self.env, principal, relationship)
-
-    @rpc_method
-    async def get_relationships(self, principal: dict, ns: str, id: str, predicate: str | None = None) -> dict:
-        return await relationships.get_relationships(self.env, principal, ns, id, predicate)
-
-    @rpc_method
-    async def get_incoming_relationships(self, principal: dict, ns: str, id: str, predicate: str | None = None) -> dict:
-        return await relationships.get_incoming_relationships(self.env, principal, ns, id, predicate)
-
-    @rpc_method
-    async def list_relationships(self, principal: dict, query: dict) -> dict:
-        return await relationships.list_relationships(self.env, principal, query)
 
     # -- typed records -------------------------------------------------------------------------------
     @rpc_method

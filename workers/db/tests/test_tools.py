@@ -43,8 +43,10 @@ async def test_initialize(worker):
     assert response.status == 202
 
 
-async def test_tools_list(worker):
-    tools = (await mcp(worker, "tools/list", headers=READER))["result"]["tools"]
+async def test_tools_list_shows_each_principal_the_tools_it_may_call(worker):
+    reads = (await mcp(worker, "tools/list", headers=READER))["result"]["tools"]
+    assert sorted(t["name"] for t in reads) == sorted(["db_get", "db_list", "db_search", "db_stats"])
+    tools = (await mcp(worker, "tools/list", headers=WRITER))["result"]["tools"]
     assert sorted(t["name"] for t in tools) == sorted(
         ["db_get", "db_list", "db_search", "db_upsert", "db_delete", "db_stats"]
     )
