@@ -9,6 +9,7 @@ success and error envelopes every route answers.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -54,7 +55,7 @@ def openapi_document(service: Any) -> dict[str, Any]:
             if index > 1:  # operationIds are unique: a second route of one operation is `<name>_2`
                 entry["operationId"] = f"{operation.name}_{index}"
             paths.setdefault(path, {})[method.lower()] = entry
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": service.name, "version": service.version, "description": service.description},
         "paths": paths,
@@ -63,11 +64,14 @@ def openapi_document(service: Any) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "API key or JWT"}},
         },
     }
+    return copy.deepcopy(document)  # the envelopes' schemas are module constants: a caller's edit stays its own
 
 
 def _operation(operation: Any, method: str, path: str, schemas: dict[str, Any]) -> dict[str, Any]:
     schema = operation.input.model_json_schema(ref_template=_REF)
     schemas.update(schema.pop("$defs", {}))
+    if "properties" not in schema and "$ref" in schema:  # a recursive model is a $ref to its own definition
+        schema = dict(schemas[schema["$ref"].rsplit("/", 1)[1]])
     properties: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", ()))
     in_path = _PATH_PARAM.findall(path)
@@ -83,7 +87,8 @@ def _operation(operation: Any, method: str, path: str, schemas: dict[str, Any]) 
         "responses": _responses(operation),
     }
     rest = {name: value for name, value in properties.items() if name not in in_path}
-    if method in ("POST", "PUT", "PATCH") or (method == "DELETE" and rest and _needs_body(operation)):
+    # a DELETE reads a JSON body when its input has required fields beyond the path's (else the query string)
+    if method in ("POST", "PUT", "PATCH") or (method == "DELETE" and required & set(rest)):
         body = dict(schema) | {"properties": rest, "required": sorted(required - set(in_path))}
         body.pop("title", None)
         if not body["required"]:
@@ -100,11 +105,6 @@ def _operation(operation: Any, method: str, path: str, schemas: dict[str, Any]) 
     if operation.event:
         entry["x-event"] = operation.event
     return entry
-
-
-def _needs_body(operation: Any) -> bool:
-    """A DELETE reads a JSON body when its input has required fields beyond the path's."""
-    return bool(operation.input.model_json_schema().get("required"))
 
 
 def _responses(operation: Any) -> dict[str, Any]:

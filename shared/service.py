@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict
-from workers import Request
+from workers import Request, Response
 
 from shared.errors import BadRequest, Forbidden, Unauthorized
 from shared.http import method_of, query_of
@@ -198,12 +198,7 @@ class Service:
     # -- the one wrapper ------------------------------------------------------------------------------
     async def invoke(self, operation: Operation, call: Call, args: Any) -> Any:
         """Run `operation` for `call`: authenticate, authorize, validate, then the handler."""
-        if call.principal is None and not operation.public:
-            raise Unauthorized("Authentication required", code="UNAUTHORIZED")
-        if operation.permission and not allows(call.principal.get("permissions") or (), operation.permission):
-            raise Forbidden(
-                f"This needs the permission {operation.permission!r}", details={"permission": operation.permission}
-            )
+        _authorize(operation, call)
         model = args if isinstance(args, operation.input) else validate(operation.input, {} if args is None else args)
         return _plain(await operation.handler(call, model))
 
@@ -227,6 +222,7 @@ class Service:
 
         async def method(self: Any, principal: Any = None, *values: Any, **named: Any) -> Any:
             call = Call(self.env, _rpc_principal(principal), worker_ctx=getattr(self, "ctx", None), face="rpc")
+            _authorize(operation, call)  # before the arguments are looked at (too many, given twice: 400)
             return await service.invoke(operation, call, _rpc_args(operation, values, named))
 
         method.__name__ = method.__qualname__ = operation.name
@@ -243,7 +239,7 @@ class Service:
             document = self.openapi()
 
             async def openapi_document(request: Request, ctx: Context) -> Any:
-                return document
+                return Response.json(document)  # the document itself, not in an envelope: what OpenAPI tools read
 
             router.add("GET", openapi, openapi_document)
         if mcp and self.tools().names():
@@ -257,8 +253,9 @@ class Service:
 
     def _route(self, operation: Operation) -> Callable[[Request, Context], Awaitable[Any]]:
         async def route(request: Request, ctx: Context) -> Any:
-            args = await _http_args(request, ctx.params)
             call = Call(ctx.env, ctx.state.get("principal"), ctx.request_id, ctx.worker_ctx, face="http")
+            _authorize(operation, call)  # before the body is read (malformed, contradicting the path: 400)
+            args = await _http_args(request, ctx.params)
             result = await self.invoke(operation, call, args)
             if operation.page:
                 meta = {key: result[key] for key in operation.page if key in result}
@@ -299,6 +296,16 @@ class Service:
     def openapi(self) -> dict[str, Any]:
         """The service's OpenAPI 3.1 document: every HTTP operation, its input, permission and success envelope."""
         return openapi_document(self)
+
+
+def _authorize(operation: Operation, call: Call) -> None:
+    """401 without a principal (unless the operation is public), 403 without the operation's permission."""
+    if call.principal is None and not operation.public:
+        raise Unauthorized("Authentication required", code="UNAUTHORIZED")
+    if operation.permission and not allows(call.principal.get("permissions") or (), operation.permission):
+        raise Forbidden(
+            f"This needs the permission {operation.permission!r}", details={"permission": operation.permission}
+        )
 
 
 def _input_model(handler: Handler) -> type[BaseModel]:
