@@ -36,6 +36,8 @@ TARGETS: dict[str, list[str]] = {
     "workers/gateway/src/rate_limiter.py": ["workers/gateway/tests"],
     "shared/validation.py": ["tests/shared/test_validation.py", "tests/shared/test_validation_boundaries.py"],
     "shared/errors.py": ["tests/shared"],
+    "shared/records.py": ["tests/shared/test_records.py"],
+    "shared/storage.py": ["tests/shared/test_storage.py"],
     "shared/middleware/access_log.py": ["tests/shared/middleware"],
     "shared/middleware/authentication.py": ["tests/shared/middleware"],
     "shared/middleware/cors.py": ["tests/shared/middleware"],
@@ -47,7 +49,6 @@ TARGETS: dict[str, list[str]] = {
         "workers/db/tests/test_admin_sql.py",
         "workers/db/tests/test_admin_sql_protection.py",
     ],
-    "workers/db/src/records.py": ["workers/db/tests/test_records.py"],
     "dotdo_dev/runtime/bindings/queues.py": ["tests/runtime/test_queues.py", "-m", "not slow"],
 }
 

@@ -1,316 +1,58 @@
-"""Typed records: the tables of auth, schedule, webhooks, email, queue and deploy, reached by RPC.
+"""db's records API: typed records for services that choose to store through db, reached by RPC.
 
     key = await env.DB_SERVICE.insert_record("api_keys", {"name": "ci", ...}, actor="usr_1")
     page = await env.DB_SERVICE.find_records("sessions", {"user_id": "usr_1", "revoked_at": None})
     used = await env.DB_SERVICE.update_record("refresh_tokens", "rt_1", {"used_at": now}, {"used_at": None})
 
-Callers never send SQL. A table and its columns must be declared in `tables.py` (else 400
-`UNKNOWN_TABLE` / `UNKNOWN_COLUMN`), every value is checked against its column's type (400
-`VALIDATION_ERROR`) and bound as a parameter.
-
-`where` is either a dict (`{"column": value}`: equality, `None` meaning IS NULL) or a list of
-conditions `{"field", "operator", "value"}` with the operators of `shared.schemas.Filter`: eq, ne,
-gt, gte, lt, lte, in, nin, like, exists. In `update_record`, `increment_record` and
-`delete_record` it is a precondition: the change happens only if the row still matches it
-(compare-and-set), atomically, in one statement. They return None / False when nothing matched.
+The engine is `shared.records` (the same one a service runs on a database of its own); here it runs
+on db's D1 and serves the tables declared in `tables.py`, nothing else: db's graph and its
+bookkeeping are not records (400 `UNKNOWN_TABLE`). Callers never send SQL.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping
 from typing import Any
 
-from shared.clock import now_iso, parse_iso, to_iso
-from shared.errors import BadRequest, ValidationError
-from shared.ids import new_id
+from shared import records
 from storage import storage
-from tables import TABLES, Table
-
-MAX_LIMIT = 1000
-MAX_OFFSET = 100_000
-MAX_IN = 100
-MAX_TEXT = 64 * 1024
-MAX_JSON = 256 * 1024
-ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-MANAGED = ("created_at", "updated_at")
-_OPERATORS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "like": "LIKE"}
-_MAX_INT = 2**53 - 1  # D1 carries numbers as JavaScript numbers
-
-
-# -- checking ------------------------------------------------------------------------------------------
-
-
-def table_of(name: Any) -> Table:
-    """The declared table called `name`, or 400 `UNKNOWN_TABLE`."""
-    table = TABLES.get(name) if isinstance(name, str) else None
-    if table is None:
-        raise BadRequest(f"Unknown table {str(name)[:64]!r}", code="UNKNOWN_TABLE", details={"tables": sorted(TABLES)})
-    return table
-
-
-def _column(table: Table, name: Any) -> str:
-    if not isinstance(name, str) or name not in table.all_columns:
-        raise BadRequest(
-            f"Unknown column {str(name)[:64]!r} in {table.name}",
-            code="UNKNOWN_COLUMN",
-            details={"table": table.name, "columns": sorted(table.all_columns)},
-        )
-    return name
-
-
-def _invalid(field: str, message: str, kind: str = "type_error") -> ValidationError:
-    return ValidationError("Invalid input", details=[{"field": field, "message": message, "type": kind}])
-
-
-def _encode(table: Table, column: str, value: Any) -> Any:
-    """`value` as bound for `column`, after checking it has the column's type."""
-    kind = table.all_columns[column]
-    if value is None:
-        return None
-    if kind == "json":
-        try:
-            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError):
-            raise _invalid(column, "must be JSON data") from None
-        if len(text) > MAX_JSON:
-            raise _invalid(column, f"is larger than {MAX_JSON} bytes", "too_long")
-        return text
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            raise _invalid(column, "must be true or false")
-        return 1 if value else 0
-    if kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > _MAX_INT:
-            raise _invalid(column, "must be an integer")
-        return value
-    if not isinstance(value, str):
-        raise _invalid(column, "must be a string")
-    if kind == "timestamp":
-        try:
-            return to_iso(parse_iso(value))  # one format, so that timestamps compare as text
-        except (ValueError, OverflowError):
-            raise _invalid(column, "must be an ISO-8601 time with a zone, e.g. 2027-01-01T00:00:00Z") from None
-    if len(value) > MAX_TEXT:
-        raise _invalid(column, f"is longer than {MAX_TEXT} characters", "too_long")
-    return value
-
-
-def _decode(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    for column, kind in table.all_columns.items():
-        value = row.get(column)
-        if value is not None and kind == "json":
-            value = json.loads(value)
-        elif value is not None and kind == "boolean":
-            value = bool(value)
-        record[column] = value
-    return record
-
-
-def _conditions(table: Table, where: Any) -> tuple[str, list[Any]]:
-    """SQL for `where` (`1` when empty) and its parameters."""
-    if where is None:
-        return "1", []
-    if isinstance(where, Mapping):
-        items = [{"field": k, "operator": "eq", "value": v} for k, v in where.items()]
-    elif isinstance(where, list | tuple):
-        items = list(where)
-    else:
-        raise _invalid("where", "must be an object or a list of conditions")
-    if len(items) > 20:
-        raise _invalid("where", "at most 20 conditions", "too_long")
-    sql: list[str] = []
-    params: list[Any] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, Mapping) or set(item) - {"field", "operator", "value"}:
-            raise _invalid(f"where.{index}", "a condition is {field, operator, value}")
-        column = _column(table, item.get("field"))
-        operator, value = item.get("operator", "eq"), item.get("value")
-        if not isinstance(operator, str):
-            raise _invalid(f"where.{index}.operator", "unknown operator", "literal_error")
-        quoted = f'"{column}"'
-        if table.all_columns[column] == "json":
-            raise _invalid(f"where.{index}", f"{column} holds JSON and cannot be compared")
-        if operator == "exists":
-            if not isinstance(value, bool):
-                raise _invalid(f"where.{index}.value", "exists takes true or false")
-            sql.append(f"{quoted} IS {'NOT ' if value else ''}NULL")
-        elif operator in ("in", "nin"):
-            if not isinstance(value, list | tuple) or not 1 <= len(value) <= MAX_IN:
-                raise _invalid(f"where.{index}.value", f"{operator} takes a list of 1-{MAX_IN} values")
-            marks = ", ".join("?" for _ in value)
-            sql.append(f"{quoted} {'NOT ' if operator == 'nin' else ''}IN ({marks})")
-            params += [_encode(table, column, v) for v in value]
-        elif operator in _OPERATORS:
-            if value is None and operator in ("eq", "ne"):
-                sql.append(f"{quoted} IS {'NOT ' if operator == 'ne' else ''}NULL")
-            elif value is None:
-                raise _invalid(f"where.{index}.value", f"{operator} needs a value")
-            else:
-                if operator == "like" and not isinstance(value, str):
-                    raise _invalid(f"where.{index}.value", "like takes a string pattern")
-                sql.append(f"{quoted} {_OPERATORS[operator]} ?")
-                params.append(_encode(table, column, value))
-        else:
-            raise _invalid(f"where.{index}.operator", "unknown operator", "literal_error")
-    return (" AND ".join(sql) or "1"), params
-
-
-def _order(table: Table, order_by: Any) -> str:
-    if order_by is None:
-        return '"created_at", "id"'
-    if isinstance(order_by, str | Mapping):
-        order_by = [order_by]
-    if not isinstance(order_by, list | tuple) or len(order_by) > 5:
-        raise _invalid("order_by", "a column, or a list of up to 5")
-    parts = []
-    for item in order_by:
-        if isinstance(item, str):
-            column, direction = item.removeprefix("-"), "DESC" if item.startswith("-") else "ASC"
-        elif isinstance(item, Mapping) and item.get("direction", "asc") in ("asc", "desc"):
-            column, direction = item.get("field"), str(item.get("direction", "asc")).upper()
-        else:
-            raise _invalid("order_by", "each is 'column', '-column' or {field, direction: asc|desc}")
-        parts.append(f'"{_column(table, column)}" {direction}')
-    return ", ".join([*parts, '"id"'])
-
-
-def _values(table: Table, values: Any, *, inserting: bool) -> dict[str, Any]:
-    if not isinstance(values, Mapping) or not values:
-        raise _invalid("values", "must be an object with at least one column")
-    encoded: dict[str, Any] = {}
-    for column, value in values.items():
-        column = _column(table, column)
-        if column in MANAGED or (column == "id" and not inserting):
-            raise _invalid(column, f"{column} is set by db", "read_only")
-        if column == "id" and (not isinstance(value, str) or not ID.fullmatch(value)):
-            raise _invalid("id", "1-128 of letters, digits and _.:- (starting with a letter or digit)")
-        encoded[column] = _encode(table, column, value)
-    if inserting:
-        missing = sorted(c for c in table.required if encoded.get(c) is None)
-        if missing:
-            raise ValidationError(
-                "Invalid input", details=[{"field": c, "message": "is required", "type": "missing"} for c in missing]
-            )
-    return encoded
-
-
-def _record_id(record_id: Any) -> str:
-    if not isinstance(record_id, str) or not ID.fullmatch(record_id):
-        raise _invalid("id", "1-128 of letters, digits and _.:- (starting with a letter or digit)")
-    return record_id
-
-
-# -- operations ----------------------------------------------------------------------------------------
+from tables import TABLES
 
 
 async def insert_record(env: Any, table: str, values: Any, *, actor: str | None = None) -> dict[str, Any]:
-    """Insert one record; the stored record. 409 `CONFLICT` on a duplicate id or unique column."""
-    spec = table_of(table)
-    encoded = _values(spec, values, inserting=True)
-    encoded.setdefault("id", new_id(spec.prefix))
-    if "created_by" in spec.columns and encoded.get("created_by") is None and actor is not None:
-        encoded["created_by"] = _encode(spec, "created_by", actor)
-    now = now_iso()
-    encoded |= {"created_at": now, "updated_at": now}
-    columns = ", ".join(f'"{c}"' for c in encoded)
-    marks = ", ".join("?" for _ in encoded)
-    db = await storage(env)
-    row = await db.first(f'INSERT INTO "{spec.name}" ({columns}) VALUES ({marks}) RETURNING *', list(encoded.values()))
-    assert row is not None
-    return _decode(spec, row)
+    return await records.insert_record(await storage(env), TABLES, table, values, actor=actor)
 
 
 async def get_record(env: Any, table: str, record_id: str) -> dict[str, Any] | None:
-    """The record with this id, or None."""
-    spec = table_of(table)
-    db = await storage(env)
-    row = await db.first(f'SELECT * FROM "{spec.name}" WHERE id = ?', [_record_id(record_id)])
-    return None if row is None else _decode(spec, row)
+    return await records.get_record(await storage(env), TABLES, table, record_id)
 
 
 async def find_records(
     env: Any, table: str, where: Any = None, order_by: Any = None, limit: int = 100, offset: int = 0
 ) -> dict[str, Any]:
-    """Records matching `where`, ordered (default: oldest first): `{"items": [...], "has_more": bool}`."""
-    spec = table_of(table)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise _invalid("limit", f"must be 1-{MAX_LIMIT}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
-        raise _invalid("offset", f"must be 0-{MAX_OFFSET}")
-    condition, params = _conditions(spec, where)
-    sql = f'SELECT * FROM "{spec.name}" WHERE {condition} ORDER BY {_order(spec, order_by)} LIMIT ? OFFSET ?'
-    db = await storage(env)
-    rows = await db.all(sql, [*params, limit + 1, offset])
-    return {"items": [_decode(spec, r) for r in rows[:limit]], "has_more": len(rows) > limit}
+    return await records.find_records(await storage(env), TABLES, table, where, order_by, limit, offset)
 
 
 async def count_records(env: Any, table: str, where: Any = None) -> int:
-    """How many records match `where`."""
-    spec = table_of(table)
-    condition, params = _conditions(spec, where)
-    db = await storage(env)
-    row = await db.first(f'SELECT count(*) AS n FROM "{spec.name}" WHERE {condition}', params)
-    return int(row["n"]) if row else 0
+    return await records.count_records(await storage(env), TABLES, table, where)
 
 
 async def update_record(env: Any, table: str, record_id: str, values: Any, where: Any = None) -> dict[str, Any] | None:
-    """Change columns of one record if it (still) matches `where`; the new record, or None."""
-    spec = table_of(table)
-    encoded = _values(spec, values, inserting=False) | {"updated_at": now_iso()}
-    condition, params = _conditions(spec, where)
-    sets = ", ".join(f'"{c}" = ?' for c in encoded)
-    sql = f'UPDATE "{spec.name}" SET {sets} WHERE id = ? AND ({condition}) RETURNING *'
-    db = await storage(env)
-    row = await db.first(sql, [*encoded.values(), _record_id(record_id), *params])
-    return None if row is None else _decode(spec, row)
+    return await records.update_record(await storage(env), TABLES, table, record_id, values, where)
 
 
 async def increment_record(
     env: Any, table: str, record_id: str, column: str, by: int = 1, where: Any = None
 ) -> dict[str, Any] | None:
-    """Add `by` to an integer column atomically (if the record matches `where`); the new record, or None."""
-    spec = table_of(table)
-    column = _column(spec, column)
-    if spec.all_columns[column] != "integer":
-        raise _invalid(column, "only integer columns can be incremented")
-    step = _encode(spec, column, by)
-    condition, params = _conditions(spec, where)
-    sql = (
-        f'UPDATE "{spec.name}" SET "{column}" = coalesce("{column}", 0) + ?, updated_at = ? '
-        f"WHERE id = ? AND ({condition}) RETURNING *"
-    )
-    db = await storage(env)
-    row = await db.first(sql, [step, now_iso(), _record_id(record_id), *params])
-    return None if row is None else _decode(spec, row)
+    return await records.increment_record(await storage(env), TABLES, table, record_id, column, by, where)
 
 
 async def delete_record(env: Any, table: str, record_id: str, where: Any = None) -> bool:
-    """Delete one record (if it matches `where`); whether it was deleted."""
-    spec = table_of(table)
-    condition, params = _conditions(spec, where)
-    db = await storage(env)
-    changed = await db.run(
-        f'DELETE FROM "{spec.name}" WHERE id = ? AND ({condition})', [_record_id(record_id), *params]
-    )
-    return changed > 0
+    return await records.delete_record(await storage(env), TABLES, table, record_id, where)
 
 
 async def delete_records(env: Any, table: str, where: Any) -> int:
-    """Delete every record matching a non-empty `where`; how many."""
-    spec = table_of(table)
-    if not where:
-        raise _invalid("where", "give at least one condition (deleting a whole table is not offered)", "missing")
-    condition, params = _conditions(spec, where)
-    db = await storage(env)
-    return await db.run(f'DELETE FROM "{spec.name}" WHERE {condition}', params)
+    return await records.delete_records(await storage(env), TABLES, table, where)
 
 
 def describe_tables() -> dict[str, dict[str, Any]]:
-    """Each table's columns and types, and the columns an insert must give."""
-    return {
-        name: {"columns": table.all_columns, "required": sorted(table.required)}
-        for name, table in sorted(TABLES.items())
-    }
+    return records.describe_tables(TABLES)

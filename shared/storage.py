@@ -1,0 +1,131 @@
+"""A worker's own D1 database: its schema brought up to date once per isolate, SQL in, plain rows out.
+
+    DATABASE = Database("AUTH_DB", MIGRATIONS)   # module level: one per isolate
+    db = await DATABASE.open(env)                # a Storage; the first open of an isolate migrates
+    row = await db.first("SELECT * FROM users WHERE id = ?", ["usr_1"])
+
+Domain code speaks to a `Storage`, never to a binding: SQL with `?` placeholders and a sequence of
+values, rows back as plain dicts. A backend for another SQL database implements the same five
+methods (and translates what its dialect needs).
+
+Constraint violations become client errors (a duplicate is 409 `CONFLICT`, a reference to a row
+that is not there 409 `REFERENCE_NOT_FOUND`, a missing required value or a failed CHECK 400
+`VALIDATION_ERROR`); anything else the database raises propagates (`shared.errors.storage_error`
+makes a full or failing disk a 503 at the edge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from shared.errors import Conflict, ValidationError
+from shared.migrations import Migration, apply_migrations
+
+Statement = tuple[str, Sequence[Any]]
+_MISSING_SCHEMA = ("no such table", "no such column")
+
+
+class Storage(Protocol):
+    """What domain code needs of a database."""
+
+    async def ready(self) -> int:
+        """Apply pending migrations; the schema version."""
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Every row of a query."""
+
+    async def first(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        """The first row of a query, or None."""
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a write; how many rows it changed."""
+
+    async def batch(self, statements: Sequence[Statement]) -> list[list[dict[str, Any]]]:
+        """Run statements in one transaction (all or nothing); the rows of each."""
+
+
+class Database:
+    """A D1 database a worker owns: the binding it is reached by and the migrations of its schema.
+
+    Whether this isolate has brought the database up to date is remembered here (`checked`), not on
+    the binding: on Cloudflare `env`, and so the binding object, is wrapped anew for every request.
+    If a statement then meets a missing table or column (another database in the same process, as
+    the local test harness makes), the migrations run and the statement is tried once more.
+    """
+
+    def __init__(self, binding: str, migrations: Sequence[Migration]) -> None:
+        self.binding = binding
+        self.migrations = migrations
+        self.checked = False
+
+    async def open(self, env: Any) -> D1Storage:
+        """The database of this request; the first open of an isolate brings the schema up to date."""
+        binding = getattr(env, self.binding, None)
+        if binding is None:
+            raise RuntimeError(f"no D1 binding {self.binding!r}: declare it in d1_databases of wrangler.jsonc")
+        storage = D1Storage(binding, self)
+        if not self.checked:
+            await storage.ready()
+        return storage
+
+
+class D1Storage:
+    """A `Storage` on one D1 binding."""
+
+    def __init__(self, db: Any, database: Database) -> None:
+        self.db = db
+        self.database = database
+
+    async def ready(self) -> int:
+        version = await apply_migrations(self.db, self.database.migrations)
+        self.database.checked = True
+        return version
+
+    async def _run(self, make: Any) -> Any:
+        """`await make()` (a D1 call), healing a database that lacks the schema once."""
+        try:
+            return await _guard(make())
+        except Exception as exc:
+            if not any(marker in str(exc) for marker in _MISSING_SCHEMA):
+                raise
+            await self.ready()
+            return await _guard(make())
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        result = await self._run(lambda: self.db.prepare(sql).bind(*params).all())
+        return [dict(row) for row in result["results"]]
+
+    async def first(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = await self.all(sql, params)
+        return rows[0] if rows else None
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        result = await self._run(lambda: self.db.prepare(sql).bind(*params).run())
+        return int(result["meta"]["changes"])
+
+    async def batch(self, statements: Sequence[Statement]) -> list[list[dict[str, Any]]]:
+        results = await self._run(
+            lambda: self.db.batch([self.db.prepare(sql).bind(*params) for sql, params in statements])
+        )
+        return [[dict(row) for row in (result["results"] or [])] for result in results]
+
+
+async def _guard(pending: Any) -> Any:
+    try:
+        return await pending
+    except Exception as exc:
+        text = str(exc)
+        if "UNIQUE constraint failed" in text or "PRIMARY KEY constraint failed" in text:
+            raise Conflict("A record with that key already exists", code="CONFLICT") from None
+        if "FOREIGN KEY constraint failed" in text:
+            raise Conflict("A record it refers to does not exist", code="REFERENCE_NOT_FOUND") from None
+        if "NOT NULL constraint failed" in text:  # "...failed: <table>.<column>: SQLITE_CONSTRAINT"
+            _, found, rest = text.partition("constraint failed:")
+            column = rest.split(":")[0].strip().rpartition(".")[2][:64] if found else ""
+            details = [{"field": column or "values", "message": "must have a value", "type": "missing"}]
+            raise ValidationError("Invalid input", details=details) from None
+        if "CHECK constraint failed" in text:
+            details = [{"field": "values", "message": "a value is not allowed here", "type": "value_error"}]
+            raise ValidationError("Invalid input", details=details) from None
+        raise
