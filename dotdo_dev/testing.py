@@ -32,6 +32,7 @@ from dotdo_dev.config import load_worker
 from dotdo_dev.runtime import wire
 from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.state import StateDir
+from shared.errors import Unauthorized, from_rpc_exception, rpc_error
 
 
 def copy_repo(root: Path, target: Path) -> Path:
@@ -150,3 +151,65 @@ class WorkerHarness:
         """Run the `scheduled` handler as the cron `cron` would."""
         ctx = await self.isolate.scheduled(cron, scheduled_time)
         await ctx.drain()
+
+
+# -- helpers every service's tests use (also offered as fixtures by dotdo_dev.pytest_plugin) ---------------
+
+
+class StandInAuth:
+    """Answers like the auth service's `validate_token` RPC method, for a fixed set of tokens.
+
+    `principals` maps each token to the principal auth would answer; any other token is refused as
+    auth refuses it (an RPC error carrying 401 INVALID_TOKEN). `calls` lists the tokens asked about.
+    """
+
+    def __init__(self, principals: dict[str, dict[str, Any]]) -> None:
+        self.principals = principals
+        self.calls: list[str] = []
+
+    async def validate_token(self, token: str, request_id: str | None = None) -> dict[str, Any]:
+        self.calls.append(token)
+        if token not in self.principals:
+            raise rpc_error(Unauthorized("Invalid API key or token", code="INVALID_TOKEN"))
+        return dict(self.principals[token])
+
+
+def bearer(token: str) -> dict[str, str]:
+    """`{"authorization": "Bearer <token>"}`."""
+    return {"authorization": f"Bearer {token}"}
+
+
+async def rpc_outcome(worker: Any, method: str, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """Call an RPC method: `(value, None)` if it answered, `(None, AppError)` if it raised (rebuilt, with
+    `.code`/`.status`; anything that is not an AppError comes back as UPSTREAM_ERROR 502)."""
+    try:
+        return await worker.rpc(method, *args, **kwargs), None
+    except Exception as exc:  # the RPC boundary raises plain exceptions
+        return None, from_rpc_exception(exc, service=worker.config.name)
+
+
+async def rpc_fails(worker: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call an RPC method that must fail with an AppError; the rebuilt error (`.code`, `.status`, ...)."""
+    value, err = await rpc_outcome(worker, method, *args, **kwargs)
+    assert err is not None, f"{method} succeeded with {value!r}"
+    assert err.code != "UPSTREAM_ERROR", f"{method} raised something that is not an AppError"
+    return err
+
+
+async def envelope(response: Any) -> dict[str, Any]:
+    """A response's JSON body, checked to have the envelope's shape (`success`, `data` or `error`, `meta`)."""
+    data = await response.json()
+    assert set(data) >= {"success", "meta"}, data
+    assert ("data" in data) if data["success"] else ("error" in data), data
+    return data
+
+
+async def mcp_call(
+    worker: Any, method: str, params: dict[str, Any] | None = None, *, headers: dict[str, str], id: int = 1
+) -> tuple[int, dict[str, Any]]:
+    """One MCP JSON-RPC request to the worker's `/mcp`: the HTTP status and the JSON-RPC reply."""
+    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": id}
+    if params is not None:
+        message["params"] = params
+    reply = await worker.fetch("/mcp", method="POST", json=message, headers=headers)
+    return reply.status, await reply.json()

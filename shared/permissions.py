@@ -6,7 +6,9 @@ A granted permission covers a needed one when it is the same string, `*` (everyt
     allows(["db:*"], "db:write")     -> True
     allows(["db:read"], "db:write")  -> False
 
-Roles are named sets of permissions; an organisation may grant a user more (see the auth service).
+Roles are named sets of permissions: each service's manifest (`service.toml`, `[roles]`) says what
+`user` and `viewer` hold of its permissions; `admin` holds `*`. An organisation may grant a user
+more (see the auth service).
 """
 
 from __future__ import annotations
@@ -14,26 +16,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from shared.registry import SERVICES
+
 #: What a permission looks like: `resource` or `resource:action`, lower-case, or a wildcard.
 PERMISSION = re.compile(r"^(\*|[a-z][a-z0-9_-]{0,31}(:(\*|[a-z][a-z0-9_-]{0,31}))?)$")
 
-ROLES: dict[str, tuple[str, ...]] = {
-    "admin": ("*",),
-    "user": (
-        "db:read",
-        "db:write",
-        "apikeys:read",
-        "apikeys:write",
-        "schedule:read",
-        "schedule:write",
-        "email:send",
-        "queue:read",
-        "queue:write",
-        "webhooks:read",
-        "mcp:use",
-    ),
-    "viewer": ("db:read", "apikeys:read", "schedule:read", "queue:read", "webhooks:read"),
-}
+def _roles() -> dict[str, tuple[str, ...]]:
+    """admin holds `*`; `user` and `viewer` what each service's manifest grants them (`[roles]`)."""
+    roles: dict[str, tuple[str, ...]] = {"admin": ("*",), "user": (), "viewer": ()}
+    for service in SERVICES.values():
+        for role, grants in service.get("roles", {}).items():
+            roles[role] = (*roles[role], *grants)
+    return roles
+
+
+#: The built-in roles and their permissions, from the services' manifests (shared/registry.py).
+ROLES: dict[str, tuple[str, ...]] = _roles()
 
 
 def valid_permission(value: object) -> bool:

@@ -232,9 +232,9 @@ class Service:
     # -- HTTP -------------------------------------------------------------------------------------------
     def serve(self, router: Router, *, mcp: str | None = "/mcp", openapi: str | None = "/openapi.json") -> None:
         """Add a route for every operation with `http`, and the MCP endpoint and OpenAPI document."""
-        for operation in self.operations.values():
-            for method, path in operation.http:
-                router.add(method, path, self._route(operation))
+        routes = [(method, path, op) for op in self.operations.values() for method, path in op.http]
+        for method, path, operation in sorted(routes, key=lambda route: _specificity(route[1])):
+            router.add(method, path, self._route(operation))
         if openapi:
             document = self.openapi()
 
@@ -306,6 +306,12 @@ def _authorize(operation: Operation, call: Call) -> None:
         raise Forbidden(
             f"This needs the permission {operation.permission!r}", details={"permission": operation.permission}
         )
+
+
+def _specificity(path: str) -> tuple[int, ...]:
+    """Sorts a literal segment before a parameter at the same place (`/items/count` before `/items/{id}`),
+    so the router, which takes the first match, never hides a literal route behind a parameter."""
+    return tuple(1 if "{" in segment else 0 for segment in path.strip("/").split("/"))
 
 
 def _input_model(handler: Handler) -> type[BaseModel]:

@@ -1,7 +1,7 @@
 """Which user worker a request is for: the dispatcher's routing rules, in order.
 
 1. Versioned host: `v2.gateway.do` -> `gateway-v2`.
-2. Host aliases: `database.do` -> `db`, `apis.do` -> `gateway`, and the short domains of the original platform.
+2. Host aliases: `database.do` -> `db`, `apis.do` -> `gateway`, ... (from each service's manifest).
 3. Subdomain: `<svc>.do`, `<svc>.staging.do`, `<svc>.dev.do`, `<svc>.localhost`.
 4. Path: `/api/<svc>/rest` -> `<svc>` with path `/rest` (the prefix is stripped).
 5. Default: the bare domains (`do`, `api.do`, `localhost`, ...) -> `gateway`.
@@ -15,6 +15,8 @@ import contextlib
 import re
 from dataclasses import dataclass
 
+from shared.registry import SERVICES
+
 # Host suffixes, longest first: what remains before them is the service (and maybe a version).
 SUFFIXES = (".staging.do", ".dev.do", ".do", ".localhost")
 # Hosts that name no service: requests to them go by path, else to the default service.
@@ -23,17 +25,8 @@ DEFAULT_SERVICE = "gateway"
 # Names that never route to a user worker (the dispatcher itself; `api`/`www` mean "the platform").
 RESERVED = frozenset({"dispatcher", "api", "www"})
 
-HOST_ALIASES = {
-    "database.do": "db",
-    "apis.do": "gateway",
-    "db.mw": "db",
-    "彡.io": "db",
-    "口.io": "db",
-    "回.io": "db",
-    "入.io": "fn",
-    "巛.io": "workflows",
-    "人.io": "agent",
-}
+#: More hosts that name a service: each service's manifest (`[dispatcher] aliases`, shared/registry.py).
+HOST_ALIASES: dict[str, str] = {alias: name for name, s in SERVICES.items() for alias in s.get("aliases", ())}
 
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _VERSIONED = re.compile(r"^(v[a-z0-9-]+)\.([a-z][a-z0-9-]{0,62})$")

@@ -2,16 +2,18 @@
 
     dotdo create-service --name orders --type domain [--description "..."]
 
-Templates live in `templates/<type>/`; files ending in `.j2` are rendered with jinja2 (the suffix
-is dropped), other files are copied. Names in file paths may use `__name__`-style placeholders:
-`__snake__` becomes the snake_case name. The new service is added to `wrangler/services.json`, the
-one list of services the platform keeps, and bound in the gateway (`workers/gateway/wrangler.jsonc`,
-at its marked lines) so that `/<name>/...` routes to it.
+Every service gets `templates/_base/` (its manifest `service.toml`, routes stack, pyproject, tests
+conftest), then `templates/<type>/` on top (a file of both: the type's wins). Files ending in `.j2`
+are rendered with jinja2 (the suffix is dropped), other files are copied. Names in file paths may
+use `__name__`-style placeholders: `__snake__` becomes the snake_case name.
+
+Nothing outside the new folder is edited by hand: the new manifest is read by `make registry`
+(`dotdo_dev.registry`), run at the end, which regenerates the platform's registry
+(`shared/registry.py`: gateway routes, roles) and the gateway's service bindings.
 """
 
 from __future__ import annotations
 
-import json
 import keyword
 import re
 import shutil
@@ -20,14 +22,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotdo_dev import compat, jsonc
+from dotdo_dev import compat, jsonc, registry
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 MAX_NAME = 40  # script names may have 63 characters; leave room for "-staging"/"-development"
 RESERVED = frozenset(
     {"dispatcher", "deploy", "api", "www", "shared", "templates", "tests", "test", "wrangler", "workers", "platform"}
 )
-REGISTRY = Path("wrangler") / "services.json"
+
+
+#: What every service type has (manifest, routes stack, pyproject, tests conftest); a type's own files win.
+BASE = "_base"
 
 
 class CreateServiceError(ValueError):
@@ -74,60 +79,18 @@ def validate_name(root: Path, name: str) -> ServiceNames:
         raise CreateServiceError(f"{name!r} would shadow the Python name {names.snake!r}; choose another name")
     if (root / "workers" / name).exists():
         raise CreateServiceError(f"workers/{name} already exists; refusing to overwrite it")
-    if name in {s["name"] for s in read_registry(root)}:
-        raise CreateServiceError(f"{name!r} is already registered in {REGISTRY}")
+    if any(m.name == name for m in registry.read_manifests(root)):
+        raise CreateServiceError(f"{name!r} already has a manifest ({registry.MANIFEST})")
     return names
 
 
 def available_types(root: Path) -> list[str]:
+    """The service types: every folder of `templates/` with a `template.json` (`_base` is not one)."""
     return sorted(p.name for p in (root / "templates").iterdir() if p.is_dir() and (p / "template.json").is_file())
 
 
-def read_registry(root: Path) -> list[dict[str, str]]:
-    path = root / REGISTRY
-    if not path.is_file():
-        return []
-    data = jsonc.load(path)
-    return list(data.get("services", []))
-
-
-def write_registry(root: Path, services: list[dict[str, str]]) -> None:
-    path = root / REGISTRY
-    ordered = sorted(services, key=lambda s: s["name"])
-    path.write_text(json.dumps({"services": ordered}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-GATEWAY_MARKER = "// create-service: new services above this line"
-
-
-def bind_in_gateway(root: Path, name: str, binding: str) -> bool:
-    """Add `{"binding": <BINDING>, "service": <name>}` to the gateway's service bindings (every
-    environment: the lines marked in its wrangler.jsonc), so `/<name>/...` routes to the new service.
-
-    The file is edited as text, above each marker line, so its comments and layout stay. Returns
-    False when there is no gateway (or no marker) to edit.
-    """
-    path = root / "workers" / "gateway" / "wrangler.jsonc"
-    if not path.is_file():
-        return False
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    out: list[str] = []
-    added = False
-    for line in lines:
-        if line.strip() == GATEWAY_MARKER:
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f'{indent}{{ "binding": "{binding}", "service": "{name}" }},\n')
-            added = True
-        out.append(line)
-    if added:
-        text = "".join(out)
-        jsonc.loads(text)  # still valid JSONC, or nothing is written
-        path.write_text(text, encoding="utf-8")
-    return added
-
-
 def render(template_dir: Path, target: Path, context: dict[str, object]) -> list[Path]:
-    """Render every file of `template_dir` into `target` (which must not exist)."""
+    """Render every file of `template_dir` into `target` (a file already there is replaced)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -179,10 +142,8 @@ def create_service(root: Path, *, name: str, kind: str = "domain", description: 
     # Render into a temporary folder first, then move: a failure never leaves half a service behind.
     with tempfile.TemporaryDirectory(dir=root / "workers") as tmp:
         staging = Path(tmp) / names.name
-        render(root / "templates" / kind, staging, context)
+        render(root / "templates" / BASE, staging, context)  # what every service has ...
+        render(root / "templates" / kind, staging, context)  # ... and what this type adds or replaces
         staging.rename(target)
-    services = read_registry(root)
-    services.append({"name": names.name, "type": kind, "description": str(context["description"])})
-    write_registry(root, services)
-    bind_in_gateway(root, names.name, names.binding)
+    registry.sync(root)  # the gateway's routes and bindings, the roles: from the new manifest
     return target

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dotdo_dev import testing, wrangler
-from dotdo_dev.generator.create_service import CreateServiceError, ServiceNames, create_service, read_registry
+from dotdo_dev import registry, testing, wrangler
+from dotdo_dev.generator.create_service import CreateServiceError, ServiceNames, create_service
 from dotdo_dev.platform import LocalPlatform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,13 +34,17 @@ def test_names():
 def test_generated_files_and_registration(generated):
     repo, service = generated
     assert service == repo / "workers" / "order-history"
-    expected = {"wrangler.jsonc", "README.md", "src/entry.py", "src/routes.py", "src/tools.py", "src/jobs.py"}
+    expected = {"wrangler.jsonc", "service.toml", "README.md", "src/entry.py", "src/routes.py", "src/operations.py"}
+    expected |= {"src/jobs.py", "tests/conftest.py", "tests/test_service.py"}
     present = {str(p.relative_to(service)) for p in service.rglob("*") if p.is_file()}
     assert expected <= present
     assert not any(p.endswith(".j2") for p in present)
-    assert {"name": "order-history", "type": "domain", "description": "Orders, kept forever."} in read_registry(repo)
+    manifest = registry.read_manifest(service / "service.toml")
+    assert (manifest.name, manifest.description) == ("order-history", "Orders, kept forever.")
+    assert manifest.roles == {"user": ["order-history:read", "order-history:write"], "viewer": ["order-history:read"]}
     assert "class Default(WorkerEntrypoint)" in (service / "src" / "entry.py").read_text()
-    assert "order_history_get_item" in (service / "src" / "tools.py").read_text()
+    assert "order_history_get_item" in (service / "src" / "operations.py").read_text()
+    assert registry.sync(repo, check=True) == []  # the registries already include it
 
 
 def test_generated_service_passes_its_own_tests(generated):
@@ -136,7 +140,8 @@ def test_the_gateway_is_bound_to_the_new_service_in_every_environment(generated)
         services = {s.binding: s.service for s in load_worker(gateway, environment=environment).services}
         assert services["ORDER_HISTORY_SERVICE"] == "order-history"
     text = (gateway / "wrangler.jsonc").read_text()
-    assert text.count("create-service: new services above this line") == 3  # the markers stay for the next one
+    assert text.count(registry.BINDINGS_BEGIN) == 3  # the markers stay for the next one
+    assert text.count('"ORDER_HISTORY_SERVICE"') == 3
 
 
 def test_refuses_to_overwrite_and_unknown_types(generated):
@@ -159,3 +164,92 @@ def test_cli_reports_errors_with_exit_code_2(tmp_path):
     )
     assert result.returncode == 2
     assert "invalid name" in result.stderr
+
+
+def _tree(repo: Path) -> dict[str, bytes]:
+    """Every file of a repository copy (node_modules is a link to the real one) and its content."""
+    return {
+        str(p.relative_to(repo)): p.read_bytes()
+        for p in repo.rglob("*")
+        if p.is_file() and "node_modules" not in p.relative_to(repo).parts and "__pycache__" not in p.parts
+    }
+
+
+def test_only_the_new_folder_and_the_generated_registries_change(tmp_path):
+    repo = copy_repo(tmp_path)
+    before = _tree(repo)
+    create_service(repo, name="invoices")
+    after = _tree(repo)
+    changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+    outside = {path for path in changed if not path.startswith("workers/invoices/")}
+    assert outside == {"shared/registry.py", "workers/gateway/wrangler.jsonc"}
+    assert all(path in after for path in changed)  # nothing removed
+
+
+ADDED_OPERATION = '''
+
+class Prefix(BaseModel):
+    """Names starting with these letters."""
+
+    prefix: str = Field(min_length=1, max_length=50)
+
+
+@service.operation(http="GET /items/count", permission=READ, tool="invoices_count_items")
+async def count_items(call: Call, args: Prefix) -> dict:
+    """Count the items whose name starts with a prefix."""
+    page = await items.list_items(call.env, 1, 100)
+    return {"count": sum(1 for item in page["items"] if item["name"].startswith(args.prefix))}
+'''
+
+ADDED_OPERATION_TEST = '''"""The operation added by one declaration, on every face with the same permission."""
+
+from conftest import P_READER, P_STRANGER, P_WRITER, READER, STRANGER
+
+from dotdo_dev.testing import mcp_call, rpc_fails
+
+
+async def test_one_declaration_gives_rpc_http_mcp_and_openapi(worker):
+    for name in ("apple", "avocado", "banana"):
+        await worker.rpc("create_item", P_WRITER, {"name": name})
+    assert await worker.rpc("count_items", P_READER, "a") == {"count": 2}
+    http = await worker.fetch("/items/count?prefix=a", headers=READER)
+    assert (await http.json())["data"] == {"count": 2}
+    _, tool = await mcp_call(worker, "tools/call", {"name": "invoices_count_items", "arguments": {"prefix": "a"}},
+                             headers=READER)
+    assert tool["result"]["structuredContent"] == {"count": 2}
+    document = await (await worker.fetch("/openapi.json")).json()
+    entry = document["paths"]["/items/count"]["get"]
+    assert entry["x-permission"] == "invoices:read"
+    assert entry["parameters"][0]["name"] == "prefix"
+
+    assert (await rpc_fails(worker, "count_items", P_STRANGER, "a")).code == "FORBIDDEN"
+    assert (await worker.fetch("/items/count?prefix=a", headers=STRANGER)).status == 403
+    _, hidden = await mcp_call(worker, "tools/list", headers=STRANGER)
+    assert "invoices_count_items" not in [t["name"] for t in hidden["result"]["tools"]]
+    _, refused = await mcp_call(worker, "tools/call", {"name": "invoices_count_items", "arguments": {"prefix": "a"}},
+                                headers=STRANGER)
+    assert refused["result"]["isError"] is True
+    assert (await worker.fetch("/items/count", headers=READER)).status == 400  # prefix is required
+'''
+
+
+def test_adding_an_operation_is_one_declaration_on_every_face(tmp_path):
+    repo = copy_repo(tmp_path)
+    service = create_service(repo, name="invoices")
+    operations = service / "src" / "operations.py"
+    source = (
+        operations.read_text().replace("from pydantic import Field", "from pydantic import BaseModel, Field")
+        + ADDED_OPERATION
+    )
+    operations.write_text(source)
+    (service / "tests" / "test_added_operation.py").write_text(ADDED_OPERATION_TEST)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(service / "tests"), "-q", "-p", "no:cacheprovider"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_added_operation.py ." in result.stdout or " passed" in result.stdout

@@ -73,12 +73,12 @@ def test_wrangler_warns_about_an_unknown_field(tmp_path):
     assert any("servises" in w for w in result.warnings)
 
 
-def test_every_service_folder_is_registered_and_every_registration_exists():
-    from dotdo_dev.generator.create_service import read_registry
+def test_every_worker_has_a_manifest_beside_its_wrangler_config():
+    from dotdo_dev import registry
 
-    folders = {p.parent.name for p in (ROOT / "workers").glob("*/wrangler.jsonc")}
-    registered = {s["name"] for s in read_registry(ROOT)}
-    assert folders == registered
+    configs = {p.parent for p in [*(ROOT / "workers").glob("*/wrangler.jsonc"), ROOT / "dispatcher" / "wrangler.jsonc"]}
+    manifests = {m.folder for m in registry.read_manifests(ROOT)}
+    assert configs == manifests
 
 
 @pytest.mark.parametrize(

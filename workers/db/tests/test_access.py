@@ -8,8 +8,10 @@ import itertools
 import json
 
 import pytest
-from conftest import ADMIN, P_ADMIN, PRINCIPALS, READER, bearer, body, make_thing, rpc_fails, rpc_outcome, user
+from conftest import ADMIN, P_ADMIN, PRINCIPALS, READER, make_thing, user
 
+from dotdo_dev.testing import bearer, rpc_fails, rpc_outcome
+from dotdo_dev.testing import envelope as body
 from shared.principals import service_principal
 
 ALICE, BOB = PRINCIPALS["alice-token"], PRINCIPALS["bob-token"]

@@ -10,9 +10,10 @@ import random
 from dataclasses import dataclass
 
 import pytest
-from conftest import P_ADMIN, rpc_outcome, user
+from conftest import P_ADMIN, user
 
 import access
+from dotdo_dev.testing import rpc_outcome
 from migrations import MIGRATIONS
 from shared.migrations import apply_migrations
 from shared.principals import service_principal

@@ -1,9 +1,10 @@
 """POST /sql: admins only, read-only unless `write`, one statement, classified like SQLite reads it, audited."""
 
 import pytest
-from conftest import ADMIN, P_WRITER, READER, WRITER, body, make_thing
+from conftest import ADMIN, P_WRITER, READER, WRITER, make_thing
 
 from admin_sql import statement_kind
+from dotdo_dev.testing import envelope as body
 from shared.errors import BadRequest
 
 

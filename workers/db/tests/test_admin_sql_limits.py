@@ -3,9 +3,10 @@
 import asyncio
 import time
 
-from conftest import ADMIN, ROOT, body
+from conftest import ADMIN, ROOT
 
 from dotdo_dev.testing import WorkerHarness
+from dotdo_dev.testing import envelope as body
 
 RUNAWAY = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) AS c FROM n"
 

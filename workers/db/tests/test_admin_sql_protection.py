@@ -12,9 +12,10 @@ import json
 import random
 
 import pytest
-from conftest import ADMIN, body
+from conftest import ADMIN
 
 from admin_sql import protected_in, statement_kind
+from dotdo_dev.testing import envelope as body
 from shared.errors import BadRequest
 
 #: The protected tables, with a column list, values and an assignment that are valid for each.

@@ -4,7 +4,10 @@ and afterwards every table still exists with the same rows."""
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ADMIN, P_WRITER, READER, WRITER, body, make_thing, rpc_fails, rpc_outcome
+from conftest import ADMIN, P_WRITER, READER, WRITER, make_thing
+
+from dotdo_dev.testing import envelope as body
+from dotdo_dev.testing import rpc_fails, rpc_outcome
 
 NASTY = [
     "' OR '1'='1",

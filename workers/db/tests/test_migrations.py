@@ -3,9 +3,10 @@
 import asyncio
 
 import pytest
-from conftest import ADMIN, P_WRITER, ROOT, StandInAuth, body
+from conftest import ADMIN, P_WRITER, PRINCIPALS, ROOT
 
-from dotdo_dev.testing import WorkerHarness
+from dotdo_dev.testing import StandInAuth, WorkerHarness
+from dotdo_dev.testing import envelope as body
 from migrations import MIGRATIONS
 from shared.migrations import apply_migrations
 
@@ -121,7 +122,7 @@ async def test_a_second_database_in_the_same_process_is_brought_up_to_date(tmp_p
     # The schema check is remembered once per isolate (env is wrapped anew per request on Cloudflare);
     # a database that turns out to lack the schema is migrated on the spot and the statement retried.
     await worker.rpc("upsert_thing", P_WRITER, {"ns": "a", "id": "1"})  # the first database, checked
-    other = WorkerHarness(ROOT, state_dir=tmp_path / "other", bindings={"AUTH_SERVICE": StandInAuth()})
+    other = WorkerHarness(ROOT, state_dir=tmp_path / "other", bindings={"AUTH_SERVICE": StandInAuth(PRINCIPALS)})
     assert await other.rpc("count_things", P_WRITER) == 0  # a fresh file: healed, not "no such table"
     assert (await other.rpc("upsert_thing", P_WRITER, {"ns": "b", "id": "2"}))["created"] is True
     with pytest.raises(Exception, match="NOT_FOUND"):

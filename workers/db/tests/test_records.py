@@ -3,7 +3,8 @@
 import asyncio
 
 import pytest
-from conftest import rpc_fails
+
+from dotdo_dev.testing import rpc_fails
 
 TASK = {"name": "nightly", "cron": "0 3 * * *", "handler": "cleanup"}
 KEY = {"name": "ci", "owner_id": "usr_1", "key_hash": "h" * 64, "environment": "live", "last4": "abcd"}

@@ -3,7 +3,9 @@
 import asyncio
 
 import pytest
-from conftest import P_ADMIN, P_WRITER, make_thing, rpc_fails
+from conftest import P_ADMIN, P_WRITER, make_thing
+
+from dotdo_dev.testing import rpc_fails
 
 
 def edge(from_id, predicate, to_id, data=None, from_ns="acme", to_ns="acme"):

@@ -1,7 +1,9 @@
 """The HTTP API: authentication and permissions, the envelope, a writer's round trip, input errors."""
 
 import pytest
-from conftest import ADMIN, NOTHING, P_WRITER, READER, WRITER, body, make_thing
+from conftest import ADMIN, NOTHING, P_WRITER, READER, WRITER, make_thing
+
+from dotdo_dev.testing import envelope as body
 
 READ_ROUTES = [
     "/things",

@@ -3,7 +3,9 @@
 import asyncio
 
 import pytest
-from conftest import P_WRITER, make_thing, rpc_fails, user
+from conftest import P_WRITER, make_thing, user
+
+from dotdo_dev.testing import rpc_fails
 
 
 async def test_upsert_creates_then_replaces_keeping_creation_fields(worker):

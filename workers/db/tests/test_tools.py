@@ -4,7 +4,9 @@ import itertools
 import json
 
 import pytest
-from conftest import P_WRITER, READER, WRITER, body, make_thing
+from conftest import P_WRITER, READER, WRITER, make_thing
+
+from dotdo_dev.testing import envelope as body
 
 _ids = itertools.count(1)
 

@@ -1,10 +1,11 @@
-"""The gateway's routing table, in one place: path prefix -> service binding, and what each route needs.
+"""The gateway's routing table: path prefix -> service binding, and what each route needs.
 
     /db/things  ->  env.DB_SERVICE, path /things, reads need db:read, writes db:write
 
-A prefix not listed here but bound by convention (`/order-history/...` -> `ORDER_HISTORY_SERVICE`,
-which `create-service` adds to the gateway's wrangler.jsonc) is routed the same way, with
-`<name>:read` / `<name>:write`. The prefix is stripped: a service sees the same path through the
+The table comes from the services' manifests (`[gateway]` in each `service.toml`, gathered in
+shared/registry.py by `make registry`): nothing here names a service. A prefix without a manifest
+but bound by convention (`/order-history/...` -> `ORDER_HISTORY_SERVICE`) is routed the same way,
+with `<name>:read` / `<name>:write`. The prefix is stripped: a service sees the same path through the
 gateway as through `<svc>.do`.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from shared.registry import SERVICES
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -47,31 +50,22 @@ def _service(name: str, *, read: str | None = None, write: str | None = None, **
     return Route(name, binding, read or f"{name}:read", write or f"{name}:write", **kwargs)
 
 
-ROUTES: dict[str, Route] = {
-    r.name: r
-    for r in (
-        _service("db"),
-        # auth authorizes its own routes (apikeys:write, users:admin, ...); sign-in is public
-        Route(
-            "auth",
-            "AUTH_SERVICE",
-            None,
-            None,
-            rate_class="auth",
-            public=frozenset({("GET", "/login"), ("GET", "/callback"), ("POST", "/refresh"), ("POST", "/logout")}),
-        ),
-        _service("schedule"),
-        # provider callbacks verify their signatures themselves
-        _service(
-            "webhooks",
-            public=frozenset({("POST", "/stripe"), ("POST", "/github"), ("POST", "/workos"), ("POST", "/resend")}),
-        ),
-        _service("email", write="email:send"),
-        _service("mcp", read="mcp:use", write="mcp:use"),
-        _service("queue"),
-        _service("deploy", read="deploy", write="deploy"),
+def route_of(service: dict) -> Route:
+    """The route of a service as its manifest describes it (an entry of shared/registry.py with `gateway`)."""
+    gateway = service["gateway"]
+    public = frozenset(tuple(entry.split(" ", 1)) for entry in gateway["public"])
+    return Route(
+        service["name"],
+        gateway["binding"],
+        gateway["read"] or None,  # "": any authenticated caller, the service checks each operation
+        gateway["write"] or None,
+        rate_class=gateway["rate_class"],
+        public=public,
     )
-}
+
+
+#: Every service whose manifest (`service.toml`) has a `[gateway]` table (shared/registry.py).
+ROUTES: dict[str, Route] = {name: route_of(s) for name, s in SERVICES.items() if "gateway" in s}
 
 
 def match(path: str) -> tuple[Route, str] | None:

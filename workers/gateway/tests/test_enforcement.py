@@ -12,6 +12,7 @@ from conftest import ROOT
 from workers import Request, Response
 
 import rate_limiter
+import routing
 from dotdo_dev.testing import WorkerHarness
 from shared.errors import Unauthorized, rpc_error
 
@@ -120,7 +121,10 @@ async def test_a_services_mcp_endpoint_is_open_to_its_read_permission_and_no_les
     assert len(db.paths) == 1
 
 
-async def test_the_mcp_service_needs_mcp_use_for_reads_and_writes(gateway, mcp, clock):
+async def test_a_manifests_own_permissions_are_what_the_gateway_asks_for(gateway, mcp, clock, monkeypatch):
+    # as the mcp service's manifest will say: [gateway] read = "mcp:use", write = "mcp:use"
+    table = {"read": "mcp:use", "write": "mcp:use", "rate_class": "default", "public": [], "binding": "MCP_SERVICE"}
+    monkeypatch.setitem(routing.ROUTES, "mcp", routing.route_of({"name": "mcp", "gateway": table}))
     for method, body in (("GET", None), ("POST", "{}")):
         refused = await gateway.fetch("/mcp/tools", method=method, body=body, headers=bearer("writer"))
         assert refused.status == 403, method

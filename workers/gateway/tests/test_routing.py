@@ -5,6 +5,31 @@ import dataclasses
 import pytest
 
 import routing
+from shared.registry import SERVICES
+
+
+def manifest(name, **gateway):
+    """A registry entry as `make registry` writes it, for a service that is not in this repository."""
+    table = {"read": f"{name}:read", "write": f"{name}:write", "rate_class": "default", "public": []} | gateway
+    return {"name": name, "gateway": table | {"binding": name.replace("-", "_").upper() + "_SERVICE"}}
+
+
+@pytest.fixture(autouse=True)
+def more_services(monkeypatch):
+    """Two services whose manifests say more than the defaults: their own permissions, public paths."""
+    monkeypatch.setitem(routing.ROUTES, "deploy", routing.route_of(manifest("deploy", read="deploy", write="deploy")))
+    monkeypatch.setitem(routing.ROUTES, "email", routing.route_of(manifest("email", write="email:send")))
+    webhooks = manifest("webhooks", public=["POST /github", "POST /stripe"])
+    monkeypatch.setitem(routing.ROUTES, "webhooks", routing.route_of(webhooks))
+
+
+def test_the_table_is_every_manifest_with_a_gateway_table_and_nothing_else():
+    from_manifests = {name: routing.route_of(s) for name, s in SERVICES.items() if "gateway" in s}
+    assert {"db", "auth"} <= set(from_manifests)
+    assert "gateway" not in from_manifests
+    assert "dispatcher" not in from_manifests
+    assert routing.route_of(SERVICES["auth"]).rate_class == "auth"
+    assert routing.route_of(SERVICES["auth"]).read is None  # "" in the manifest: auth checks each operation
 
 
 @pytest.mark.parametrize(
@@ -31,6 +56,7 @@ def test_unroutable_paths(path):
 def test_bindings_follow_the_service_names():
     assert routing.match("/order-history/x")[0].binding == "ORDER_HISTORY_SERVICE"
     assert {r.binding for r in routing.ROUTES.values()} >= {"DB_SERVICE", "AUTH_SERVICE", "DEPLOY_SERVICE"}
+    assert routing.ROUTES["db"].binding == SERVICES["db"]["gateway"]["binding"] == "DB_SERVICE"
 
 
 @pytest.mark.parametrize(
