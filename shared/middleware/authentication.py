@@ -21,6 +21,7 @@ used as is: no second call to auth. The principal is left in `ctx.state["princip
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -75,18 +76,26 @@ def _set_principal(ctx: Context, principal: Any) -> Any:
 
 
 class AuthenticationMiddleware:
-    """Requires a valid bearer token on every path but the public ones (exact paths, or `prefix/*`)."""
+    """Requires a valid bearer token on every path but the public ones: exact paths, `prefix/*`, or
+    route patterns whose `{param}` stands for one path segment (`/hooks/{id}`: `/hooks/abc`, not
+    `/hooks/a/b`), as `shared.service` lists its public operations' routes."""
 
     def __init__(self, *, public: Iterable[str] = ("/health",), validate: Validate = validate_with_auth_service):
-        self.exact = frozenset(p for p in public if not p.endswith("/*"))
-        self.prefixes = tuple(p[:-1] for p in public if p.endswith("/*"))
-        for path in (*self.exact, *self.prefixes):
+        public = tuple(public)
+        for path in public:
             if not path.startswith("/"):
                 raise ValueError(f"public paths start with '/': {path!r}")
+        self.exact = frozenset(p for p in public if not p.endswith("/*") and "{" not in p)
+        self.prefixes = tuple(p[:-1] for p in public if p.endswith("/*"))
+        self.patterns = tuple(_pattern(p) for p in public if "{" in p and not p.endswith("/*"))
         self.validate = validate
 
     def is_public(self, path: str) -> bool:
-        return path in self.exact or path.startswith(self.prefixes)
+        return (
+            path in self.exact
+            or path.startswith(self.prefixes)
+            or any(pattern.fullmatch(path) for pattern in self.patterns)
+        )
 
     async def __call__(self, request: Request, ctx: Context, call_next: Next) -> Response:
         if self.is_public(path_of(request)):
@@ -97,6 +106,12 @@ class AuthenticationMiddleware:
         else:
             await authenticate(request, ctx, self.validate)
         return await call_next(request, ctx)
+
+
+def _pattern(route: str) -> re.Pattern[str]:
+    """A route pattern as a regex: each `{param}` (any converter) matches one non-empty segment."""
+    parts = re.split(r"{[^{}]*}", route)
+    return re.compile("[^/]+".join(re.escape(part) for part in parts))
 
 
 def _forwarded_principal(request: Request) -> dict[str, Any] | None:

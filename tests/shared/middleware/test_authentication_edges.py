@@ -76,3 +76,21 @@ def test_a_prefix_public_path_covers_what_is_below_it_and_nothing_beside_it():
 def test_the_middlewares_options_are_keyword_only():
     with pytest.raises(TypeError):
         AuthenticationMiddleware(("/health",))
+
+
+@pytest.mark.parametrize(
+    ("path", "public"),
+    [
+        ("/hooks/abc", True),
+        ("/hooks/abc%2Fdef", True),  # still one segment as the router sees it before decoding
+        ("/hooks/a/b", False),
+        ("/hooks/", False),
+        ("/hooks", False),
+        ("/hooksx/abc", False),
+        ("/things/ns/id/public", True),
+        ("/things/ns/id/private", False),
+    ],
+)
+def test_a_public_route_pattern_opens_one_segment_per_parameter(path, public):
+    middleware = AuthenticationMiddleware(public=("/hooks/{id}", "/things/{ns}/{id:path}/public"))
+    assert middleware.is_public(path) is public
