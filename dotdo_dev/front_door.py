@@ -25,11 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
 import math
 import re
+import sys
 from http import HTTPMethod
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,6 +52,18 @@ EDGE_HEADERS = frozenset({"cf-connecting-ip", "true-client-ip", "x-forwarded-for
 _HOST = re.compile(
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$"
 )
+
+
+def dispatcher_routing(root: Path) -> ModuleType:
+    """The dispatcher's routing rules (`dispatcher/src/routing.py`), so dev URLs route as requests do."""
+    path = root / "dispatcher" / "src" / "routing.py"
+    spec = importlib.util.spec_from_file_location("dotdo_dispatcher_routing", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
 
 
 class RequestRefused(Exception):
@@ -175,8 +191,6 @@ class FrontDoor:
 
     def routing(self) -> Any:
         """The dispatcher's routing rules, loaded again only when `dispatcher/src/routing.py` changes."""
-        from dotdo_dev.platform import dispatcher_routing
-
         stamp = (self.platform.root / "dispatcher" / "src" / "routing.py").stat().st_mtime
         if self._routing is None or self._routing[0] != stamp:
             self._routing = (stamp, dispatcher_routing(self.platform.root))

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import logging
 import os
 import secrets
@@ -35,7 +34,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_local
@@ -66,18 +64,6 @@ def discover_workers(root: Path) -> list[Path]:
     found = [root / "dispatcher" / CONFIG_FILENAME, root / "deploy" / CONFIG_FILENAME]
     found += sorted((root / "workers").glob(f"*/{CONFIG_FILENAME}"))
     return [p for p in found if p.is_file()]
-
-
-def dispatcher_routing(root: Path) -> ModuleType:
-    """The dispatcher's routing rules (`dispatcher/src/routing.py`), so dev URLs route as requests do."""
-    path = root / "dispatcher" / "src" / "routing.py"
-    spec = importlib.util.spec_from_file_location("dotdo_dispatcher_routing", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
