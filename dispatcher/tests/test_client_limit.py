@@ -5,8 +5,8 @@ from test_dispatch import FakeNamespace, echo
 from workers import Response
 
 import client_limit
-from dotdo_dev.config import RateLimitConfig, load_worker
-from dotdo_dev.runtime.bindings.rate_limits import RateLimit, RateLimitCounters
+from dotdo_dev.config import load_worker
+from dotdo_dev.runtime.bindings.rate_limits import RateLimit, RateLimitConfig, RateLimitCounters
 from dotdo_dev.testing import WorkerHarness
 
 WINDOW_START = 1_800_000_000.0  # a multiple of 60: a window of the binding starts here

@@ -31,8 +31,10 @@ from workers.response import FetchResponse
 
 from dotdo_dev.config import load_local
 from dotdo_dev.runtime import wire
+from dotdo_dev.runtime.bindings.queues import QueueConsumer
 from dotdo_dev.runtime.bodies import read_capped
-from dotdo_dev.runtime.isolate import Isolate, WorkerError
+from dotdo_dev.runtime.errors import WorkerError
+from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.peers import (
     ENTRYPOINT_HEADER,
     EXCEPTION_HEADER,
@@ -222,9 +224,6 @@ async def serve(config_path: Path, *, state: Path, sockets: Path, token: str) ->
     isolate = Isolate(config, state=StateDir(state), peers=peers)
     app = WorkerApp(isolate, token)
     tasks: list[asyncio.Task[Any]] = []
-    if config.queue_consumers:
-        from dotdo_dev.runtime.bindings.queues import QueueConsumer
-
     for consumer in config.queue_consumers:
         tasks.append(asyncio.create_task(QueueConsumer(isolate.queue_store, consumer, isolate.queue).run()))
     if config.crons:

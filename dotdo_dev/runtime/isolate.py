@@ -20,15 +20,18 @@ from workers import Request, WorkerEntrypoint
 from workers.response import FetchResponse
 
 from dotdo_dev.config import WorkerConfig, missing_secrets, secrets_for
+from dotdo_dev.runtime.bindings import BINDING_KINDS, BindingContext
+from dotdo_dev.runtime.bindings.queues import STORE_RESOURCE
 from dotdo_dev.runtime.context import ExecutionContext, ScheduledController
+from dotdo_dev.runtime.errors import WorkerError
 from dotdo_dev.runtime.handlers import handler_arguments
 from dotdo_dev.runtime.peers import Peers
+from dotdo_dev.runtime.rpc import invoke_rpc
 from dotdo_dev.runtime.state import StateDir
 
-log = logging.getLogger("dotdo.runtime")
+__all__ = ["Env", "Isolate", "WorkerError"]
 
-# Handler names that are not callable over RPC (as in workerd).
-RESERVED_METHODS = frozenset({"fetch", "queue", "scheduled", "tail", "trace", "alarm", "connect", "constructor"})
+log = logging.getLogger("dotdo.runtime")
 
 
 class Env:
@@ -39,10 +42,6 @@ class Env:
 
     def __repr__(self) -> str:
         return f"<Env {sorted(self.__dict__)}>"
-
-
-class WorkerError(RuntimeError):
-    """A worker that cannot be loaded or invoked as asked (bad module, no such handler or method)."""
 
 
 class Isolate:
@@ -62,17 +61,21 @@ class Isolate:
         self.state = state
         self.peers = peers
         self.clock = clock
-        self.queue_store: Any = None
-        self.env = Env(self._build_env(bindings or {}, environ))
+        #: What binding kinds keep for the worker's host beside `env` (`BindingContext.resources`).
+        self.resources: dict[str, Any] = {}
+        self.env = Env(self._plain_values(environ))
         self.module = self._import_main()
         self.entrypoints = self._find_entrypoints()
-        self._attach_durable_object_classes()
+        self._bind(bindings or {})
+
+    @property
+    def queue_store(self) -> Any:
+        """The `QueueStore` of a worker that produces or consumes queues (its consumers run on it), else None."""
+        return self.resources.get(STORE_RESOURCE)
 
     # -- loading -----------------------------------------------------------------------------------
-    def _build_env(self, overrides: dict[str, Any], environ: dict[str, str] | None) -> dict[str, Any]:
-        # Each binding module is imported only by workers that use it: a worker process starts faster.
-        from dotdo_dev.runtime.bindings.services import DispatchNamespace, Fetcher
-
+    def _plain_values(self, environ: dict[str, str] | None) -> dict[str, Any]:
+        """`vars` and secrets (`.dev.vars`, then the process environment); a missing required secret is logged."""
         cfg = self.config
         values: dict[str, Any] = dict(cfg.vars)
         secrets = secrets_for(cfg, environ)
@@ -83,62 +86,26 @@ class Isolate:
                 name,
             )
         values.update(secrets)
-        if cfg.d1_databases:
-            from dotdo_dev.runtime.bindings.d1 import D1Database
-        for d1 in cfg.d1_databases:
-            values[d1.binding] = D1Database(self.state.d1(d1.database_id))
-        if cfg.kv_namespaces:
-            from dotdo_dev.runtime.bindings.kv import KVNamespace
-        for kv in cfg.kv_namespaces:
-            values[kv.binding] = KVNamespace(self.state.kv(kv.id), clock=self.clock)
-        if cfg.queue_producers or cfg.queue_consumers:
-            from dotdo_dev.runtime.bindings.queues import QueueProducer, QueueStore
-
-            self.queue_store = QueueStore(self.state.queues(), clock=self.clock)
-        for producer in cfg.queue_producers:
-            values[producer.binding] = QueueProducer(
-                self.queue_store, producer.queue, delivery_delay=producer.delivery_delay
-            )
-        for service in cfg.services:
-            values[service.binding] = Fetcher(self._require_peers(service.binding), service.service, service.entrypoint)
-        if cfg.durable_objects:
-            from dotdo_dev.runtime.bindings.durable_objects import DurableObjectNamespace
-        for do in cfg.durable_objects:
-            values[do.name] = DurableObjectNamespace(
-                worker=do.script_name or cfg.name, class_name=do.class_name, cls=None, env=None, state_dir=self.state
-            )
-        for ns in cfg.dispatch_namespaces:
-            values[ns.binding] = DispatchNamespace(self._require_peers(ns.binding), ns.namespace)
-        if cfg.ratelimits:
-            from dotdo_dev.runtime.bindings.rate_limits import RateLimit, RateLimitCounters
-
-            counters = RateLimitCounters()  # in this process's memory, as Cloudflare's are per location
-        for limiter in cfg.ratelimits:
-            values[limiter.name] = RateLimit(limiter, counters=counters, clock=self.clock)
-        values.update(overrides)
         return values
 
-    def _attach_durable_object_classes(self) -> None:
-        """Give each `durable_objects` binding its class from the main module (as workerd does at load)."""
-        from workers import DurableObject
-
-        for do in self.config.durable_objects:
-            namespace = getattr(self.env, do.name, None)
-            if do.script_name not in (None, self.config.name) or not hasattr(namespace, "_cls"):
-                continue  # another worker's class, or a binding replaced by a test
-            cls = getattr(self.module, do.class_name, None)
-            if not (isinstance(cls, type) and issubclass(cls, DurableObject)):
-                raise WorkerError(
-                    f"{self.config.main} must define `class {do.class_name}(DurableObject)` "
-                    f"(bound as {do.name} in {self.config.path.name})"
-                )
-            namespace._cls = cls
-            namespace._env = self.env
-
-    def _require_peers(self, binding: str) -> Peers:
-        if self.peers is None:
-            return _NoPeers(self.config.name, binding)  # type: ignore[return-value]
-        return self.peers
+    def _bind(self, overrides: dict[str, Any]) -> None:
+        """Add each binding kind's part to `env` (once the main module is loaded, as workerd binds
+        Durable Object classes), then the stand-ins a test passed as `bindings=`."""
+        context = BindingContext(
+            worker=self.config.name,
+            config_path=self.config.path,
+            main=self.config.main,
+            state=self.state,
+            clock=self.clock,
+            module=self.module,
+            env=self.env,
+            peers=self.peers,
+            resources=self.resources,
+        )
+        values = vars(self.env)
+        for kind in BINDING_KINDS:
+            values.update(kind.bind(self.config.bindings, context))
+        values.update(overrides)
 
     def _import_main(self) -> ModuleType:
         root = str(self.config.module_root)
@@ -222,31 +189,3 @@ class Isolate:
         if inspect.isawaitable(result):
             result = await result
         return result
-
-
-async def invoke_rpc(
-    target: Any, method: str, args: list[Any], kwargs: dict[str, Any], *, reserved: frozenset[str] = RESERVED_METHODS
-) -> Any:
-    """Call `target.<method>(*args, **kwargs)` as an RPC: private names and the `reserved` handlers
-    cannot be called, and a missing method fails with workerd's message."""
-    found = None if method.startswith("_") or method in reserved else getattr(target, method, None)
-    if found is None or not callable(found):
-        raise TypeError(f'The RPC receiver does not implement the method "{method}".')
-    result = found(*args, **kwargs)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
-
-
-class _NoPeers:
-    """Stand-in when a worker runs alone (unit tests): using a service binding says why it fails."""
-
-    def __init__(self, worker: str, binding: str) -> None:
-        self.worker = worker
-        self.binding = binding
-
-    def __getattr__(self, name: str):
-        raise RuntimeError(
-            f"{self.worker}: binding {self.binding} needs the local platform (make dev), "
-            "or pass a stand-in with bindings={...}"
-        )

@@ -16,25 +16,38 @@ def default_state_dir(repo_root: Path) -> Path:
 
 
 class StateDir:
-    """File layout of local state: one SQLite file per D1 database and KV namespace, one for all queues."""
+    """The state folder. Each binding kind keeps its SQLite files in a folder of its own, named by its
+    `state_folder` (`d1/<database id>.sqlite`, `do/<worker>/<class>/<object id>.sqlite`, ...)."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
+    def file(self, folder: str, *names: str) -> Path:
+        """The SQLite file `<root>/<folder>/<names...>.sqlite`, its folder made if missing.
+
+        Each name becomes one path part, with every character other than letters, digits, `.`, `_`
+        and `-` replaced by `_`, so no name can reach outside `folder`."""
+        if not names:
+            raise ValueError("StateDir.file needs at least one name besides the folder")
+        *folders, name = (_SAFE.sub("_", part) for part in names)
+        directory = self.root.joinpath(folder, *folders)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / f"{name}.sqlite"
+
+    # Where the built-in kinds keep their data, for callers written before each kind named its own
+    # (`<Kind>().state_file(state, ...)`); a new kind needs no method here.
     def d1(self, database_id: str) -> Path:
-        return self._file("d1", database_id)
+        """A D1 database's file (`D1Kind`)."""
+        return self.file("d1", database_id)
 
     def kv(self, namespace_id: str) -> Path:
-        return self._file("kv", namespace_id)
+        """A KV namespace's file (`KVKind`)."""
+        return self.file("kv", namespace_id)
 
     def queues(self) -> Path:
-        return self._file("queues", "queues")
+        """The file of every local queue (`QueuesKind.store_file`)."""
+        return self.file("queues", "queues")
 
     def durable_object(self, worker: str, class_name: str, object_id: str) -> Path:
-        """The SQLite file behind one Durable Object's storage."""
-        return self._file(f"do/{_SAFE.sub('_', worker)}/{_SAFE.sub('_', class_name)}", object_id)
-
-    def _file(self, kind: str, name: str) -> Path:
-        directory = self.root / kind
-        directory.mkdir(parents=True, exist_ok=True)
-        return directory / f"{_SAFE.sub('_', name)}.sqlite"
+        """The SQLite file behind one Durable Object's storage (`DurableObjectsKind`)."""
+        return self.file("do", worker, class_name, object_id)

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dotdo_dev.config import QueueConsumerConfig
 from dotdo_dev.reference import run_queue_scenario
-from dotdo_dev.runtime.bindings.queues import QueueConsumer, QueueProducer, QueueStore
+from dotdo_dev.runtime.bindings.queues import QueueConsumer, QueueConsumerConfig, QueueProducer, QueueStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

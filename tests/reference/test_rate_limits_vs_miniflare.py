@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dotdo_dev.config import RateLimitConfig
 from dotdo_dev.reference import run_ratelimit_ops
-from dotdo_dev.runtime.bindings.rate_limits import RateLimit, RateLimitCounters
+from dotdo_dev.runtime.bindings.rate_limits import RateLimit, RateLimitConfig, RateLimitCounters
 
 ROOT = Path(__file__).resolve().parents[2]
 RATELIMITS = {

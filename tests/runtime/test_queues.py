@@ -10,13 +10,13 @@ import textwrap
 
 import pytest
 
-from dotdo_dev.config import QueueConsumerConfig
 from dotdo_dev.runtime.bindings import queues
 from dotdo_dev.runtime.bindings.queues import (
     LEASE_SECONDS,
     Message,
     MessageBatch,
     QueueConsumer,
+    QueueConsumerConfig,
     QueueError,
     QueueProducer,
     QueueStore,
@@ -685,8 +685,7 @@ WORKER = textwrap.dedent(
     """
     import asyncio, json, sys
     from pathlib import Path
-    from dotdo_dev.config import QueueConsumerConfig
-    from dotdo_dev.runtime.bindings.queues import QueueConsumer, QueueProducer, QueueStore
+    from dotdo_dev.runtime.bindings.queues import QueueConsumer, QueueConsumerConfig, QueueProducer, QueueStore
 
     async def main(role, path, start):
         store = QueueStore(Path(path))

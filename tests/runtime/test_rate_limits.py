@@ -3,8 +3,8 @@
 import pytest
 from workers.rpc import JsDict
 
-from dotdo_dev.config import RateLimitConfig, load_worker
-from dotdo_dev.runtime.bindings.rate_limits import RateLimit, RateLimitCounters
+from dotdo_dev.config import load_worker
+from dotdo_dev.runtime.bindings.rate_limits import RateLimit, RateLimitConfig, RateLimitCounters
 from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.state import StateDir
 

@@ -57,14 +57,17 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workers.rpc import JsDict, python_from_rpc, python_to_rpc
 
+from dotdo_dev.config_reader import ConfigReader
+from dotdo_dev.runtime.bindings.kind import BindingContext, ListKind
 from dotdo_dev.runtime.sqlite import connect
 
-__all__ = ["D1Database", "D1Error", "D1PreparedStatement"]
+__all__ = ["D1Database", "D1DatabaseConfig", "D1Error", "D1Kind", "D1PreparedStatement"]
 
 SERVED_BY = "dotdo-local.db"
 #: D1 stops a query after 30 seconds.
@@ -443,3 +446,31 @@ def _options(method: str, options: Any, kwargs: dict[str, Any], allowed: set[str
     if unknown:
         raise TypeError(f"D1 {method}(): unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}")
     return dict(options)
+
+
+# -- the binding kind: `d1_databases` in wrangler.jsonc ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class D1DatabaseConfig:
+    """A `d1_databases` entry; `database_name` defaults to the binding, `database_id` to the name."""
+
+    binding: str
+    database_name: str
+    database_id: str
+
+
+class D1Kind(ListKind):
+    """`d1_databases`: `env.<binding>` is a `D1Database` on `<state>/d1/<database_id>.sqlite`."""
+
+    key = "d1_databases"
+    state_folder = "d1"
+
+    def entry(self, reader: ConfigReader, item: dict[str, Any], where: str) -> D1DatabaseConfig:
+        binding = reader.string(item, "binding", required=True, prefix=where)
+        name = reader.string(item, "database_name", prefix=where) or binding
+        database_id = reader.string(item, "database_id", prefix=where) or name
+        return D1DatabaseConfig(binding=binding, database_name=name, database_id=database_id)
+
+    def binding(self, entry: D1DatabaseConfig, context: BindingContext) -> D1Database:
+        return D1Database(self.state_file(context.state, entry.database_id))

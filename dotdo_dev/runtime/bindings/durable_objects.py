@@ -23,17 +23,33 @@ import inspect
 import re
 import secrets
 import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workers import DurableObject, Request
 from workers.rpc import JsDict
 
+from dotdo_dev.config_reader import ConfigReader
 from dotdo_dev.runtime import wire
-from dotdo_dev.runtime.isolate import invoke_rpc
+from dotdo_dev.runtime.bindings.kind import BindingContext, BindingKind, Sections
+from dotdo_dev.runtime.errors import WorkerError
+from dotdo_dev.runtime.rpc import invoke_rpc
 from dotdo_dev.runtime.sqlite import connect
+from dotdo_dev.runtime.state import StateDir
 
-__all__ = ["DurableObjectId", "DurableObjectNamespace", "DurableObjectState", "DurableObjectStorage"]
+__all__ = [
+    "DurableObjectBindingConfig",
+    "DurableObjectId",
+    "DurableObjectNamespace",
+    "DurableObjectState",
+    "DurableObjectStorage",
+    "DurableObjectsKind",
+]
 
+#: The folder of the state folder holding every object's storage: `do/<worker>/<class>/<object id>.sqlite`.
+STATE_FOLDER = "do"
 _HEX_ID = re.compile(r"^[0-9a-f]{64}$")
 _RESERVED = frozenset({"fetch", "alarm", "constructor", "webSocketMessage", "webSocketClose", "webSocketError"})
 
@@ -183,14 +199,18 @@ class _Instance:
 
 
 class DurableObjectNamespace:
-    """A `durable_objects` binding: ids and stubs for the objects of one class."""
+    """A `durable_objects` binding: ids and stubs for the objects of one class.
 
-    def __init__(self, *, worker: str, class_name: str, cls: type | None, env: Any, state_dir: Any) -> None:
+    `cls` is the class, from the main module of `worker` (the worker running here), and each object is
+    made as `cls(ctx, env)`; None for a class of another worker, which fails on first use. Objects
+    keep their storage under `state`."""
+
+    def __init__(self, *, worker: str, class_name: str, cls: type | None, env: Any, state: StateDir) -> None:
         self._worker = worker
         self._class_name = class_name
         self._cls = cls
         self._env = env
-        self._state_dir = state_dir
+        self._state = state
         self._instances: dict[str, _Instance] = {}
 
     def idFromName(self, name: str) -> DurableObjectId:
@@ -224,7 +244,7 @@ class DurableObjectNamespace:
         key = str(object_id)
         found = self._instances.get(key)
         if found is None:
-            storage = DurableObjectStorage(self._state_dir.durable_object(self._worker, self._class_name, key))
+            storage = DurableObjectStorage(self._state.file(STATE_FOLDER, self._worker, self._class_name, key))
             state = DurableObjectState(object_id, storage)
             found = self._instances[key] = _Instance(self._cls(state, self._env), state)
         return found
@@ -239,8 +259,6 @@ class DurableObjectStub:
         self.name = object_id.name
 
     async def fetch(self, request: Any, **options: Any) -> Any:
-        from workers import Request
-
         if not isinstance(request, Request) or options:
             request = Request(request, **options)
         instance = self._namespace._instance(self.id)
@@ -260,3 +278,86 @@ class DurableObjectStub:
 
         call.__name__ = method
         return call
+
+
+# -- the binding kind: `durable_objects` (and `migrations`) in wrangler.jsonc -----------------------
+
+
+@dataclass(frozen=True)
+class DurableObjectBindingConfig:
+    """A `durable_objects.bindings` entry: `env.<name>` is the namespace of `class_name` (of `script_name`)."""
+
+    name: str
+    class_name: str
+    script_name: str | None = None
+
+
+class DurableObjectsKind(BindingKind):
+    """`durable_objects.bindings`: `env.<name>` is a `DurableObjectNamespace`; each object keeps its
+    storage in `<state>/do/<worker>/<class>/<object id>.sqlite`.
+
+    A bound class of this worker must be created by a `migrations` entry, as wrangler requires
+    (`config.durable_object_classes`: the classes created, minus deleted ones), and defined by the
+    worker's main module as a `DurableObject`."""
+
+    keys = ("durable_objects",)
+    state_folder = STATE_FOLDER
+
+    def parse(self, reader: ConfigReader, config: Mapping[str, Any]) -> dict[str, Any]:
+        durable = reader.obj(config, "durable_objects")
+        bindings = []
+        for i, item in enumerate(reader.objs(durable, "bindings", prefix="durable_objects")):
+            k = f"durable_objects.bindings[{i}]"
+            bindings.append(
+                DurableObjectBindingConfig(
+                    name=reader.string(item, "name", required=True, prefix=k),
+                    class_name=reader.string(item, "class_name", required=True, prefix=k),
+                    script_name=reader.string(item, "script_name", prefix=k),
+                )
+            )
+        classes: list[str] = []
+        for i, item in enumerate(reader.objs(config, "migrations")):
+            k = f"migrations[{i}]"
+            reader.string(item, "tag", required=True, prefix=k)
+            for key in ("new_sqlite_classes", "new_classes"):
+                classes += reader.strings(item, key, prefix=k)
+            for gone in reader.strings(item, "deleted_classes", prefix=k):
+                if gone in classes:
+                    classes.remove(gone)
+        for i, binding in enumerate(bindings):
+            if binding.script_name is None and binding.class_name not in classes:
+                raise reader.fail(
+                    f"durable_objects.bindings[{i}].class_name",
+                    f"class {binding.class_name!r} is bound but no migration creates it "
+                    '(add {"tag": "v1", "new_sqlite_classes": ["' + binding.class_name + '"]} to "migrations")',
+                )
+        return {"durable_objects": bindings, "durable_object_classes": classes}
+
+    def names(self, sections: Sections) -> list[str]:
+        return [o.name for o in sections["durable_objects"]]
+
+    def bind(self, sections: Sections, context: BindingContext) -> dict[str, Any]:
+        return {
+            o.name: DurableObjectNamespace(
+                worker=o.script_name or context.worker,
+                class_name=o.class_name,
+                cls=_own_class(o, context),
+                env=context.env,
+                state=context.state,
+            )
+            for o in sections["durable_objects"]
+        }
+
+
+def _own_class(binding: DurableObjectBindingConfig, context: BindingContext) -> type | None:
+    """The bound class from the worker's main module (as workerd takes it at load); None for another
+    worker's class."""
+    if binding.script_name not in (None, context.worker):
+        return None
+    cls = getattr(context.module, binding.class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, DurableObject)):
+        raise WorkerError(
+            f"{context.main} must define `class {binding.class_name}(DurableObject)` "
+            f"(bound as {binding.name} in {context.config_path.name})"
+        )
+    return cls

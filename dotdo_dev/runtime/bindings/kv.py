@@ -33,14 +33,17 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workers.rpc import python_from_rpc, python_to_rpc
 
+from dotdo_dev.config_reader import ConfigReader
+from dotdo_dev.runtime.bindings.kind import BindingContext, ListKind
 from dotdo_dev.runtime.sqlite import connect
 
-__all__ = ["KVError", "KVNamespace"]
+__all__ = ["KVError", "KVKind", "KVNamespace", "KVNamespaceConfig"]
 
 MAX_KEY_BYTES = 512
 MAX_VALUE_BYTES = 25 * 1024 * 1024
@@ -363,3 +366,28 @@ def _decode_cursor(cursor: Any) -> str:
 def _to_worker(value: Any) -> Any:
     """What worker code receives on Cloudflare: the value as it comes back from JavaScript."""
     return python_from_rpc(python_to_rpc(value))
+
+
+# -- the binding kind: `kv_namespaces` in wrangler.jsonc --------------------------------------------
+
+
+@dataclass(frozen=True)
+class KVNamespaceConfig:
+    """A `kv_namespaces` entry; `id` defaults to the binding."""
+
+    binding: str
+    id: str
+
+
+class KVKind(ListKind):
+    """`kv_namespaces`: `env.<binding>` is a `KVNamespace` on `<state>/kv/<id>.sqlite`."""
+
+    key = "kv_namespaces"
+    state_folder = "kv"
+
+    def entry(self, reader: ConfigReader, item: dict[str, Any], where: str) -> KVNamespaceConfig:
+        binding = reader.string(item, "binding", required=True, prefix=where)
+        return KVNamespaceConfig(binding=binding, id=reader.string(item, "id", prefix=where) or binding)
+
+    def binding(self, entry: KVNamespaceConfig, context: BindingContext) -> KVNamespace:
+        return KVNamespace(self.state_file(context.state, entry.id), clock=context.clock)

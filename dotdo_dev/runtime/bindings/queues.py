@@ -51,9 +51,11 @@ from typing import Any
 
 from workers import python_from_rpc, python_to_rpc
 
-from dotdo_dev.config import QueueConsumerConfig
+from dotdo_dev.config_reader import ConfigReader
 from dotdo_dev.runtime import wire
+from dotdo_dev.runtime.bindings.kind import BindingContext, BindingKind, Sections
 from dotdo_dev.runtime.sqlite import connect
+from dotdo_dev.runtime.state import StateDir
 
 log = logging.getLogger("dotdo.queues")
 
@@ -106,6 +108,36 @@ _SELECT_QUEUE = (
 )
 _INSERT_MESSAGE = "INSERT INTO messages (id, queue, body, content_type, created, visible_at) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_DEAD = "INSERT INTO dead (id, queue, body, content_type, attempts, created, died) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+# Cloudflare's documented defaults and limits for queue consumers.
+QUEUE_DEFAULT_BATCH_SIZE = 10
+QUEUE_MAX_BATCH_SIZE = 100
+QUEUE_DEFAULT_BATCH_TIMEOUT = 5.0
+QUEUE_MAX_BATCH_TIMEOUT = 60.0
+QUEUE_DEFAULT_MAX_RETRIES = 3
+QUEUE_MAX_RETRIES = 100
+
+
+@dataclass(frozen=True)
+class QueueProducerConfig:
+    """A `queues.producers` entry: `env.<binding>` sends to `queue`."""
+
+    binding: str
+    queue: str
+    delivery_delay: int = 0
+
+
+@dataclass(frozen=True)
+class QueueConsumerConfig:
+    """A `queues.consumers` entry: the worker's `queue` handler receives batches of `queue`."""
+
+    queue: str
+    max_batch_size: int = QUEUE_DEFAULT_BATCH_SIZE
+    max_batch_timeout: float = QUEUE_DEFAULT_BATCH_TIMEOUT
+    max_retries: int = QUEUE_DEFAULT_MAX_RETRIES
+    retry_delay: int = 0
+    dead_letter_queue: str | None = None
 
 
 class QueueError(Exception):
@@ -666,3 +698,74 @@ class QueueConsumer:
                     dead.id,
                     dead.deliveries,
                 )
+
+
+# -- the binding kind: `queues` in wrangler.jsonc ---------------------------------------------------
+
+#: `BindingContext.resources` key of the worker's `QueueStore` (its host runs the consumers on it).
+STORE_RESOURCE = "queue_store"
+
+
+class QueuesKind(BindingKind):
+    """`queues`: `env.<binding>` is a `QueueProducer` per producer. One `QueueStore`, the SQLite file
+    `<state>/queues/queues.sqlite`, holds every local queue; the worker's host runs a `QueueConsumer`
+    per consumer on it (`config.queue_consumers`)."""
+
+    keys = ("queues",)
+    state_folder = "queues"
+
+    def parse(self, reader: ConfigReader, config: Mapping[str, Any]) -> dict[str, Any]:
+        queues = reader.obj(config, "queues")
+        producers = []
+        for i, item in enumerate(reader.objs(queues, "producers", prefix="queues")):
+            k = f"queues.producers[{i}]"
+            producers.append(
+                QueueProducerConfig(
+                    binding=reader.string(item, "binding", required=True, prefix=k),
+                    queue=reader.string(item, "queue", required=True, prefix=k),
+                    delivery_delay=reader.number(item, "delivery_delay", 0, prefix=k, maximum=MAX_DELAY_SECONDS),
+                )
+            )
+        consumers = [
+            _consumer(reader, item, f"queues.consumers[{i}]")
+            for i, item in enumerate(reader.objs(queues, "consumers", prefix="queues"))
+        ]
+        return {"queue_producers": producers, "queue_consumers": consumers}
+
+    def names(self, sections: Sections) -> list[str]:
+        return [q.binding for q in sections["queue_producers"]]
+
+    def bind(self, sections: Sections, context: BindingContext) -> dict[str, Any]:
+        if not (sections["queue_producers"] or sections["queue_consumers"]):
+            return {}
+        store = context.resources[STORE_RESOURCE] = QueueStore(self.store_file(context.state), clock=context.clock)
+        return {
+            q.binding: QueueProducer(store, q.queue, delivery_delay=q.delivery_delay)
+            for q in sections["queue_producers"]
+        }
+
+    def store_file(self, state: StateDir) -> Path:
+        """The one SQLite file of every local queue."""
+        return self.state_file(state, "queues")
+
+
+def _consumer(reader: ConfigReader, item: dict[str, Any], k: str) -> QueueConsumerConfig:
+    """One `queues.consumers` entry, within Cloudflare's limits."""
+    return QueueConsumerConfig(
+        queue=reader.string(item, "queue", required=True, prefix=k),
+        max_batch_size=int(
+            reader.number(
+                item, "max_batch_size", QUEUE_DEFAULT_BATCH_SIZE, prefix=k, minimum=1, maximum=QUEUE_MAX_BATCH_SIZE
+            )
+        ),
+        max_batch_timeout=float(
+            reader.number(
+                item, "max_batch_timeout", QUEUE_DEFAULT_BATCH_TIMEOUT, prefix=k, maximum=QUEUE_MAX_BATCH_TIMEOUT
+            )
+        ),
+        max_retries=int(
+            reader.number(item, "max_retries", QUEUE_DEFAULT_MAX_RETRIES, prefix=k, maximum=QUEUE_MAX_RETRIES)
+        ),
+        retry_delay=int(reader.number(item, "retry_delay", 0, prefix=k, maximum=MAX_DELAY_SECONDS)),
+        dead_letter_queue=reader.string(item, "dead_letter_queue", prefix=k),
+    )

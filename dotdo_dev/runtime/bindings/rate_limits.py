@@ -28,16 +28,30 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from workers.rpc import python_from_rpc
 
-from dotdo_dev.config import RateLimitConfig
+from dotdo_dev.config_reader import ConfigReader
+from dotdo_dev.runtime.bindings.kind import BindingContext, ListKind, Sections
 
-__all__ = ["RateLimit", "RateLimitCounters"]
+__all__ = ["RateLimit", "RateLimitConfig", "RateLimitCounters", "RateLimitsKind"]
 
 OPTIONS = frozenset({"key"})
+# The Rate Limiting binding's windows: wrangler accepts no other period.
+RATE_LIMIT_PERIODS = (10, 60)
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """A `ratelimits` binding: `limit` calls to `limit()` per key per `period` seconds, counted per namespace."""
+
+    name: str
+    namespace_id: str
+    limit: int
+    period: int
 
 
 class RateLimitCounters:
@@ -94,3 +108,58 @@ class RateLimit:
         c = self.config
         success = self.counters.spend(c.namespace_id, key, c.limit, c.period, self.clock())
         return python_from_rpc({"success": success})
+
+
+# -- the binding kind: `ratelimits` in wrangler.jsonc -----------------------------------------------
+
+#: `BindingContext.resources` key of the worker's `RateLimitCounters`, which all its bindings share.
+COUNTERS_RESOURCE = "rate_limit_counters"
+
+
+class RateLimitsKind(ListKind):
+    """`ratelimits`: `env.<name>` is a `RateLimit`. The bindings of one worker share one
+    `RateLimitCounters`, in its process's memory, as Cloudflare's are per location."""
+
+    key = "ratelimits"
+    name_field = "name"
+
+    def entry(self, reader: ConfigReader, item: dict[str, Any], where: str) -> RateLimitConfig:
+        """A `ratelimits` entry, validated as wrangler validates them, and stricter where Cloudflare's docs
+        are: `namespace_id` is a string holding a positive integer, `simple.limit` a positive integer."""
+        name = reader.string(item, "name", required=True, prefix=where)
+        namespace_id = reader.string(item, "namespace_id", required=True, prefix=where)
+        if not namespace_id.isascii() or not namespace_id.isdigit() or int(namespace_id) < 1:
+            raise reader.fail(
+                f"{where}.namespace_id", f'must be a string holding a positive integer ("1001"), not {namespace_id!r}'
+            )
+        simple = item.get("simple")
+        if not isinstance(simple, dict):
+            raise reader.fail(f"{where}.simple", 'is required: {"limit": <requests>, "period": 10 or 60}')
+        unknown = sorted(set(simple) - {"limit", "period"})
+        if unknown:
+            raise reader.fail(f"{where}.simple", f"unexpected fields {unknown} (only limit and period)")
+        limit = simple.get("limit")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise reader.fail(f"{where}.simple.limit", f"must be a positive integer, not {limit!r}")
+        period = simple.get("period")
+        if isinstance(period, bool) or period not in RATE_LIMIT_PERIODS:
+            raise reader.fail(f"{where}.simple.period", f"must be either 10 or 60, not {period!r}")
+        return RateLimitConfig(name=name, namespace_id=namespace_id, limit=limit, period=int(period))
+
+    def validate(self, reader: ConfigReader, sections: Sections, others: Collection[str]) -> None:
+        """A rate limit binding's name is used by no other binding, var or required secret.
+
+        Stricter than wrangler 4.164, whose duplicate-name check misses `ratelimits` (it reads `binding`
+        fields; a rate limit is named by `name`): two bindings of one name cannot both be in `env`."""
+        seen: set[str] = set()
+        for i, limiter in enumerate(sections["ratelimits"]):
+            if limiter.name in seen or limiter.name in others:
+                raise reader.fail(
+                    f"ratelimits[{i}].name",
+                    f"{limiter.name} is assigned to more than one binding (names must be unique)",
+                )
+            seen.add(limiter.name)
+
+    def binding(self, entry: RateLimitConfig, context: BindingContext) -> RateLimit:
+        counters = context.resources.setdefault(COUNTERS_RESOURCE, RateLimitCounters())
+        return RateLimit(entry, counters=counters, clock=context.clock)

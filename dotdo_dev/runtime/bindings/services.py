@@ -1,20 +1,24 @@
-"""Service bindings and dispatch namespaces: how one worker reaches another.
+"""Service bindings: how one worker reaches another.
 
 `env.DB_SERVICE.get_thing("x")` calls the method on the other worker's entrypoint (RPC); arguments
 and the result cross a serialization boundary exactly as on Cloudflare (see `workers.rpc`).
-`env.DB_SERVICE.fetch(request)` sends an HTTP request to its `fetch` handler. A dispatch
-namespace (`env.DISPATCHER.get("db")`) hands out such fetchers by script name and fails with
-"Worker not found" for a script that is not in the namespace, as workerd does.
+`env.DB_SERVICE.fetch(request)` sends an HTTP request to its `fetch` handler. Dispatch namespaces
+hand out such fetchers by script name (`dispatch_namespaces.py`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Unpack
 
 from workers import Request, Response, fetch
 from workers.types import FetchKwargs
 
+from dotdo_dev.config_reader import ConfigReader
+from dotdo_dev.runtime.bindings.kind import BindingContext, ListKind
 from dotdo_dev.runtime.peers import Peers, RemoteError, WorkerNotFound
+
+__all__ = ["Fetcher", "ServiceBindingConfig", "ServicesKind"]
 
 
 class Fetcher:
@@ -59,29 +63,29 @@ class Fetcher:
         return call
 
 
-class DispatchNamespace:
-    """A Workers for Platforms dispatch namespace. Locally every worker of the platform is in it."""
-
-    def __init__(self, peers: Peers, namespace: str) -> None:
-        self._peers = peers
-        self.namespace = namespace
-
-    def get(self, name: str, args: Any = None, options: Any = None) -> DispatchedWorker:
-        """The user worker called `name`. Fails on first use if no such script is in the namespace."""
-        return DispatchedWorker(self._peers, self.namespace, name)
+# -- the binding kind: `services` in wrangler.jsonc -------------------------------------------------
 
 
-class DispatchedWorker(Fetcher):
-    """A user worker reached through a dispatch namespace."""
+@dataclass(frozen=True)
+class ServiceBindingConfig:
+    """A `services` entry: `env.<binding>` reaches the worker `service` (its `entrypoint` class, if named)."""
 
-    def __init__(self, peers: Peers, namespace: str, name: str) -> None:
-        super().__init__(peers, name)
-        self._namespace = namespace
+    binding: str
+    service: str
+    entrypoint: str | None = None
 
-    async def _deliver(self, request: Request) -> Response:
-        try:
-            return await self._peers.fetch(self._worker, None, request)
-        except WorkerNotFound:
-            raise Exception(f"Worker not found: {self._worker!r} in dispatch namespace {self._namespace!r}") from None
-        except RemoteError as exc:
-            raise Exception(str(exc)) from None
+
+class ServicesKind(ListKind):
+    """`services`: `env.<binding>` is a `Fetcher` to another worker of the local platform."""
+
+    key = "services"
+
+    def entry(self, reader: ConfigReader, item: dict[str, Any], where: str) -> ServiceBindingConfig:
+        return ServiceBindingConfig(
+            binding=reader.string(item, "binding", required=True, prefix=where),
+            service=reader.string(item, "service", required=True, prefix=where),
+            entrypoint=reader.string(item, "entrypoint", prefix=where),
+        )
+
+    def binding(self, entry: ServiceBindingConfig, context: BindingContext) -> Fetcher:
+        return Fetcher(context.peers_for(entry.binding), entry.service, entry.entrypoint)
