@@ -207,6 +207,10 @@ async def run(job, js) -> dict:
         from pyodide.ffi import to_js
 
         args = python_from_rpc(to_js(rpc["args"], dict_converter=Object.fromEntries))
+        # workerd exposes only the class's own public methods (its introspection reads cls.__dict__)
+        own = vars(entrypoint).get(rpc["method"])
+        if rpc["method"].startswith("_") or own is None or isinstance(own, classmethod | staticmethod):
+            raise TypeError(f'The RPC receiver does not implement the method "{rpc["method"]}".')
         return as_json(await getattr(entrypoint(ctx, env), rpc["method"])(*args))
 
     async def plain_call(function):

@@ -140,6 +140,15 @@ async def test_private_and_missing_methods_are_not_callable(platform):
         await rpc(platform, "call", "nope", [])
 
 
+async def test_only_methods_the_class_itself_defines_are_callable(platform):
+    # workerd's Python introspection lists `cls.__dict__`: inherited methods and static/class methods are
+    # not RPC methods on Cloudflare, so they are not here either; a method set on the class later is
+    for name in ("inherited", "static"):
+        with pytest.raises(Exception, match=f'does not implement the method "{name}"'):
+            await rpc(platform, "call", name, [])
+    assert await rpc(platform, "call", "added_later", []) == "set on the class after its body, as shared.service does"
+
+
 async def test_named_entrypoint_binding(platform):
     assert await rpc(platform, "call_admin") == "admin"
 
