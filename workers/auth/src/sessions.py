@@ -20,6 +20,7 @@ import hashing
 import store
 import tokens
 import users
+from revocation import revoke_session
 from shared.clock import is_past, iso_in, now_iso
 from shared.errors import NotFound, Unauthorized
 from shared.settings import setting
@@ -86,22 +87,6 @@ async def create_session(
     }
     session = await store.insert(env, "sessions", values)
     return await _tokens(env, user, session, await _new_refresh_token(env, session["id"]))
-
-
-async def revoke_session(env: Any, session_id: str, *, reason: str) -> bool:
-    """End a session (its access tokens stop working, its refresh tokens too); whether it was live."""
-    done = await store.update(
-        env, "sessions", session_id, {"revoked_at": now_iso(), "revoked_reason": reason}, where={"revoked_at": None}
-    )
-    return done is not None
-
-
-async def revoke_user_sessions(env: Any, user_id: str, *, reason: str) -> int:
-    live = await store.find(env, "sessions", {"user_id": user_id, "revoked_at": None}, limit=1000)
-    count = 0
-    for session in live["items"]:
-        count += await revoke_session(env, session["id"], reason=reason)
-    return count
 
 
 async def live_session(env: Any, session_id: str) -> dict[str, Any] | None:

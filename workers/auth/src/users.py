@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+import revocation
 import store
 from shared.clock import now_iso
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -116,9 +117,7 @@ async def set_role(env: Any, principal: dict[str, Any], user_id: str, role: str)
         raise BadRequest(f"Unknown role: one of {', '.join(ROLES)}", code="INVALID_ROLE")
     user = await get_user(env, user_id)
     updated = await store.update(env, "users", user["id"], {"role": role})
-    import sessions  # sessions import this module: imported here to keep the two apart at load time
-
-    await sessions.revoke_user_sessions(env, user["id"], reason="role_changed")
+    await revocation.revoke_user_sessions(env, user["id"], reason="role_changed")
     return public_user(updated or user)
 
 
@@ -133,9 +132,7 @@ async def set_disabled(env: Any, principal: dict[str, Any], user_id: str, disabl
         raise BadRequest("You cannot disable yourself", code="CANNOT_DISABLE_SELF")
     updated = await store.update(env, "users", user["id"], {"disabled_at": now_iso() if disabled else None})
     if disabled:
-        import sessions  # see set_role
-
-        await sessions.revoke_user_sessions(env, user["id"], reason="user_disabled")
+        await revocation.revoke_user_sessions(env, user["id"], reason="user_disabled")
     return public_user(updated or user)
 
 
