@@ -47,8 +47,9 @@ async def main(total: int) -> None:
         ):
             admin = await platform.peers.rpc("auth", None, "validate_api_key", [BOOTSTRAP], {})
             keys = []
-            for _ in range(total // 50 + 2):  # one user per key: each user has one budget of 60/min
-                user = await platform.peers.rpc("db", None, "insert_record", ["users", {"role": "user"}], {})
+            for n in range(total // 50 + 2):  # one user per key: each user has one budget of 60/min
+                person = {"email": f"bench-{n}@example.com", "name": "bench"}
+                user = await platform.peers.rpc("auth", None, "create_user", [admin, person], {})
                 request = {"name": "b", "permissions": ["db:read"], "owner_id": user["id"]}
                 made = await platform.peers.rpc("auth", None, "create_api_key", [admin, request], {})
                 keys.append(made["key"])

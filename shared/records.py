@@ -1,26 +1,18 @@
 """Typed records on a worker's own database: declared tables, checked values, no SQL from callers.
 
-    TABLES = tables(Table("users", "usr", {"email": "text", "role": "text"}, frozenset({"role"})))
-    db = await DATABASE.open(env)                                      # shared.storage
-    user = await insert_record(db, TABLES, "users", {"role": "admin"}, actor="usr_1")
-    page = await find_records(db, TABLES, "users", {"role": "admin"}, "-created_at", limit=10)
     used = await update_record(db, TABLES, "refresh_tokens", "rt_1", {"used_at": now}, {"used_at": None})
 
-Every function takes the database (a `shared.storage.Storage`) and the registry of tables it may
-serve. A table and its columns must be declared there (else 400 `UNKNOWN_TABLE` /
-`UNKNOWN_COLUMN`), every value is checked against its column's type (400 `VALIDATION_ERROR`) and
-bound as a parameter. The tables themselves are made by the owner's migrations (`shared.migrations`).
+Every function takes the database (a `shared.storage.Storage`) and the registry of the tables it
+serves: an undeclared table or column is 400 `UNKNOWN_TABLE` / `UNKNOWN_COLUMN`, a value of the
+wrong type 400 `VALIDATION_ERROR`, and values are always bound. The owner's migrations make the tables.
 
-Column types: `text`, `integer`, `boolean` (0/1 in SQLite), `json` (any JSON value, stored as
-text), `timestamp` (ISO-8601 text, e.g. `2026-11-27T01:33:28.123Z`, compared as text). `id`,
-`created_at` and `updated_at` are managed: an `id` may be given on insert (else one is made with the
-table's prefix), the two timestamps never.
+Column types: `text`, `integer`, `boolean` (0/1), `json` (stored as text), `timestamp` (ISO-8601,
+stored in one format so that it compares as text). `id` (given on insert, else made with the
+table's prefix), `created_at` and `updated_at` are managed.
 
-`where` is either a dict (`{"column": value}`: equality, `None` meaning IS NULL) or a list of
-conditions `{"field", "operator", "value"}` with the operators of `shared.schemas.Filter`: eq, ne,
-gt, gte, lt, lte, in, nin, like, exists. In `update_record`, `increment_record` and
-`delete_record` it is a precondition: the change happens only if the row still matches it
-(compare-and-set), atomically, in one statement. They return None / False when nothing matched.
+`where`: `{"column": value}` (None: IS NULL) or a list of `{"field", "operator", "value"}` with eq,
+ne, gt, gte, lt, lte, in, nin, like, exists. For update, increment and delete it is a precondition
+checked in the same statement (compare-and-set): None / False when nothing matched.
 """
 
 from __future__ import annotations
@@ -72,7 +64,7 @@ class Table:
 
 
 def table(name: str, prefix: str, required: str, /, **columns: str) -> Table:
-    """A `Table`, written compactly: `table("users", "usr", "email role", email="text", role="text")`."""
+    """`table("users", "usr", "role", email="text", role="text")`: required columns space-separated."""
     return Table(name, prefix, columns, frozenset(required.split()))
 
 

@@ -2,16 +2,10 @@
 
     DATABASE = Database("AUTH_DB", MIGRATIONS)   # module level: one per isolate
     db = await DATABASE.open(env)                # a Storage; the first open of an isolate migrates
-    row = await db.first("SELECT * FROM users WHERE id = ?", ["usr_1"])
 
-Domain code speaks to a `Storage`, never to a binding: SQL with `?` placeholders and a sequence of
-values, rows back as plain dicts. A backend for another SQL database implements the same five
-methods (and translates what its dialect needs).
-
-Constraint violations become client errors (a duplicate is 409 `CONFLICT`, a reference to a row
-that is not there 409 `REFERENCE_NOT_FOUND`, a missing required value or a failed CHECK 400
-`VALIDATION_ERROR`); anything else the database raises propagates (`shared.errors.storage_error`
-makes a full or failing disk a 503 at the edge).
+Constraint violations become client errors (a duplicate 409 `CONFLICT`, a missing referenced row 409
+`REFERENCE_NOT_FOUND`, a missing required value or a failed CHECK 400 `VALIDATION_ERROR`); anything
+else propagates (`shared.errors.storage_error` makes a full or failing disk a 503 at the edge).
 """
 
 from __future__ import annotations
@@ -27,31 +21,25 @@ _MISSING_SCHEMA = ("no such table", "no such column")
 
 
 class Storage(Protocol):
-    """What domain code needs of a database."""
+    """What domain code needs of a database (a backend for another SQL database implements these)."""
 
-    async def ready(self) -> int:
-        """Apply pending migrations; the schema version."""
+    async def ready(self) -> int: ...  # apply pending migrations; the schema version
 
-    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Every row of a query."""
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
-    async def first(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        """The first row of a query, or None."""
+    async def first(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None: ...
 
-    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a write; how many rows it changed."""
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...  # how many rows it changed
 
-    async def batch(self, statements: Sequence[Statement]) -> list[list[dict[str, Any]]]:
-        """Run statements in one transaction (all or nothing); the rows of each."""
+    async def batch(self, statements: Sequence[Statement]) -> list[list[dict[str, Any]]]: ...  # one transaction
 
 
 class Database:
-    """A D1 database a worker owns: the binding it is reached by and the migrations of its schema.
+    """A D1 database a worker owns: its binding's name and its migrations.
 
-    Whether this isolate has brought the database up to date is remembered here (`checked`), not on
-    the binding: on Cloudflare `env`, and so the binding object, is wrapped anew for every request.
-    If a statement then meets a missing table or column (another database in the same process, as
-    the local test harness makes), the migrations run and the statement is tried once more.
+    Whether this isolate brought it up to date is remembered here (`checked`): on Cloudflare the
+    binding object is made anew for every request. A statement that then meets a missing table or
+    column (another database in the same process, as tests make) migrates it and is tried again.
     """
 
     def __init__(self, binding: str, migrations: Sequence[Migration]) -> None:

@@ -455,3 +455,36 @@ def test_a_sql_null_from_durable_object_storage_arrives_as_none(bundles, tmp_pat
     result = check(ROOT, ROOT / "workers" / "gateway", bundle=copy, durable_object=calls)
     assert result.ok, result.error
     assert result.raw["durable_object"] == [{"is_none": True, "storage": "_BindingWrapper"}]
+
+
+def test_auth_keeps_and_validates_keys_in_its_own_d1_under_pyodide(bundles):
+    # auth's bundle with the bindings its config gives: its D1 (a stand-in on node:sqlite) and no service
+    # binding at all. The bootstrap key is stored on first use and then validated, over HTTP and RPC,
+    # through the real SDK's D1 wrapper: the whole identity store runs in auth, and nothing else is called.
+    key = "sk_test_conformance_bootstrap_0123456789abcdefghij"
+    result = run(
+        bundles,
+        ROOT / "workers" / "auth",
+        secrets=AUTH_SECRETS | {"BOOTSTRAP_ADMIN_KEY": key},
+        requests=[
+            {"path": "/me", "headers": {"authorization": f"Bearer {key}"}},
+            {"path": "/me", "headers": {"authorization": f"Bearer {key[:-4]}XXXX"}},
+        ],
+        rpc=("validate_token", [key]),
+    )
+    assert result.ok, result.error
+    assert [r["status"] for r in result.responses] == [200, 401]
+    assert result.json(0)["data"]["principal"]["permissions"] == ["*"]
+    assert result.json(1)["error"]["code"] == "INVALID_API_KEY"
+    assert (result.rpc["key_id"], result.rpc["role"]) == ("key_bootstrap", "admin")
+    assert result.raw["calls"] == []
+
+
+def test_auths_bundle_leaves_out_jose_parts_that_cannot_run_or_are_not_used(bundles):
+    # wrangler.jsonc: jose's cryptography backend (no `cryptography` on Cloudflare) and its JWE module
+    # (never imported). jose still loads, on its pure rsa backend (the RS256 test above runs it).
+    modules = bundles(ROOT / "workers" / "auth") / "python_modules" / "jose"
+    assert (modules / "jws.py").is_file()
+    assert (modules / "backends" / "rsa_backend.py").is_file()
+    assert not (modules / "backends" / "cryptography_backend.py").exists()
+    assert not (modules / "jwe.py").exists()

@@ -7,9 +7,12 @@ dispatcher in front, and throw-away state; auth's secrets come through the envir
 
 import contextlib
 import os
+import uuid
 from pathlib import Path
 
+from dotdo_dev.config import load_local
 from dotdo_dev.platform import LocalPlatform
+from dotdo_dev.runtime.bindings.d1 import D1Database
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = "sk_test_e2e_bootstrap_key_0123456789abcdefghijklmnop"
@@ -32,10 +35,18 @@ async def rpc(platform, worker, method, *args):
 
 async def new_key(platform, permissions):
     """An API key with `permissions` of a new user of its own (each user has one rate budget)."""
-    user = await rpc(platform, "db", "insert_record", "users", {"role": "user"})
     admin = await rpc(platform, "auth", "validate_api_key", BOOTSTRAP)
+    person = {"email": f"e2e-{uuid.uuid4().hex[:12]}@example.com", "name": "e2e"}
+    user = await rpc(platform, "auth", "create_user", admin, person)
     request = {"name": "e2e", "permissions": permissions, "owner_id": user["id"]}
     return (await rpc(platform, "auth", "create_api_key", admin, request))["key"]
+
+
+def auth_database(platform) -> D1Database:
+    """auth's own D1 on the running platform (a SQLite file in its state folder), as auth opens it."""
+    config = load_local(ROOT / "workers" / "auth")
+    (database,) = config.d1_databases
+    return D1Database(platform.state.d1(database.database_id))
 
 
 def as_(key: str, host: str) -> dict[str, str]:

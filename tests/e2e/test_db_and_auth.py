@@ -1,13 +1,13 @@
 """db and auth on the local platform, as `make dev` runs them: real worker processes, real HTTP.
 
 Requests go to the front door with `Host: <svc>.do`, through the real dispatcher; db authenticates
-every HTTP call with the real auth service, which keeps its records in db over RPC.
+every HTTP call with the real auth service, which keeps its records in a D1 of its own.
 """
 
 import httpx
 import pytest
 import pytest_asyncio
-from conftest import BOOTSTRAP, as_, rpc, running_platform
+from conftest import BOOTSTRAP, as_, auth_database, rpc, running_platform
 
 from shared.errors import from_rpc_exception
 from shared.principals import service_principal
@@ -73,7 +73,8 @@ async def test_an_expired_key_is_refused(http, platform):
     )
     key, key_id = reply.json()["data"]["key"], reply.json()["data"]["api_key"]["id"]
     assert (await http.get("/things", headers=as_(key, "db.do"))).status_code == 200
-    await rpc(platform, "db", "update_record", "api_keys", key_id, {"expires_at": "2021-01-01T00:00:00.000Z"})
+    expired = "UPDATE api_keys SET expires_at = '2021-01-01T00:00:00.000Z' WHERE id = ?"
+    assert (await auth_database(platform).prepare(expired).bind(key_id).run())["meta"]["changes"] == 1
     refused = await http.get("/things", headers=as_(key, "db.do"))
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"].startswith("Bearer")

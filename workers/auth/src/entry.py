@@ -1,5 +1,5 @@
 """auth: identity for the platform. API keys, users and organisations with roles and grants,
-JWT sessions with rotating refresh tokens, WorkOS SSO. It keeps its records in the db service.
+JWT sessions with rotating refresh tokens, WorkOS SSO. It keeps its records in a D1 of its own (`AUTH_DB`).
 
 The entrypoint is thin: RPC methods and `fetch` (HTTP and MCP) call the domain modules. RPC
 methods that act for someone take the `principal` that `validate_token` returned to the caller.

@@ -4,16 +4,12 @@ from typing import Any
 
 from conftest import BOOTSTRAP_KEY, bearer
 
-from dotdo_dev.runtime.bindings.services import Fetcher
+import store
 
 
-def db(platform) -> Fetcher:
-    """The db worker's RPC interface, as auth itself sees it."""
-    return Fetcher(platform.peers, "db")
-
-
-async def new_user(platform, role: str = "user", **values: Any) -> dict:
-    return await db(platform).insert_record("users", {"role": role, **values})
+async def new_user(auth, role: str = "user", **values: Any) -> dict:
+    """A user stored straight into auth's database (no permission check)."""
+    return await store.insert(auth.env, "users", {"role": role, **values})
 
 
 async def make_key(auth, permissions: list[str], *, owner_id: str | None = None, as_key: str = BOOTSTRAP_KEY, **extra):
@@ -27,8 +23,8 @@ async def make_key(auth, permissions: list[str], *, owner_id: str | None = None,
     return data["key"], data["api_key"]
 
 
-async def user_key(auth, platform, permissions: list[str], role: str = "user"):
+async def user_key(auth, permissions: list[str], role: str = "user"):
     """A new user with `role` and a key of theirs with `permissions`: (user, key, record)."""
-    user = await new_user(platform, role)
+    user = await new_user(auth, role)
     key, record = await make_key(auth, permissions, owner_id=user["id"])
     return user, key, record

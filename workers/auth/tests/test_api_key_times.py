@@ -1,6 +1,6 @@
 """API keys against a clock the test moves: `expires_at` to the second, `last_used_at` at most once a minute.
 
-The clock is `shared.clock` in this process (auth's); db stamps `created_at` with its own.
+The clock is `shared.clock` in this process: auth's, which also stamps the records it stores.
 """
 
 import datetime
@@ -8,9 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import BOOTSTRAP_KEY, bearer
-from helpers import db, make_key
+from helpers import make_key
 
 import shared.clock
+import store
 from shared.clock import to_iso
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -82,12 +83,12 @@ async def test_expires_at_must_lie_ahead_of_the_clock(auth, clock):
     assert ok.status == 201
 
 
-async def test_last_used_at_is_written_at_most_once_a_minute(auth, db_platform, clock):
+async def test_last_used_at_is_written_at_most_once_a_minute(auth, clock):
     key, record = await make_key(auth, ["db:read"])
     assert record["last_used_at"] is None
 
     async def last_used() -> str | None:
-        return (await db(db_platform).get_record("api_keys", record["id"]))["last_used_at"]
+        return (await store.get(auth.env, "api_keys", record["id"]))["last_used_at"]
 
     await auth.rpc("validate_api_key", key)
     first = clock.iso()

@@ -7,8 +7,9 @@ import re
 
 import pytest
 from conftest import BOOTSTRAP_KEY, SECRETS, bearer
-from helpers import db, make_key, new_user, user_key
+from helpers import make_key, new_user, user_key
 
+import store
 from shared.errors import from_rpc_exception
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -21,8 +22,8 @@ async def status_and_code(reply):
     return reply.status, (body.get("error") or {}).get("code")
 
 
-async def test_bootstrap_key_creates_a_key_that_validates_over_rpc_and_http(fresh_auth):
-    reply = await fresh_auth.fetch(
+async def test_bootstrap_key_creates_a_key_that_validates_over_rpc_and_http(auth):
+    reply = await auth.fetch(
         "/apikeys", method="POST", json={"name": "ci", "permissions": ["deploy"]}, headers=bearer(BOOTSTRAP_KEY)
     )
     assert reply.status == 201, await reply.text()
@@ -32,38 +33,38 @@ async def test_bootstrap_key_creates_a_key_that_validates_over_rpc_and_http(fres
     assert created["api_key"]["permissions"] == ["deploy"]
     assert "key_hash" not in created["api_key"]
     assert key not in str(created["api_key"])
-    principal = await fresh_auth.rpc("validate_api_key", key)
+    principal = await auth.rpc("validate_api_key", key)
     assert principal["auth"] == "api_key"
     assert principal["permissions"] == ["deploy"]
     assert principal["key_id"] == created["api_key"]["id"]
-    assert (await fresh_auth.rpc("validate_token", key))["key_id"] == principal["key_id"]
-    me = await fresh_auth.fetch("/me", headers=bearer(key))
+    assert (await auth.rpc("validate_token", key))["key_id"] == principal["key_id"]
+    me = await auth.fetch("/me", headers=bearer(key))
     assert me.status == 200
     assert (await me.json())["data"]["principal"]["key_id"] == principal["key_id"]
 
 
-async def test_bootstrap_is_refused_once_an_admin_holds_a_key(fresh_auth):
-    assert (await fresh_auth.rpc("validate_api_key", BOOTSTRAP_KEY))["role"] == "admin"
+async def test_bootstrap_is_refused_once_an_admin_holds_a_key(auth):
+    assert (await auth.rpc("validate_api_key", BOOTSTRAP_KEY))["role"] == "admin"
     # Another bootstrap value, configured later, is not stored: an admin key exists.
-    other = fresh_auth.env.BOOTSTRAP_ADMIN_KEY = "sk_test_another_bootstrap_value_0123456789abcdef"
-    reply = await fresh_auth.fetch("/me", headers=bearer(other))
+    other = auth.env.BOOTSTRAP_ADMIN_KEY = "sk_test_another_bootstrap_value_0123456789abcdef"
+    reply = await auth.fetch("/me", headers=bearer(other))
     assert await status_and_code(reply) == (401, "INVALID_API_KEY")
 
 
-async def test_bootstrap_needs_the_configured_value(fresh_auth):
-    reply = await fresh_auth.fetch("/me", headers=bearer("sk_test_bootstrap_wrong_0123456789abcdefghijklmnop"))
+async def test_bootstrap_needs_the_configured_value(auth):
+    reply = await auth.fetch("/me", headers=bearer("sk_test_bootstrap_wrong_0123456789abcdefghijklmnop"))
     assert await status_and_code(reply) == (401, "INVALID_API_KEY")
-    assert (await fresh_auth.rpc("validate_api_key", BOOTSTRAP_KEY))["permissions"] == ["*"]
+    assert (await auth.rpc("validate_api_key", BOOTSTRAP_KEY))["permissions"] == ["*"]
 
 
-async def test_concurrent_first_uses_of_the_bootstrap_key_store_it_once(fresh_auth, tmp_path):
-    results = await asyncio.gather(*(fresh_auth.rpc("validate_api_key", BOOTSTRAP_KEY) for _ in range(5)))
+async def test_concurrent_first_uses_of_the_bootstrap_key_store_it_once(auth, tmp_path):
+    results = await asyncio.gather(*(auth.rpc("validate_api_key", BOOTSTRAP_KEY) for _ in range(5)))
     assert {r["key_id"] for r in results} == {"key_bootstrap"}
 
 
-async def test_keys_are_stored_only_as_keyed_hashes(auth, db_platform):
+async def test_keys_are_stored_only_as_keyed_hashes(auth):
     key, record = await make_key(auth, ["db:read"])
-    stored = await db(db_platform).get_record("api_keys", record["id"])
+    stored = await store.get(auth.env, "api_keys", record["id"])
     expected = hmac.new(SECRETS["API_KEY_SECRET"].encode(), key.encode(), hashlib.sha256).hexdigest()
     assert stored["key_hash"] == expected
     assert key not in str(stored)
@@ -116,10 +117,10 @@ async def test_revoked_key_is_refused_over_rpc_and_http(auth):
     assert (await again.json())["data"]["revoked_at"] == first_revoked_at
 
 
-async def test_expired_key_is_refused(auth, db_platform):
+async def test_expired_key_is_refused(auth):
     key, record = await make_key(auth, ["db:read"], expires_in_days=1)
     assert (await auth.rpc("validate_api_key", key))["key_id"] == record["id"]
-    await db(db_platform).update_record("api_keys", record["id"], {"expires_at": "2020-01-01T00:00:00.000Z"})
+    await store.update(auth.env, "api_keys", record["id"], {"expires_at": "2020-01-01T00:00:00.000Z"})
     assert await status_and_code(await auth.fetch("/me", headers=bearer(key))) == (401, "INVALID_API_KEY")
 
 
@@ -130,8 +131,8 @@ async def test_missing_and_wrong_scheme_get_401_with_www_authenticate(auth):
         assert reply.headers.get("www-authenticate").startswith("Bearer")
 
 
-async def test_a_key_without_the_permission_gets_403(auth, db_platform):
-    _, key, _ = await user_key(auth, db_platform, ["db:read"])
+async def test_a_key_without_the_permission_gets_403(auth):
+    _, key, _ = await user_key(auth, ["db:read"])
     reply = await auth.fetch(
         "/apikeys", method="POST", json={"name": "x", "permissions": ["db:read"]}, headers=bearer(key)
     )
@@ -142,8 +143,8 @@ async def test_a_key_without_the_permission_gets_403(auth, db_platform):
     assert await auth.rpc("check_permission", await auth.rpc("validate_token", key), "deploy") is False
 
 
-async def test_a_key_cannot_mint_permissions_its_creator_lacks(auth, db_platform):
-    _, key, _ = await user_key(auth, db_platform, ["apikeys:write", "db:read"])
+async def test_a_key_cannot_mint_permissions_its_creator_lacks(auth):
+    _, key, _ = await user_key(auth, ["apikeys:write", "db:read"])
     for wanted in (["deploy"], ["*"], ["db:*"], ["db:read", "db:write"]):
         reply = await auth.fetch(
             "/apikeys", method="POST", json={"name": "x", "permissions": wanted}, headers=bearer(key)
@@ -155,12 +156,12 @@ async def test_a_key_cannot_mint_permissions_its_creator_lacks(auth, db_platform
     assert ok.status == 201
 
 
-async def test_a_key_loses_what_its_owner_loses(auth, db_platform):
-    user, key, _ = await user_key(auth, db_platform, ["db:write", "db:read"])
+async def test_a_key_loses_what_its_owner_loses(auth):
+    user, key, _ = await user_key(auth, ["db:write", "db:read"])
     assert (await auth.rpc("validate_api_key", key))["permissions"] == ["db:read", "db:write"]
-    await db(db_platform).update_record("users", user["id"], {"role": "viewer"})
+    await store.update(auth.env, "users", user["id"], {"role": "viewer"})
     assert (await auth.rpc("validate_api_key", key))["permissions"] == ["db:read"]
-    await db(db_platform).update_record("users", user["id"], {"disabled_at": "2026-01-01T00:00:00.000Z"})
+    await store.update(auth.env, "users", user["id"], {"disabled_at": "2026-01-01T00:00:00.000Z"})
     with pytest.raises(Exception, match="INVALID_API_KEY"):
         await auth.rpc("validate_api_key", key)
 
@@ -184,9 +185,9 @@ async def test_bad_key_requests_get_4xx(auth, body, code):
     assert (await reply.json())["error"]["code"] == code
 
 
-async def test_listing_shows_own_keys_without_secrets(auth, db_platform):
-    _user, key, record = await user_key(auth, db_platform, ["apikeys:read", "apikeys:write"])
-    _other_user, _, other = await user_key(auth, db_platform, ["apikeys:read"])
+async def test_listing_shows_own_keys_without_secrets(auth):
+    _user, key, record = await user_key(auth, ["apikeys:read", "apikeys:write"])
+    _other_user, _, other = await user_key(auth, ["apikeys:read"])
     listed = (await (await auth.fetch("/apikeys", headers=bearer(key))).json())["data"]
     assert [k["id"] for k in listed] == [record["id"]]
     assert all("key_hash" not in k for k in listed)
@@ -200,17 +201,17 @@ async def test_listing_shows_own_keys_without_secrets(auth, db_platform):
     assert await auth.rpc("validate_api_key", key)
 
 
-async def test_last_used_is_recorded(auth, db_platform):
+async def test_last_used_is_recorded(auth):
     key, record = await make_key(auth, ["db:read"])
     assert record["last_used_at"] is None
     await asyncio.gather(*(auth.rpc("validate_api_key", key) for _ in range(5)))
-    stored = await db(db_platform).get_record("api_keys", record["id"])
+    stored = await store.get(auth.env, "api_keys", record["id"])
     assert stored["last_used_at"] is not None
 
 
-async def test_rpc_key_management(auth, db_platform):
+async def test_rpc_key_management(auth):
     admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
-    user = await new_user(db_platform)
+    user = await new_user(auth)
     created = await auth.rpc(
         "create_api_key", admin, {"name": "rpc", "permissions": ["deploy"], "owner_id": user["id"]}
     )
@@ -225,9 +226,9 @@ async def test_rpc_key_management(auth, db_platform):
 # -- the permission matrix of key management ---------------------------------------------------------
 
 
-async def test_a_key_for_another_user_needs_apikeys_admin(auth, db_platform):
-    me, key, _ = await user_key(auth, db_platform, ["apikeys:read", "apikeys:write", "db:read"])
-    other = await new_user(db_platform)
+async def test_a_key_for_another_user_needs_apikeys_admin(auth):
+    me, key, _ = await user_key(auth, ["apikeys:read", "apikeys:write", "db:read"])
+    other = await new_user(auth)
     body = {"name": "x", "permissions": ["db:read"], "owner_id": other["id"]}
     reply = await auth.fetch("/apikeys", method="POST", json=body, headers=bearer(key))
     error = (await reply.json())["error"]
@@ -239,13 +240,13 @@ async def test_a_key_for_another_user_needs_apikeys_admin(auth, db_platform):
     assert mine.status == 201
 
 
-async def test_listing_keys_needs_apikeys_read_and_others_keys_apikeys_admin(auth, db_platform):
-    _, writer, _ = await user_key(auth, db_platform, ["apikeys:write", "db:read"])
+async def test_listing_keys_needs_apikeys_read_and_others_keys_apikeys_admin(auth):
+    _, writer, _ = await user_key(auth, ["apikeys:write", "db:read"])
     reply = await auth.fetch("/apikeys", headers=bearer(writer))
     error = (await reply.json())["error"]
     assert (reply.status, error["code"], error["details"]) == (403, "FORBIDDEN", {"permission": "apikeys:read"})
-    other, _, _ = await user_key(auth, db_platform, ["db:read"])
-    _, reader, _ = await user_key(auth, db_platform, ["apikeys:read"])
+    other, _, _ = await user_key(auth, ["db:read"])
+    _, reader, _ = await user_key(auth, ["apikeys:read"])
     reply = await auth.fetch(f"/apikeys?owner_id={other['id']}", headers=bearer(reader))
     error = (await reply.json())["error"]
     assert (reply.status, error["details"]) == (403, {"permission": "apikeys:admin"})
@@ -253,8 +254,8 @@ async def test_listing_keys_needs_apikeys_read_and_others_keys_apikeys_admin(aut
         await auth.rpc("list_api_keys", await auth.rpc("validate_api_key", writer))
 
 
-async def test_revoking_needs_apikeys_write_even_for_ones_own_key(auth, db_platform):
-    _, key, record = await user_key(auth, db_platform, ["apikeys:read", "db:read"])
+async def test_revoking_needs_apikeys_write_even_for_ones_own_key(auth):
+    _, key, record = await user_key(auth, ["apikeys:read", "db:read"])
     reply = await auth.fetch(f"/apikeys/{record['id']}", method="DELETE", headers=bearer(key))
     error = (await reply.json())["error"]
     assert (reply.status, error["code"], error["details"]) == (403, "FORBIDDEN", {"permission": "apikeys:write"})

@@ -7,9 +7,10 @@ import pytest
 import respx
 from conftest import auth_harness, bearer
 from fake_workos import CLIENT_ID, Signer, mock_workos, workos_user
-from helpers import db, new_user
+from helpers import new_user
 
 import sso
+import store
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -23,8 +24,8 @@ def signer():
 
 
 @pytest.fixture
-def sso_auth(db_platform, tmp_path):
-    harness = auth_harness(db_platform, tmp_path, **SSO_SETTINGS)
+def sso_auth(tmp_path):
+    harness = auth_harness(tmp_path, **SSO_SETTINGS)
     harness.env.WORKOS_CLIENT_ID = CLIENT_ID
     harness.env.AUTH_REDIRECT_ALLOWLIST = f"{APP}, http://localhost:3000"
     sso.clear_jwks_cache()
@@ -34,7 +35,6 @@ def sso_auth(db_platform, tmp_path):
 @pytest.fixture
 def workos():
     with respx.mock(assert_all_called=False) as router:
-        router.route(host="worker").pass_through()  # auth's RPC to the db worker (a Unix socket)
         yield router
 
 
@@ -96,19 +96,20 @@ async def test_unknown_state_is_refused_before_workos_is_called(sso_auth, workos
     assert exchange.call_count == 0
 
 
-async def test_an_expired_state_is_refused(sso_auth, workos, signer, db_platform):
+async def test_an_expired_state_is_refused(sso_auth, workos, signer):
     state = await state_of(sso_auth)
-    found = await db(db_platform).find_records("oauth_states", None, "-created_at", 1)
-    await db(db_platform).update_record("oauth_states", found["items"][0]["id"], {"expires_at": "2020-01-01T00:00:00Z"})
+    found = await store.find(sso_auth.env, "oauth_states", order_by="-created_at", limit=1)
+    await store.update(sso_auth.env, "oauth_states", found["items"][0]["id"], {"expires_at": "2020-01-01T00:00:00Z"})
     exchange = mock_workos(workos, signer, workos_user("user_01X", "x@example.com"))
     reply = await sso_auth.fetch(f"/callback?code=c&state={state}")
     assert (await reply.json())["error"]["code"] == "INVALID_STATE"
     assert exchange.call_count == 0
 
 
-async def test_states_are_stored_hashed(sso_auth, db_platform):
+async def test_states_are_stored_hashed(sso_auth):
     state = await state_of(sso_auth)
-    found = await db(db_platform).find_records("oauth_states", None, "-created_at", 1)
+    found = await store.find(sso_auth.env, "oauth_states", order_by="-created_at", limit=1)
+    assert len(found["items"]) == 1
     assert state not in str(found)
 
 
@@ -130,17 +131,17 @@ async def test_redirect_uri_must_be_on_the_allowlist(sso_auth, redirect_uri):
     assert (await reply.json())["error"]["code"] == "INVALID_REDIRECT_URI"
 
 
-async def test_an_existing_user_is_linked_by_email(sso_auth, workos, signer, db_platform):
-    existing = await new_user(db_platform, "viewer", email="grace@example.com")
+async def test_an_existing_user_is_linked_by_email(sso_auth, workos, signer):
+    existing = await new_user(sso_auth, "viewer", email="grace@example.com")
     state = await state_of(sso_auth)
     mock_workos(workos, signer, workos_user("user_01GRACE", "Grace@Example.com"), organization_id="org_01ACME")
     reply = await sso_auth.fetch(f"/callback?code=c&state={state}")
     assert reply.status == 302
-    linked = await db(db_platform).get_record("users", existing["id"])
+    linked = await store.get(sso_auth.env, "users", existing["id"])
     assert linked["workos_user_id"] == "user_01GRACE"
-    orgs = await db(db_platform).find_records("organizations", {"workos_org_id": "org_01ACME"})
+    orgs = await store.find(sso_auth.env, "organizations", {"workos_org_id": "org_01ACME"})
     assert len(orgs["items"]) == 1
-    members = await db(db_platform).find_records("memberships", {"user_id": existing["id"]})
+    members = await store.find(sso_auth.env, "memberships", {"user_id": existing["id"]})
     assert [m["org_id"] for m in members["items"]] == [orgs["items"][0]["id"]]
 
 
@@ -165,10 +166,10 @@ async def test_workos_refusing_the_code_is_a_400_and_the_state_is_spent(sso_auth
     assert (await again.json())["error"]["code"] == "INVALID_STATE"
 
 
-async def test_provider_error_and_missing_config(sso_auth, db_platform, tmp_path):
+async def test_provider_error_and_missing_config(sso_auth, tmp_path):
     reply = await sso_auth.fetch("/callback?error=access_denied&error_description=no")
     assert (reply.status, (await reply.json())["error"]["code"]) == (400, "SSO_DENIED")
-    unconfigured = auth_harness(db_platform, tmp_path)  # WORKOS_CLIENT_ID is empty in wrangler.jsonc
+    unconfigured = auth_harness(tmp_path)  # WORKOS_CLIENT_ID is empty in wrangler.jsonc
     reply = await login(unconfigured)
     assert (reply.status, (await reply.json())["error"]["code"]) == (503, "SSO_NOT_CONFIGURED")
     assert SSO_SETTINGS["WORKOS_API_KEY"] not in await (await login(sso_auth, "https://evil.com")).text()

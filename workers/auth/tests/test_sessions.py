@@ -9,9 +9,10 @@ import time
 
 import pytest
 from conftest import BOOTSTRAP_KEY, SECRETS, auth_harness, bearer
-from helpers import db, new_user
+from helpers import new_user
 
 import sessions
+import store
 import tokens
 from shared.errors import from_rpc_exception
 
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest.fixture
-async def session(auth, db_platform):
+async def session(auth):
     """A fresh user (role user) and the tokens of a new session of theirs."""
-    user = await new_user(db_platform, "user")
+    user = await new_user(auth, "user")
     return user, await sessions.create_session(auth.env, user)
 
 
@@ -166,10 +167,10 @@ async def test_right_id_wrong_secret_does_not_burn_the_token(auth, session):
     assert (await auth.rpc("refresh", issued["refresh_token"]))["session_id"] == issued["session_id"]
 
 
-async def test_expired_refresh_token_is_refused(auth, session, db_platform):
+async def test_expired_refresh_token_is_refused(auth, session):
     _, issued = session
     record_id = issued["refresh_token"].split(".")[0]
-    await db(db_platform).update_record("refresh_tokens", record_id, {"expires_at": "2020-01-01T00:00:00.000Z"})
+    await store.update(auth.env, "refresh_tokens", record_id, {"expires_at": "2020-01-01T00:00:00.000Z"})
     assert await error_of(auth, "refresh", issued["refresh_token"]) == (401, "INVALID_REFRESH_TOKEN")
 
 
@@ -214,41 +215,36 @@ async def test_role_change_ends_sessions(auth, session):
     admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
     assert (await auth.rpc("set_user_role", admin, user["id"], "viewer"))["role"] == "viewer"
     assert await error_of(auth, "validate_token", issued["access_token"]) == (401, "SESSION_REVOKED")
-    fresh = await sessions.create_session(auth.env, await db_user(auth, user["id"]))
+    fresh = await sessions.create_session(auth.env, await store.get(auth.env, "users", user["id"]))
     principal = await auth.rpc("validate_token", fresh["access_token"])
     assert "db:write" not in principal["permissions"]
 
 
-async def db_user(auth, user_id):
-    return await auth.env.DB_SERVICE.get_record("users", user_id)
-
-
-async def test_tokens_survive_signing_key_rotation(db_platform, tmp_path, session):
+async def test_tokens_survive_signing_key_rotation(tmp_path, session):
     user, issued = session
     rotated = auth_harness(
-        db_platform,
         tmp_path,
         JWT_SECRET="the-new-jwt-secret-0123456789abcdef0123456789",
         JWT_PREVIOUS_KEYS=f"k1:{SECRETS['JWT_SECRET']}",
     )
     rotated.env.JWT_KEY_ID = "k2"
     assert (await rotated.rpc("validate_token", issued["access_token"]))["id"] == user["id"]
-    without_old = auth_harness(db_platform, tmp_path, JWT_SECRET="the-new-jwt-secret-0123456789abcdef0123456789")
+    without_old = auth_harness(tmp_path, JWT_SECRET="the-new-jwt-secret-0123456789abcdef0123456789")
     without_old.env.JWT_KEY_ID = "k2"
     assert await error_of(without_old, "validate_token", issued["access_token"]) == (401, "INVALID_TOKEN")
 
 
-async def test_refresh_tokens_are_stored_only_as_keyed_hashes(auth, session, db_platform):
+async def test_refresh_tokens_are_stored_only_as_keyed_hashes(auth, session):
     _, issued = session
     record_id, secret = issued["refresh_token"].split(".")
-    stored = await db(db_platform).get_record("refresh_tokens", record_id)
+    stored = await store.get(auth.env, "refresh_tokens", record_id)
     assert secret not in str(stored)
     assert issued["access_token"] not in str(stored)
-    sessions_row = await db(db_platform).get_record("sessions", issued["session_id"])
+    sessions_row = await store.get(auth.env, "sessions", issued["session_id"])
     assert issued["access_token"] not in str(sessions_row)  # access tokens are not stored at all
 
 
-async def test_a_user_lists_and_ends_their_own_sessions(auth, session, db_platform):
+async def test_a_user_lists_and_ends_their_own_sessions(auth, session):
     user, issued = session
     other = await sessions.create_session(auth.env, user)
     listed = await auth.fetch("/sessions", headers=bearer(issued["access_token"]))
@@ -263,7 +259,7 @@ async def test_a_user_lists_and_ends_their_own_sessions(auth, session, db_platfo
     )
     assert (await ended.json())["data"] == {"id": other["session_id"], "revoked": True}
     assert await error_of(auth, "validate_token", other["access_token"]) == (401, "SESSION_REVOKED")
-    stranger = await new_user(db_platform)
+    stranger = await new_user(auth)
     stranger_tokens = await sessions.create_session(auth.env, stranger)
     foreign = await auth.fetch(
         f"/sessions/{issued['session_id']}", method="DELETE", headers=bearer(stranger_tokens["access_token"])
@@ -272,28 +268,28 @@ async def test_a_user_lists_and_ends_their_own_sessions(auth, session, db_platfo
     assert (await auth.rpc("validate_token", issued["access_token"]))["id"] == user["id"]
 
 
-async def test_the_hourly_cron_removes_what_can_no_longer_be_used(auth, session, db_platform):
+async def test_the_hourly_cron_removes_what_can_no_longer_be_used(auth, session):
     _, issued = session
-    store = db(db_platform)
-    old = await store.insert_record("oauth_states", {"redirect_uri": "https://x", "expires_at": "2020-01-01T00:00:00Z"})
-    live_state = await store.insert_record(
-        "oauth_states", {"redirect_uri": "https://x", "expires_at": "2099-01-01T00:00:00Z"}
+    env = auth.env
+    old = await store.insert(env, "oauth_states", {"redirect_uri": "https://x", "expires_at": "2020-01-01T00:00:00Z"})
+    live_state = await store.insert(
+        env, "oauth_states", {"redirect_uri": "https://x", "expires_at": "2099-01-01T00:00:00Z"}
     )
-    dead_token = await store.insert_record(
-        "refresh_tokens", {"session_id": "ses_gone", "token_hash": "h", "expires_at": "2020-01-01T00:00:00Z"}
+    dead_token = await store.insert(
+        env, "refresh_tokens", {"session_id": "ses_gone", "token_hash": "h", "expires_at": "2020-01-01T00:00:00Z"}
     )
-    ended = await store.insert_record("sessions", {"user_id": "usr_gone", "expires_at": "2020-01-01T00:00:00Z"})
+    ended = await store.insert(env, "sessions", {"user_id": "usr_gone", "expires_at": "2020-01-01T00:00:00Z"})
     await auth.scheduled("17 * * * *")
-    assert await store.get_record("oauth_states", old["id"]) is None
-    assert await store.get_record("refresh_tokens", dead_token["id"]) is None
-    assert await store.get_record("sessions", ended["id"]) is None
-    assert await store.get_record("oauth_states", live_state["id"]) is not None
+    assert await store.get(env, "oauth_states", old["id"]) is None
+    assert await store.get(env, "refresh_tokens", dead_token["id"]) is None
+    assert await store.get(env, "sessions", ended["id"]) is None
+    assert await store.get(env, "oauth_states", live_state["id"]) is not None
     assert (await auth.rpc("refresh", issued["refresh_token"]))["session_id"] == issued["session_id"]  # live ones stay
 
 
-async def test_check_permission_refuses_a_session_that_has_expired(auth, session, db_platform):
+async def test_check_permission_refuses_a_session_that_has_expired(auth, session):
     _, issued = session
     principal = await auth.rpc("validate_token", issued["access_token"])
     assert await auth.rpc("check_permission", principal, "db:read") is True
-    await db(db_platform).update_record("sessions", issued["session_id"], {"expires_at": "2020-01-01T00:00:00Z"})
+    await store.update(auth.env, "sessions", issued["session_id"], {"expires_at": "2020-01-01T00:00:00Z"})
     assert await auth.rpc("check_permission", principal, "db:read") is False

@@ -4,7 +4,9 @@ import json
 
 import pytest
 from conftest import BOOTSTRAP_KEY, bearer
-from helpers import db, user_key
+from helpers import user_key
+
+import store
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -43,8 +45,8 @@ async def test_mcp_needs_a_token(auth):
     assert reply.status == 401
 
 
-async def test_key_lifecycle_through_tools(auth, db_platform):
-    _, key, _ = await user_key(auth, db_platform, ["apikeys:read", "apikeys:write", "db:read"])
+async def test_key_lifecycle_through_tools(auth):
+    _, key, _ = await user_key(auth, ["apikeys:read", "apikeys:write", "db:read"])
     failed, created = await call_tool(auth, key, "auth_create_api_key", {"name": "agent", "permissions": ["db:read"]})
     assert failed is False
     assert created["key"].startswith("sk_live_")
@@ -56,13 +58,13 @@ async def test_key_lifecycle_through_tools(auth, db_platform):
         await auth.rpc("validate_api_key", created["key"])
 
 
-async def test_tools_refuse_what_the_caller_may_not_do(auth, db_platform):
-    user, key, _ = await user_key(auth, db_platform, ["apikeys:read", "db:read"])
+async def test_tools_refuse_what_the_caller_may_not_do(auth):
+    user, key, _ = await user_key(auth, ["apikeys:read", "db:read"])
     failed, error = await call_tool(auth, key, "auth_create_api_key", {"name": "x", "permissions": ["db:read"]})
     assert (failed, error["code"]) == (True, "FORBIDDEN")
     failed, error = await call_tool(auth, key, "auth_set_role", {"id": user["id"], "role": "admin"})
     assert (failed, error["code"]) == (True, "FORBIDDEN")
-    assert (await db(db_platform).get_record("users", user["id"]))["role"] == "user"
+    assert (await store.get(auth.env, "users", user["id"]))["role"] == "user"
     failed, error = await call_tool(auth, key, "auth_get_user", {"id": "usr_someone_else"})
     assert (failed, error["code"]) == (True, "FORBIDDEN")
     failed, me = await call_tool(auth, key, "auth_get_user", {"id": user["id"]})
@@ -71,8 +73,8 @@ async def test_tools_refuse_what_the_caller_may_not_do(auth, db_platform):
     assert check == {"permission": "db:write", "allowed": False}
 
 
-async def test_admin_grants_a_permission_per_organisation(auth, db_platform):
-    user, _, _ = await user_key(auth, db_platform, ["db:read"], role="viewer")
+async def test_admin_grants_a_permission_per_organisation(auth):
+    user, _, _ = await user_key(auth, ["db:read"], role="viewer")
     assert await auth.rpc("check_permission", user["id"], "deploy") is False
     failed, grant = await call_tool(
         auth, BOOTSTRAP_KEY, "auth_grant_permission", {"id": user["id"], "permission": "deploy", "org_id": "org_a"}
@@ -93,8 +95,8 @@ async def test_admin_grants_a_permission_per_organisation(auth, db_platform):
     assert (await again.json())["data"]["id"] == grant["id"]
 
 
-async def test_role_changes_over_http(auth, db_platform):
-    user, key, _ = await user_key(auth, db_platform, ["db:read"])
+async def test_role_changes_over_http(auth):
+    user, key, _ = await user_key(auth, ["db:read"])
     denied = await auth.fetch(f"/users/{user['id']}/role", method="PUT", json={"role": "admin"}, headers=bearer(key))
     assert denied.status == 403
     bad = await auth.fetch(
@@ -111,8 +113,8 @@ async def test_role_changes_over_http(auth, db_platform):
     assert missing.status == 404
 
 
-async def test_permission_check_route(auth, db_platform):
-    _, key, _ = await user_key(auth, db_platform, ["db:read"])
+async def test_permission_check_route(auth):
+    _, key, _ = await user_key(auth, ["db:read"])
     for permission, allowed in (("db:read", True), ("db:write", False)):
         reply = await auth.fetch(
             "/permissions/check", method="POST", json={"permission": permission}, headers=bearer(key)
@@ -124,19 +126,19 @@ async def test_permission_check_route(auth, db_platform):
     assert (bad.status, (await bad.json())["error"]["code"]) == (400, "INVALID_PERMISSION")
 
 
-async def test_check_permission_follows_the_credential_now(auth, db_platform):
-    _, key, record = await user_key(auth, db_platform, ["db:read"])
+async def test_check_permission_follows_the_credential_now(auth):
+    _, key, record = await user_key(auth, ["db:read"])
     principal = await auth.rpc("validate_api_key", key)
     assert await auth.rpc("check_permission", principal, "db:read") is True
     await auth.rpc("revoke_api_key", await auth.rpc("validate_api_key", BOOTSTRAP_KEY), record["id"])
     assert await auth.rpc("check_permission", principal, "db:read") is False  # revoked since it was validated
 
 
-async def test_disabling_a_user_stops_their_keys_and_sessions_at_once(auth, db_platform):
+async def test_disabling_a_user_stops_their_keys_and_sessions_at_once(auth):
     import sessions
 
-    user, key, _ = await user_key(auth, db_platform, ["db:read"])
-    issued = await sessions.create_session(auth.env, await auth.env.DB_SERVICE.get_record("users", user["id"]))
+    user, key, _ = await user_key(auth, ["db:read"])
+    issued = await sessions.create_session(auth.env, await store.get(auth.env, "users", user["id"]))
     denied = await auth.fetch(
         f"/users/{user['id']}/disabled", method="PUT", json={"disabled": True}, headers=bearer(key)
     )
@@ -161,7 +163,7 @@ async def test_disabling_a_user_stops_their_keys_and_sessions_at_once(auth, db_p
         await auth.rpc("set_user_disabled", admin, admin["id"], True)
 
 
-async def test_users_and_their_keys_through_tools(auth, db_platform):
+async def test_users_and_their_keys_through_tools(auth):
     failed, user = await call_tool(
         auth, BOOTSTRAP_KEY, "auth_create_user", {"email": "Tool.User@Example.com", "name": "Tool", "role": "user"}
     )
@@ -177,7 +179,7 @@ async def test_users_and_their_keys_through_tools(auth, db_platform):
     )
     assert (failed, error["code"]) == (True, "PERMISSIONS_EXCEED_USER")
     # a role-user key may do neither
-    _, key, _ = await user_key(auth, db_platform, ["apikeys:read", "apikeys:write", "db:read"])
+    _, key, _ = await user_key(auth, ["apikeys:read", "apikeys:write", "db:read"])
     failed, error = await call_tool(auth, key, "auth_create_user", {"email": "someone@example.com", "name": "x"})
     assert (failed, error["code"]) == (True, "FORBIDDEN")
     failed, error = await call_tool(auth, key, "auth_create_api_key_for_user", arguments)

@@ -5,8 +5,9 @@ import uuid
 
 import pytest
 from conftest import BOOTSTRAP_KEY, bearer
-from helpers import db, make_key, new_user, user_key
+from helpers import make_key, new_user, user_key
 
+import store
 from shared.permissions import ROLES
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -32,9 +33,9 @@ async def issue(auth, user_id, body, key=BOOTSTRAP_KEY):
     return await answer(await auth.fetch(f"/users/{user_id}/apikeys", method="POST", json=body, headers=bearer(key)))
 
 
-async def grant(platform, user_id: str, *permissions: str) -> None:
+async def grant(auth, user_id: str, *permissions: str) -> None:
     for permission in permissions:
-        await db(platform).insert_record("permission_grants", {"user_id": user_id, "permission": permission})
+        await store.insert(auth.env, "permission_grants", {"user_id": user_id, "permission": permission})
 
 
 # -- creating users ------------------------------------------------------------------------------------
@@ -95,29 +96,29 @@ async def test_a_body_that_is_not_json_is_400(auth):
     assert (await answer(reply))[:2] == (400, "INVALID_JSON")
 
 
-async def test_a_user_may_join_an_existing_organisation(auth, db_platform):
-    org = await db(db_platform).insert_record("organizations", {"name": "Acme"})
+async def test_a_user_may_join_an_existing_organisation(auth):
+    org = await store.insert(auth.env, "organizations", {"name": "Acme"})
     status, _, user = await create_user(auth, {"email": email(), "name": "Member", "org_id": org["id"]})
     assert status == 201
-    found = await db(db_platform).find_records("memberships", {"user_id": user["id"]}, None, 10, 0)
+    found = await store.find(auth.env, "memberships", {"user_id": user["id"]}, limit=10)
     assert [(m["org_id"], m["role"]) for m in found["items"]] == [(org["id"], "member")]
     address = email()
     status, code, details = await create_user(auth, {"email": address, "name": "x", "org_id": "org_nowhere"})
     assert (status, code, details) == (404, "NOT_FOUND", {"org_id": "org_nowhere"})
-    assert (await db(db_platform).find_records("users", {"email": address}, None, 1, 0))["items"] == []
+    assert (await store.find(auth.env, "users", {"email": address}, limit=1))["items"] == []
 
 
-async def test_creating_users_needs_users_admin(auth, db_platform):
-    _, key, _ = await user_key(auth, db_platform, ["db:read", "db:write", "apikeys:read", "apikeys:write"])
+async def test_creating_users_needs_users_admin(auth):
+    _, key, _ = await user_key(auth, ["db:read", "db:write", "apikeys:read", "apikeys:write"])
     address = email()
     status, code, details = await create_user(auth, {"email": address, "name": "x"}, key=key)
     assert (status, code, details) == (403, "FORBIDDEN", {"permission": "users:admin"})
-    assert (await db(db_platform).find_records("users", {"email": address}, None, 1, 0))["items"] == []
+    assert (await store.find(auth.env, "users", {"email": address}, limit=1))["items"] == []
 
 
-async def test_users_admin_makes_only_roles_within_the_callers_permissions(auth, db_platform):
-    manager = await new_user(db_platform)
-    await grant(db_platform, manager["id"], "users:admin")
+async def test_users_admin_makes_only_roles_within_the_callers_permissions(auth):
+    manager = await new_user(auth)
+    await grant(auth, manager["id"], "users:admin")
     key, _ = await make_key(auth, [*ROLES["user"], "users:admin"], owner_id=manager["id"])
     assert (await create_user(auth, {"email": email(), "name": "ok"}, key=key))[0] == 201
     narrow, _ = await make_key(auth, ["users:admin", "db:read"], owner_id=manager["id"])
@@ -140,7 +141,7 @@ async def test_create_user_over_rpc(auth):
 # -- issuing keys for users ---------------------------------------------------------------------------
 
 
-async def test_an_admin_issues_a_key_that_authenticates_as_the_user(auth, db_platform):
+async def test_an_admin_issues_a_key_that_authenticates_as_the_user(auth):
     _, _, user = await create_user(auth, {"email": email(), "name": "Keyed"})
     status, code, created = await issue(auth, user["id"], {"name": "ci", "permissions": ["db:read", "db:write"]})
     assert (status, code) == (201, None)
@@ -150,7 +151,7 @@ async def test_an_admin_issues_a_key_that_authenticates_as_the_user(auth, db_pla
     me = (await (await auth.fetch("/me", headers=bearer(created["key"]))).json())["data"]
     assert (me["principal"]["id"], me["principal"]["role"], me["user"]["email"]) == (user["id"], "user", user["email"])
     assert me["principal"]["permissions"] == ["db:read", "db:write"]
-    stored = await db(db_platform).get_record("api_keys", created["api_key"]["id"])
+    stored = await store.get(auth.env, "api_keys", created["api_key"]["id"])
     assert created["key"] not in json.dumps(dict(stored))
 
 
@@ -172,9 +173,9 @@ async def test_a_key_never_exceeds_what_the_users_role_allows(auth, wanted):
     assert details["permissions"] == [p for p in wanted if p not in ("db:read",)]
 
 
-async def test_a_grant_widens_what_a_users_key_may_carry(auth, db_platform):
+async def test_a_grant_widens_what_a_users_key_may_carry(auth):
     _, _, user = await create_user(auth, {"email": email(), "name": "Deployer"})
-    await grant(db_platform, user["id"], "deploy")
+    await grant(auth, user["id"], "deploy")
     status, _, created = await issue(auth, user["id"], {"name": "x", "permissions": ["deploy", "db:read"]})
     assert status == 201
     assert (await auth.rpc("validate_api_key", created["key"]))["permissions"] == ["db:read", "deploy"]
@@ -187,20 +188,20 @@ async def test_an_admin_users_key_may_carry_everything(auth):
     assert (await auth.rpc("validate_api_key", created["key"]))["permissions"] == ["*"]
 
 
-async def test_a_key_never_exceeds_the_callers_own_permissions(auth, db_platform):
-    manager = await new_user(db_platform)
-    await grant(db_platform, manager["id"], "apikeys:admin")
+async def test_a_key_never_exceeds_the_callers_own_permissions(auth):
+    manager = await new_user(auth)
+    await grant(auth, manager["id"], "apikeys:admin")
     key, _ = await make_key(auth, ["apikeys:write", "apikeys:admin", "db:read"], owner_id=manager["id"])
-    target = await new_user(db_platform)
+    target = await new_user(auth)
     status, code, details = await issue(auth, target["id"], {"name": "x", "permissions": ["db:write"]}, key=key)
     assert (status, code, details) == (403, "PERMISSIONS_EXCEED_CALLER", {"permissions": ["db:write"]})
     status, _, created = await issue(auth, target["id"], {"name": "x", "permissions": ["db:read"]}, key=key)
     assert (status, created["api_key"]["owner_id"]) == (201, target["id"])
 
 
-async def test_keys_for_unknown_or_disabled_users_are_404(auth, db_platform):
+async def test_keys_for_unknown_or_disabled_users_are_404(auth):
     assert (await issue(auth, "usr_nobody", {"name": "x", "permissions": ["db:read"]}))[:2] == (404, "NOT_FOUND")
-    gone = await new_user(db_platform, disabled_at="2026-01-01T00:00:00.000Z")
+    gone = await new_user(auth, disabled_at="2026-01-01T00:00:00.000Z")
     assert (await issue(auth, gone["id"], {"name": "x", "permissions": ["db:read"]}))[:2] == (404, "USER_DISABLED")
 
 
@@ -215,14 +216,14 @@ async def test_keys_for_unknown_or_disabled_users_are_404(auth, db_platform):
         ["db:read"],
     ],
 )
-async def test_bad_key_requests_for_a_user_are_400(auth, db_platform, body):
-    user = await new_user(db_platform)
+async def test_bad_key_requests_for_a_user_are_400(auth, body):
+    user = await new_user(auth)
     assert (await issue(auth, user["id"], body))[:2] == (400, "VALIDATION_ERROR")
 
 
-async def test_a_role_user_key_cannot_create_users_or_keys_for_others(auth, db_platform):
-    me, key, _ = await user_key(auth, db_platform, ["db:read", "apikeys:read", "apikeys:write"])
-    other = await new_user(db_platform)
+async def test_a_role_user_key_cannot_create_users_or_keys_for_others(auth):
+    me, key, _ = await user_key(auth, ["db:read", "apikeys:read", "apikeys:write"])
+    other = await new_user(auth)
     status, code, details = await issue(auth, other["id"], {"name": "x", "permissions": ["db:read"]}, key=key)
     assert (status, code, details) == (403, "FORBIDDEN", {"permission": "apikeys:admin"})
     # not even for themselves by this route: it is an admin's
@@ -232,7 +233,7 @@ async def test_a_role_user_key_cannot_create_users_or_keys_for_others(auth, db_p
     assert await auth.rpc("list_api_keys", admin, other["id"]) == []
 
 
-async def test_create_api_key_for_user_over_rpc(auth, db_platform):
+async def test_create_api_key_for_user_over_rpc(auth):
     admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
     user = await auth.rpc("create_user", admin, {"email": email(), "name": "Rpc keyed"})
     created = await auth.rpc("create_api_key_for_user", admin, user["id"], {"name": "rpc", "permissions": ["db:read"]})
