@@ -109,9 +109,9 @@ def _operation(operation: Any, method: str, path: str, schemas: dict[str, Any]) 
 
 def _responses(operation: Any) -> dict[str, Any]:
     status = operation.status if isinstance(operation.status, int) else 200
-    data: dict[str, Any] = {"type": "array"} if operation.page else {}
+    data: dict[str, Any] = {"type": "array"} if operation.page is not None else {}
     meta = dict(_META)
-    if operation.page:
+    if operation.page is not None:
         meta = meta | {"properties": meta["properties"] | {key: {} for key in operation.page}}
     success = {
         "type": "object",

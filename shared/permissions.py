@@ -21,6 +21,7 @@ from shared.registry import SERVICES
 #: What a permission looks like: `resource` or `resource:action`, lower-case, or a wildcard.
 PERMISSION = re.compile(r"^(\*|[a-z][a-z0-9_-]{0,31}(:(\*|[a-z][a-z0-9_-]{0,31}))?)$")
 
+
 def _roles() -> dict[str, tuple[str, ...]]:
     """admin holds `*`; `user` and `viewer` what each service's manifest grants them (`[roles]`)."""
     roles: dict[str, tuple[str, ...]] = {"admin": ("*",), "user": (), "viewer": ()}

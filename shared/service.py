@@ -257,7 +257,7 @@ class Service:
             _authorize(operation, call)  # before the body is read (malformed, contradicting the path: 400)
             args = await _http_args(request, ctx.params)
             result = await self.invoke(operation, call, args)
-            if operation.page:
+            if operation.page is not None:
                 meta = {key: result[key] for key in operation.page if key in result}
                 return ctx.json(result["items"], status=operation.http_status(result), meta=meta)
             return ctx.json(result, status=operation.http_status(result))

@@ -1,8 +1,9 @@
-"""The auth HTTP API. Every route calls a domain function; all but sign-in and /health need a token.
+"""The auth HTTP API: the middleware stack, `/health`, sign-in, and the routes of `operations.py`.
 
-Public: `/health`, `/login`, `/callback`, `/refresh` and `/logout` (their credential is the SSO
-state or the refresh token). Everything else takes `Authorization: Bearer <API key | JWT>`,
-checked in-process by `principals.validate_token`.
+Public: `/health`, `/openapi.json`, `/login`, `/callback`, `/refresh` and `/logout` (their
+credential is the SSO state or the refresh token: redirects and cookies, so written here, not as
+operations). Everything else takes `Authorization: Bearer <API key | JWT>`, checked in-process by
+`principals.validate_token`, and each operation then checks its own permission.
 """
 
 from http.cookies import SimpleCookie
@@ -10,25 +11,21 @@ from typing import Any
 
 from workers import Request, Response
 
-import api_keys
 import login
 import principals
 import sessions
-import users
-from shared.errors import BadRequest, Forbidden
+from operations import service
+from shared.errors import BadRequest
 from shared.http import query_of, with_headers
-from shared.mcp import mcp_endpoint
 from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
-from shared.middleware.authentication import bearer_token, principal_of
-from shared.permissions import allows
+from shared.middleware.authentication import bearer_token
 from shared.routing import Context, Router
-from shared.validation import read_json, read_json_object
-from tools import registry
+from shared.validation import read_json_object
 
-SERVICE = "auth"
-VERSION = "0.1.0"
+SERVICE = service.name
+VERSION = service.version
 REFRESH_COOKIE = "dotdo_refresh"
-PUBLIC = ("/health", "/login", "/callback", "/refresh", "/logout")
+PUBLIC = ("/health", "/login", "/callback", "/refresh", "/logout", *service.public_paths())
 
 router = Router()
 router.use(RequestIdMiddleware())
@@ -109,93 +106,4 @@ async def logout(request: Request, ctx: Context) -> Any:
     return await with_headers(ctx.json({"logged_out": ended}), {"set-cookie": _refresh_cookie("", 0)})
 
 
-# -- who am I, API keys, users --------------------------------------------------------------------------
-
-
-@router.get("/me")
-async def me(request: Request, ctx: Context) -> Any:
-    principal = principal_of(ctx)
-    user = await users.get_user(ctx.env, principal["id"])
-    return {"principal": dict(principal), "user": users.public_user(user)}
-
-
-@router.get("/sessions")
-async def list_sessions(request: Request, ctx: Context) -> Any:
-    return await sessions.list_sessions(ctx.env, principal_of(ctx)["id"])
-
-
-@router.delete("/sessions/{id}")
-async def end_session(request: Request, ctx: Context) -> Any:
-    return await sessions.end_session(ctx.env, principal_of(ctx)["id"], ctx.params["id"])
-
-
-@router.post("/permissions/check")
-async def check_permission(request: Request, ctx: Context) -> Any:
-    body = await read_json_object(request)
-    permission = body.get("permission")
-    allowed = await principals.check_permission(ctx.env, principal_of(ctx), permission, body.get("org_id"))
-    return {"permission": permission, "allowed": allowed}
-
-
-@router.post("/apikeys")
-async def create_api_key(request: Request, ctx: Context) -> Any:
-    created = await api_keys.create_api_key(ctx.env, principal_of(ctx), await read_json(request))
-    return ctx.json(created, status=201)
-
-
-@router.get("/apikeys")
-async def list_api_keys(request: Request, ctx: Context) -> Any:
-    query = query_of(request)
-    include_revoked = query.get("include_revoked") in ("1", "true")
-    return await api_keys.list_api_keys(ctx.env, principal_of(ctx), query.get("owner_id"), include_revoked)
-
-
-@router.delete("/apikeys/{id}")
-async def revoke_api_key(request: Request, ctx: Context) -> Any:
-    return await api_keys.revoke_api_key(ctx.env, principal_of(ctx), ctx.params["id"])
-
-
-@router.post("/users")
-async def create_user(request: Request, ctx: Context) -> Any:
-    return ctx.json(await users.create_user(ctx.env, principal_of(ctx), await read_json(request)), status=201)
-
-
-@router.post("/users/{id}/apikeys")
-async def create_api_key_for_user(request: Request, ctx: Context) -> Any:
-    body = await read_json(request)
-    created = await api_keys.create_api_key_for_user(ctx.env, principal_of(ctx), ctx.params["id"], body)
-    return ctx.json(created, status=201)
-
-
-@router.get("/users/{id}")
-async def get_user(request: Request, ctx: Context) -> Any:
-    principal = principal_of(ctx)
-    if ctx.params["id"] != principal["id"] and not allows(principal["permissions"], "users:read"):
-        raise Forbidden("This needs the permission 'users:read'", details={"permission": "users:read"})
-    return users.public_user(await users.get_user(ctx.env, ctx.params["id"]))
-
-
-@router.put("/users/{id}/role")
-async def set_role(request: Request, ctx: Context) -> Any:
-    body = await read_json(request)
-    role = body.get("role") if isinstance(body, dict) else None
-    return await users.set_role(ctx.env, principal_of(ctx), ctx.params["id"], role)
-
-
-@router.put("/users/{id}/disabled")
-async def set_disabled(request: Request, ctx: Context) -> Any:
-    body = await read_json(request)
-    disabled = body.get("disabled") if isinstance(body, dict) else None
-    return await users.set_disabled(ctx.env, principal_of(ctx), ctx.params["id"], disabled)
-
-
-@router.post("/users/{id}/grants")
-async def grant(request: Request, ctx: Context) -> Any:
-    body = await read_json_object(request)
-    granted = await users.grant(
-        ctx.env, principal_of(ctx), ctx.params["id"], body.get("permission"), body.get("org_id")
-    )
-    return ctx.json(granted, status=201)
-
-
-router.route("/mcp", ["POST", "GET", "DELETE"])(mcp_endpoint(registry, name=SERVICE, version=VERSION))
+service.serve(router)  # the operations' routes (/me, /apikeys, /users, ...), GET /openapi.json and POST /mcp

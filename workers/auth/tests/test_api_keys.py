@@ -139,8 +139,8 @@ async def test_a_key_without_the_permission_gets_403(auth):
     body = await reply.json()
     assert (reply.status, body["error"]["code"]) == (403, "FORBIDDEN")
     assert body["error"]["details"] == {"permission": "apikeys:write"}
-    assert await auth.rpc("check_permission", await auth.rpc("validate_token", key), "db:read") is True
-    assert await auth.rpc("check_permission", await auth.rpc("validate_token", key), "deploy") is False
+    assert (await auth.rpc("check_permission", await auth.rpc("validate_token", key), "db:read"))["allowed"] is True
+    assert (await auth.rpc("check_permission", await auth.rpc("validate_token", key), "deploy"))["allowed"] is False
 
 
 async def test_a_key_cannot_mint_permissions_its_creator_lacks(auth):
@@ -216,7 +216,7 @@ async def test_rpc_key_management(auth):
         "create_api_key", admin, {"name": "rpc", "permissions": ["deploy"], "owner_id": user["id"]}
     )
     assert (await auth.rpc("validate_api_key", created["key"]))["id"] == user["id"]
-    listed = await auth.rpc("list_api_keys", admin, user["id"])
+    listed = (await auth.rpc("list_api_keys", admin, user["id"]))["items"]
     assert [k["id"] for k in listed] == [created["api_key"]["id"]]
     await auth.rpc("revoke_api_key", admin, created["api_key"]["id"])
     with pytest.raises(Exception, match="INVALID_API_KEY"):
@@ -234,7 +234,7 @@ async def test_a_key_for_another_user_needs_apikeys_admin(auth):
     error = (await reply.json())["error"]
     assert (reply.status, error["code"], error["details"]) == (403, "FORBIDDEN", {"permission": "apikeys:admin"})
     admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
-    assert await auth.rpc("list_api_keys", admin, other["id"]) == []  # nothing was made
+    assert (await auth.rpc("list_api_keys", admin, other["id"]))["items"] == []  # nothing was made
     # naming oneself as owner needs nothing more
     mine = await auth.fetch("/apikeys", method="POST", json=body | {"owner_id": me["id"]}, headers=bearer(key))
     assert mine.status == 201
@@ -251,7 +251,7 @@ async def test_listing_keys_needs_apikeys_read_and_others_keys_apikeys_admin(aut
     error = (await reply.json())["error"]
     assert (reply.status, error["details"]) == (403, {"permission": "apikeys:admin"})
     with pytest.raises(Exception, match="FORBIDDEN"):
-        await auth.rpc("list_api_keys", await auth.rpc("validate_api_key", writer))
+        (await auth.rpc("list_api_keys", await auth.rpc("validate_api_key", writer)))["items"]
 
 
 async def test_revoking_needs_apikeys_write_even_for_ones_own_key(auth):

@@ -290,6 +290,6 @@ async def test_the_hourly_cron_removes_what_can_no_longer_be_used(auth, session)
 async def test_check_permission_refuses_a_session_that_has_expired(auth, session):
     _, issued = session
     principal = await auth.rpc("validate_token", issued["access_token"])
-    assert await auth.rpc("check_permission", principal, "db:read") is True
+    assert (await auth.rpc("check_permission", principal, "db:read"))["allowed"] is True
     await store.update(auth.env, "sessions", issued["session_id"], {"expires_at": "2020-01-01T00:00:00Z"})
-    assert await auth.rpc("check_permission", principal, "db:read") is False
+    assert (await auth.rpc("check_permission", principal, "db:read"))["allowed"] is False

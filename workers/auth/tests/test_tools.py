@@ -51,7 +51,7 @@ async def test_key_lifecycle_through_tools(auth):
     assert failed is False
     assert created["key"].startswith("sk_live_")
     failed, listed = await call_tool(auth, key, "auth_list_api_keys", {})
-    assert created["api_key"]["id"] in [k["id"] for k in listed["keys"]]
+    assert created["api_key"]["id"] in [k["id"] for k in listed["items"]]
     failed, revoked = await call_tool(auth, key, "auth_revoke_api_key", {"id": created["api_key"]["id"]})
     assert revoked["revoked_at"] is not None
     with pytest.raises(Exception, match="INVALID_API_KEY"):
@@ -75,15 +75,15 @@ async def test_tools_refuse_what_the_caller_may_not_do(auth):
 
 async def test_admin_grants_a_permission_per_organisation(auth):
     user, _, _ = await user_key(auth, ["db:read"], role="viewer")
-    assert await auth.rpc("check_permission", user["id"], "deploy") is False
+    assert await auth.rpc("check_user_permission", user["id"], "deploy") is False
     failed, grant = await call_tool(
         auth, BOOTSTRAP_KEY, "auth_grant_permission", {"id": user["id"], "permission": "deploy", "org_id": "org_a"}
     )
     assert failed is False
     assert grant["permission"] == "deploy"
-    assert await auth.rpc("check_permission", user["id"], "deploy", "org_a") is True
-    assert await auth.rpc("check_permission", user["id"], "deploy", "org_b") is False
-    assert await auth.rpc("check_permission", user["id"], "deploy") is False
+    assert await auth.rpc("check_user_permission", user["id"], "deploy", "org_a") is True
+    assert await auth.rpc("check_user_permission", user["id"], "deploy", "org_b") is False
+    assert await auth.rpc("check_user_permission", user["id"], "deploy") is False
     # granting twice is harmless
     again = await auth.fetch(
         f"/users/{user['id']}/grants",
@@ -129,9 +129,11 @@ async def test_permission_check_route(auth):
 async def test_check_permission_follows_the_credential_now(auth):
     _, key, record = await user_key(auth, ["db:read"])
     principal = await auth.rpc("validate_api_key", key)
-    assert await auth.rpc("check_permission", principal, "db:read") is True
+    assert (await auth.rpc("check_permission", principal, "db:read"))["allowed"] is True
     await auth.rpc("revoke_api_key", await auth.rpc("validate_api_key", BOOTSTRAP_KEY), record["id"])
-    assert await auth.rpc("check_permission", principal, "db:read") is False  # revoked since it was validated
+    assert (await auth.rpc("check_permission", principal, "db:read"))[
+        "allowed"
+    ] is False  # revoked since it was validated
 
 
 async def test_disabling_a_user_stops_their_keys_and_sessions_at_once(auth):

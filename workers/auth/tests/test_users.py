@@ -230,16 +230,20 @@ async def test_a_role_user_key_cannot_create_users_or_keys_for_others(auth):
     assert (await issue(auth, me["id"], {"name": "x", "permissions": ["db:read"]}, key=key))[:2] == (403, "FORBIDDEN")
     assert (await create_user(auth, {"email": email(), "name": "x"}, key=key))[:2] == (403, "FORBIDDEN")
     admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
-    assert await auth.rpc("list_api_keys", admin, other["id"]) == []
+    assert (await auth.rpc("list_api_keys", admin, other["id"]))["items"] == []
 
 
 async def test_create_api_key_for_user_over_rpc(auth):
     admin = await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
     user = await auth.rpc("create_user", admin, {"email": email(), "name": "Rpc keyed"})
-    created = await auth.rpc("create_api_key_for_user", admin, user["id"], {"name": "rpc", "permissions": ["db:read"]})
+    created = await auth.rpc(
+        "create_api_key_for_user", admin, {"id": user["id"], "name": "rpc", "permissions": ["db:read"]}
+    )
     assert (await auth.rpc("validate_api_key", created["key"]))["id"] == user["id"]
     with pytest.raises(Exception, match="PERMISSIONS_EXCEED_USER"):
-        await auth.rpc("create_api_key_for_user", admin, user["id"], {"name": "rpc", "permissions": ["deploy"]})
+        await auth.rpc("create_api_key_for_user", admin, {"id": user["id"], "name": "rpc", "permissions": ["deploy"]})
     principal = await auth.rpc("validate_api_key", created["key"])
     with pytest.raises(Exception, match="FORBIDDEN"):
-        await auth.rpc("create_api_key_for_user", principal, user["id"], {"name": "x", "permissions": ["db:read"]})
+        await auth.rpc(
+            "create_api_key_for_user", principal, {"id": user["id"], "name": "x", "permissions": ["db:read"]}
+        )
