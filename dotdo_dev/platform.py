@@ -60,8 +60,8 @@ def find_repo_root(start: Path | None = None) -> Path:
 
 
 def discover_workers(root: Path) -> list[Path]:
-    """`wrangler.jsonc` of the dispatcher, the deploy API and every worker under `workers/`."""
-    found = [root / "dispatcher" / CONFIG_FILENAME, root / "deploy" / CONFIG_FILENAME]
+    """`wrangler.jsonc` of the dispatcher and of every worker under `workers/`."""
+    found = [root / "dispatcher" / CONFIG_FILENAME]
     found += sorted((root / "workers").glob(f"*/{CONFIG_FILENAME}"))
     return [p for p in found if p.is_file()]
 
