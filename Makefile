@@ -9,7 +9,7 @@ PORT ?= 8787
 HOST ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap dev test lint format check-wrangler create-service build bench clean mutate
+.PHONY: help bootstrap dev test test-fast lint format check-wrangler create-service build bench clean mutate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,10 +34,17 @@ bootstrap: $(VENV)/.installed node_modules/.installed ## Create .venv and node_m
 dev: bootstrap ## Serve the whole platform on $(HOST):$(PORT) (dispatcher in front of every worker)
 	$(BIN)/python -m dotdo_dev dev --host $(HOST) --port $(PORT)
 
-test: bootstrap ## Lint, check formatting, run every test suite
+# Test options: JOBS=4 (suites at once; default: the CPU count), SUITE=workers/db (only these suites,
+# comma-separated: a name, `tests`, or a test file), K=auth (only the tests matching, as pytest -k).
+TEST_ARGS = $(if $(JOBS),--jobs $(JOBS)) $(if $(SUITE),--suite '$(SUITE)') $(if $(K),-k '$(K)')
+
+test: bootstrap ## Lint, check formatting, run every test suite [JOBS=4] [SUITE=workers/db] [K=auth]
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m dotdo_dev test
+	$(BIN)/python -m dotdo_dev test $(TEST_ARGS)
+
+test-fast: bootstrap ## The inner loop: no slow suite or test, no lint [JOBS=4] [SUITE=workers/db] [K=auth]
+	$(BIN)/python -m dotdo_dev test --fast $(TEST_ARGS)
 
 lint: bootstrap ## ruff check only
 	$(BIN)/ruff check .

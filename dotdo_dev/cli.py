@@ -1,7 +1,7 @@
 """`dotdo` / `python -m dotdo_dev`: the developer commands.
 
 dotdo dev [--host H] [--port P]             serve the whole platform locally
-dotdo test [pytest args]                    run every test suite (repo, dispatcher, each worker)
+dotdo test [--fast] [--suite S] [-k EXPR] [-j N] [pytest args]   run the test suites, several at once
 dotdo create-service --name N --type T      generate a service from a template
 dotdo build WORKER --outdir DIR [--env E]   a worker's upload bundle (what `wrangler deploy` sends)
 """
@@ -12,8 +12,6 @@ import argparse
 import asyncio
 import logging
 import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -43,54 +41,43 @@ def _dev(args: argparse.Namespace) -> int:
     return 0
 
 
-def test_suites(root: Path) -> list[Path]:
-    """Test folders run as separate pytest sessions: the repo's own, then one per worker.
-
-    Each worker runs alone because, as on Cloudflare, every worker's modules are top-level
-    (`entry`, `routes`, ...): two workers' tests cannot share one Python process.
-    """
-    suites = [root / "tests"]
-    for parent in (root / "dispatcher", root / "deploy"):
-        if (parent / "tests").is_dir():
-            suites.append(parent / "tests")
-    suites += sorted(p for p in (root / "workers").glob("*/tests") if p.is_dir())
-    return suites
-
-
-_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
+#: pytest options whose value is the next argument, which is then no test path of ours to select.
+_VALUE_OPTIONS = {"-c", "-m", "-o", "-p", "-W", "--basetemp", "--confcutdir", "--deselect", "--ignore"}
+_VALUE_OPTIONS |= {"--ignore-glob", "--junitxml", "--junit-xml", "--rootdir", "--log-file"}
 
 
 def _test(args: argparse.Namespace) -> int:
+    from dotdo_dev.suites import run
+
     root = find_repo_root()
-    totals = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
-    failed_suites: list[str] = []
-    for suite in test_suites(root):
-        name = suite.relative_to(root)
-        print(f"\n=== {name} ===", flush=True)
-        proc = subprocess.run(  # noqa: S603 - our own interpreter running pytest
-            [sys.executable, "-m", "pytest", str(suite), *args.pytest_args],
-            cwd=root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            check=False,
-        )
-        sys.stdout.write(proc.stdout)
-        summary = [line for line in proc.stdout.splitlines() if line.startswith("=") or " passed" in line][-1:]
-        for count, kind in _COUNT.findall(summary[0] if summary else ""):
-            key = "error" if kind.startswith("error") else ("passed" if kind == "xpassed" else kind)
-            if key in totals:
-                totals[key] += int(count)
-        if proc.returncode not in (0, 5):  # 5: no tests collected
-            failed_suites.append(str(name))
-    print()
-    if failed_suites:
-        print("failing suites: " + ", ".join(failed_suites))
-    failed = totals["failed"] + totals["error"]
-    if failed_suites and failed == 0:
-        failed = len(failed_suites)  # a suite that crashed before reporting counts as a failure
-    print(f"total: {totals['passed']} passed, {failed} failed, {totals['skipped']} skipped")
-    return 1 if failed_suites else 0
+    patterns = [p for chosen in args.suite for p in chosen.split(",") if p.strip()]
+    pytest_args: list[str] = []
+    extra = list(args.pytest_args)
+    if "--" in extra:
+        extra.remove("--")  # what follows goes to pytest as it is
+    for i, arg in enumerate(extra):
+        # A test path (`dotdo test workers/db/tests/test_things.py`) picks its suite, and only that.
+        taken_by_option = i > 0 and extra[i - 1] in _VALUE_OPTIONS
+        if not arg.startswith("-") and not taken_by_option and _is_test_path(root, arg):
+            patterns.append(arg)
+        else:
+            pytest_args.append(arg)
+    if args.k is not None:
+        pytest_args += ["-k", args.k]
+    return run(
+        root,
+        jobs=args.jobs,
+        fast=args.fast,
+        patterns=patterns,
+        pytest_args=pytest_args,
+        full_output=args.full_output,
+        list_only=args.list,
+    )
+
+
+def _is_test_path(root: Path, arg: str) -> bool:
+    path = Path(arg.partition("::")[0])
+    return path.exists() or (root / path).exists()
 
 
 def _create_service(args: argparse.Namespace) -> int:
@@ -139,9 +126,26 @@ def main(argv: list[str] | None = None) -> None:
     dev.add_argument("--no-reload", action="store_true", help="do not restart workers when their files change")
     dev.set_defaults(run=_dev)
 
-    test = sub.add_parser("test", help="run every test suite")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    test.set_defaults(run=_test)
+    test = sub.add_parser(
+        "test",
+        help="run every test suite, several at once",
+        description="Run the test suites (one pytest session each), several at once. Arguments not "
+        "listed here go to every suite's pytest (e.g. -x, --lf, -m 'not slow'; all after -- as they are); "
+        "a test file or folder picks its suite and runs only that.",
+    )
+    test.add_argument("-j", "--jobs", type=int, default=None, help="suites at once (default: $DOTDO_TEST_JOBS or CPUs)")
+    test.add_argument("--fast", action="store_true", help="leave out the slow suites and the tests marked slow")
+    test.add_argument(
+        "--suite",
+        action="append",
+        default=[],
+        metavar="S",
+        help="only these suites (repeatable or comma-separated): workers/db, db, tests, tests/e2e/test_users.py",
+    )
+    test.add_argument("-k", default=None, metavar="EXPR", help="only tests matching EXPR (pytest -k, in every suite)")
+    test.add_argument("--list", action="store_true", help="list the suites and exit")
+    test.add_argument("--full-output", action="store_true", help="print every suite's whole output, not only failures")
+    test.set_defaults(run=_test, pytest_args=[])
 
     create = sub.add_parser("create-service", help="generate a service from a template")
     create.add_argument("--name", required=True)
@@ -155,5 +159,9 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--env", default=None, help="a wrangler environment (staging, development)")
     build.set_defaults(run=_build)
 
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command != "test":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.pytest_args = unknown  # pytest's own options (and test paths), for every suite
     sys.exit(args.run(args))
