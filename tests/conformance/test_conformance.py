@@ -15,6 +15,7 @@ import pytest
 
 from dotdo_dev.build import build
 from dotdo_dev.conformance import check
+from dotdo_dev.testing import copy_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "workers"
@@ -25,12 +26,18 @@ AUTH_SECRETS = {"JWT_SECRET": JWT_SECRET, "API_KEY_SECRET": JWT_SECRET}
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory):
-    """Each worker's bundle, built once for the module: {name: outdir}."""
+    """Each worker's bundle, built once for the module: {name: outdir}.
+
+    Built in a copy of the repo: a build lays out `python_modules/` in the worker's folder and fills
+    the wheel cache, which tests/tooling, running at the same time, builds and reads in the repo.
+    """
+    repo = copy_repo(ROOT, tmp_path_factory.mktemp("repo"))
     built = {}
 
     def get(folder: Path) -> Path:
         if folder not in built:
-            built[folder] = build(ROOT, folder, tmp_path_factory.mktemp(folder.name) / "bundle").outdir
+            outdir = tmp_path_factory.mktemp(folder.name) / "bundle"
+            built[folder] = build(repo, repo / folder.relative_to(ROOT), outdir).outdir
         return built[folder]
 
     return get
@@ -281,7 +288,6 @@ def test_a_scheduled_handler_with_the_old_arity_names_the_signature(bundles, tmp
 
 def test_a_generated_service_imports_answers_and_consumes_its_queue(tmp_path):
     from dotdo_dev.generator.create_service import create_service
-    from dotdo_dev.testing import copy_repo
 
     repo = copy_repo(ROOT, tmp_path / "repo")
     service = create_service(repo, name="orders")

@@ -17,21 +17,32 @@ WORKERS = {"dispatcher": ROOT / "dispatcher", **{p.name: p for p in sorted((ROOT
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory):
+def repo(tmp_path_factory):
+    """A copy of the repo to build in: a build lays out `python_modules/` in the worker's folder and
+    fills the wheel cache, which tests/conformance, running at the same time, also builds."""
+    return copy_repo(ROOT, tmp_path_factory.mktemp("repo"))
+
+
+def in_copy(repo: Path, name: str) -> Path:
+    return repo / WORKERS[name].relative_to(ROOT)
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory, repo):
     built = {}
 
     def get(name: str):
         if name not in built:
-            built[name] = build(ROOT, WORKERS[name], tmp_path_factory.mktemp(name) / "bundle")
+            built[name] = build(repo, in_copy(repo, name), tmp_path_factory.mktemp(name) / "bundle")
         return built[name]
 
     return get
 
 
-def test_the_bundle_is_exactly_what_wrangler_writes(bundles, tmp_path):
+def test_the_bundle_is_exactly_what_wrangler_writes(bundles, repo, tmp_path):
     bundle = bundles("gateway")
     # wrangler again, by hand, on the same worker folder (python_modules/ as the build left it)
-    result = wrangler.dry_run(ROOT, WORKERS["gateway"] / "wrangler.jsonc", tmp_path / "wrangler")
+    result = wrangler.dry_run(repo, in_copy(repo, "gateway") / "wrangler.jsonc", tmp_path / "wrangler")
     assert result.ok, result.output
     theirs = modules_in(tmp_path / "wrangler")
     assert bundle.modules == theirs
@@ -142,16 +153,16 @@ def test_an_outdir_holding_other_files_is_refused(tmp_path):
     assert (outdir / "notes.txt").read_text() == "keep me"
 
 
-def test_a_previous_bundle_is_replaced_not_merged(bundles, tmp_path):
+def test_a_previous_bundle_is_replaced_not_merged(bundles, repo, tmp_path):
     outdir = tmp_path / "bundle"
     shutil.copytree(bundles("dispatcher").outdir, outdir)
     (outdir / "stale.py").write_text("x = 1\n")
-    rebuilt = build(ROOT, WORKERS["dispatcher"], outdir)
+    rebuilt = build(repo, in_copy(repo, "dispatcher"), outdir)
     assert "stale.py" not in rebuilt.modules
     assert not (outdir / "stale.py").exists()
 
 
-def test_a_config_wrangler_refuses_fails_the_build(tmp_path):
+def test_a_config_wrangler_refuses_fails_the_build(repo, tmp_path):
     worker = tmp_path / "broken"
     (worker / "src").mkdir(parents=True)
     (worker / "src" / "entry.py").write_text("from workers import WorkerEntrypoint\n")
@@ -160,7 +171,7 @@ def test_a_config_wrangler_refuses_fails_the_build(tmp_path):
         ' "compatibility_flags": ["python_workers"], "servises": []}'
     )
     with pytest.raises(BuildError, match="wrangler refused"):
-        build(ROOT, worker, tmp_path / "out")
+        build(repo, worker, tmp_path / "out")
 
 
 def test_a_dependency_that_cannot_be_vendored_fails_the_build_naming_it(tmp_path):
@@ -178,18 +189,18 @@ def test_a_dependency_that_cannot_be_vendored_fails_the_build_naming_it(tmp_path
         build(ROOT, worker, tmp_path / "out", cache=tmp_path / "cache")
 
 
-def _dotdo(*args: str) -> subprocess.CompletedProcess:
+def _dotdo(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "dotdo_dev", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "dotdo_dev", *args], cwd=repo, capture_output=True, text=True, check=False
     )
 
 
-def test_the_cli_builds_and_names_unknown_workers(tmp_path):
-    ok = _dotdo("build", "dispatcher", "--outdir", str(tmp_path / "d"))
+def test_the_cli_builds_and_names_unknown_workers(repo, tmp_path):
+    ok = _dotdo(repo, "build", "dispatcher", "--outdir", str(tmp_path / "d"))
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("dispatcher: ")
     assert "MB gzipped" in ok.stdout
     assert (tmp_path / "d" / "entry.py").is_file()
-    missing = _dotdo("build", "nope", "--outdir", str(tmp_path / "n"))
+    missing = _dotdo(repo, "build", "nope", "--outdir", str(tmp_path / "n"))
     assert missing.returncode == 2
     assert "no worker named 'nope'" in missing.stderr
