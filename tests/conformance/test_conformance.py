@@ -318,7 +318,7 @@ def test_db_writes_and_indexes_a_thing_under_pyodide(bundles):
     principal = {"id": "svc_conformance", "type": "service", "role": "service", "permissions": ["db:write"]}
     result = run(bundles, ROOT / "workers" / "db", rpc=("upsert_thing", [principal, thing]))
     assert result.ok, result.error
-    assert result.json()["data"]["schema_version"] == 2  # /health ran the migrations (FTS5, triggers)
+    assert result.json()["data"]["schema_version"] == 3  # /health ran the migrations (FTS5, triggers)
     assert result.rpc["created"] is True
     assert result.rpc["data"] == {"n": 1}
     assert result.rpc["owner_id"] == "svc_conformance"

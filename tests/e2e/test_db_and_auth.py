@@ -1,7 +1,8 @@
 """db and auth on the local platform, as `make dev` runs them: real worker processes, real HTTP.
 
 Requests go to the front door with `Host: <svc>.do`, through the real dispatcher; db authenticates
-every HTTP call with the real auth service, which keeps its records in a D1 of its own.
+every HTTP call with the real auth service, which keeps its records in a D1 of its own (db's admin
+SQL does not see them).
 """
 
 import httpx
@@ -30,7 +31,7 @@ async def http(platform):
 async def test_health_of_both_services_is_public(http):
     db = await http.get("/health", headers={"host": "db.do"})
     assert db.status_code == 200
-    assert db.json()["data"]["schema_version"] == 2
+    assert db.json()["data"]["schema_version"] == 3
     assert (await http.get("/health", headers={"host": "auth.do"})).json()["data"]["service"] == "auth"
 
 
@@ -138,3 +139,24 @@ async def test_relationships_both_ways(http, platform):
     assert (await rpc(platform, "db", "get_relationships", other, "people", "ada"))["items"] == []
     assert out["items"][0]["to"] == {"ns": "papers", "id": "notes"}
     assert into["items"][0]["from"] == {"ns": "people", "id": "ada"}
+
+
+async def test_dbs_admin_sql_cannot_reach_auths_records(http):
+    # The bootstrap key holds `*` (db:admin): still, auth's tables are not in db's database at all.
+    admin = as_(BOOTSTRAP, "db.do")
+    for sql, write in [
+        ("SELECT key_hash FROM api_keys", False),
+        ("SELECT count(*) FROM sessions", False),
+        ("DELETE FROM api_keys", True),
+        ("UPDATE users SET role = 'admin'", True),
+    ]:
+        reply = await http.post("/sql", json={"sql": sql, "write": write}, headers=admin)
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"]["code"] == "SQL_ERROR"
+        assert "no such table" in reply.json()["error"]["details"]["error"]
+    tables = await http.post("/sql", json={"sql": "SELECT name FROM sqlite_master WHERE type = 'table'"}, headers=admin)
+    names = {row["name"] for row in tables.json()["data"]["rows"]}
+    assert "things" in names
+    assert not names & {"users", "api_keys", "sessions", "refresh_tokens", "oauth_states", "permission_grants"}
+    # and the bootstrap key those requests used lives on, in auth's own database
+    assert (await http.get("/me", headers=as_(BOOTSTRAP, "auth.do"))).status_code == 200

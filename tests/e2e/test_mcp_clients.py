@@ -68,7 +68,7 @@ async def test_a_reader_through_the_gateway_can_read_but_not_write(platform):
     async with mcp_session(f"{platform.url}/db/mcp", reader, host="gateway.do") as session:
         stats = await session.call_tool("db_stats", {})
         assert stats.isError is False
-        assert stats.structuredContent["schema_version"] == 2
+        assert stats.structuredContent["schema_version"] == 3
         refused = await session.call_tool("db_upsert", {"ns": "mcp", "id": "n2"})
         assert refused.isError is True
         assert '"FORBIDDEN"' in refused.content[0].text

@@ -141,7 +141,7 @@ async def run_sql(env: Any, request: Any, *, actor: str) -> dict[str, Any]:
 
     async def record(outcome: str) -> None:
         entry = {"actor": actor, "action": f"sql.{outcome}", "target": "db", "details": details}
-        await records.insert_record(env, "audit_log", entry)
+        await records.audit(env, entry)
 
     try:
         kind = details["kind"] = statement_kind(query.sql)

@@ -1,7 +1,7 @@
 """The db service's schema, as numbered migrations (applied by `shared.migrations` on first use).
 
-Never edit a migration that has shipped: add the next one. `tables.py` declares the same record
-tables column by column for validation, and a test holds the two together.
+Never edit a migration that has shipped: add the next one. `tables.py` declares the record tables
+that remain column by column for validation, and a test holds the two together.
 
 Version 1: things and relationships (the graph), full-text search over things' content (FTS5,
 kept in step by triggers), the typed records of the other services, and the audit log.
@@ -11,6 +11,14 @@ and `org_id` (its organisation, or none), with indexes for the access condition 
 Rows written before this get their owner from `created_by` where that is a user id (`usr_...`);
 the others keep no owner, which makes them admins' only until an admin gives them one
 (`POST /sql`: `UPDATE things SET owner_id = ? WHERE ...`).
+
+Version 3: the records of other services leave db. auth keeps its identity records in a D1 of its
+own (`workers/auth/src/migrations.py`), so its tables here are dropped: no query of auth's reaches
+db any more, and db's admin SQL cannot read or change keys and sessions. The tables made for
+schedule, webhooks, email, queue and deploy, services that do not exist and never wrote them, are
+dropped too: a service that chooses to keep records in db declares them in `tables.py` and gets
+them from a migration of its own. Records written into these tables before are not copied: export
+them first (`wrangler d1 export`) from a database that holds any worth keeping.
 """
 
 from shared.migrations import Migration
@@ -169,9 +177,17 @@ OWNERS = (
     "CREATE INDEX relationships_org ON relationships (org_id)",
 )
 
+#: The record tables migration 1 made for other services, as it named them.
+MOVED_OUT = (
+    *("users", "organizations", "memberships", "permission_grants", "api_keys", "sessions"),
+    *("refresh_tokens", "oauth_states", "schedule_tasks", "schedule_runs", "webhook_events"),
+    *("emails", "queue_jobs", "deployments"),
+)
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "graph_records_audit", GRAPH + RECORDS),
     Migration(2, "owners", OWNERS),
+    Migration(3, "other_services_records_out", tuple(f"DROP TABLE IF EXISTS {name}" for name in MOVED_OUT)),
 ]
 
 LATEST = MIGRATIONS[-1].version

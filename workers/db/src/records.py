@@ -1,12 +1,12 @@
 """db's records API: typed records for services that choose to store through db, reached by RPC.
 
-    key = await env.DB_SERVICE.insert_record("api_keys", {"name": "ci", ...}, actor="usr_1")
-    page = await env.DB_SERVICE.find_records("sessions", {"user_id": "usr_1", "revoked_at": None})
-    used = await env.DB_SERVICE.update_record("refresh_tokens", "rt_1", {"used_at": now}, {"used_at": None})
+    order = await env.DB_SERVICE.insert_record("orders", {"name": "first", ...}, actor="usr_1")
+    page = await env.DB_SERVICE.find_records("orders", {"status": "open"})
+    paid = await env.DB_SERVICE.update_record("orders", "ord_1", {"paid_at": now}, {"paid_at": None})
 
-The engine is `shared.records` (the same one a service runs on a database of its own); here it runs
-on db's D1 and serves the tables declared in `tables.py`, nothing else: db's graph and its
-bookkeeping are not records (400 `UNKNOWN_TABLE`). Callers never send SQL.
+The engine is `shared.records` (the same one auth runs on a database of its own); here it runs on
+db's D1 and serves the tables declared in `tables.py` (`TABLES`), nothing else: db's graph, its
+audit log and its bookkeeping are not records (400 `UNKNOWN_TABLE`). Callers never send SQL.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from shared import records
 from storage import storage
-from tables import TABLES
+from tables import OWN, TABLES
 
 
 async def insert_record(env: Any, table: str, values: Any, *, actor: str | None = None) -> dict[str, Any]:
@@ -56,3 +56,8 @@ async def delete_records(env: Any, table: str, where: Any) -> int:
 
 def describe_tables() -> dict[str, dict[str, Any]]:
     return records.describe_tables(TABLES)
+
+
+async def audit(env: Any, entry: dict[str, Any]) -> dict[str, Any]:
+    """Append an entry to db's own audit log (`tables.OWN`: not a table the records RPC serves)."""
+    return await records.insert_record(await storage(env), OWN, "audit_log", entry)

@@ -8,8 +8,11 @@ error carrying 401), so these tests exercise db alone; tests/e2e runs db behind 
 import pytest
 
 from dotdo_dev.testing import bearer, worker_root
+from shared.records import table
 
 ROOT = worker_root(__file__)  # puts workers/db/src on sys.path, as Cloudflare's module root
+
+import tables  # noqa: E402 - db's own module: importable once ROOT is on sys.path
 
 PRINCIPALS = {
     "admin-token": {"id": "usr_admin", "type": "user", "role": "admin", "permissions": ["*"]},
@@ -55,3 +58,49 @@ def user(id: str, *, org_id: str | None = None, role: str = "user", permissions=
 async def make_thing(worker, ns: str, id: str, *, principal: dict = P_WRITER, **fields) -> dict:
     """Upsert a thing over RPC acting for `principal` (the writer's by default); the stored thing (with `created`)."""
     return await worker.rpc("upsert_thing", principal, {"ns": ns, "id": id, **fields})
+
+
+#: A record table the tests declare for db's records RPC (db serves none today): what a service keeping
+#: its records in db would declare in tables.py, and the statements its migration would run.
+CONTACTS = table(
+    "contacts",
+    "ctc",
+    "email",
+    email="text",
+    name="text",
+    score="integer",
+    tags="json",
+    active="boolean",
+    seen_at="timestamp",
+    created_by="text",
+)
+CONTACTS_SCHEMA = (
+    """CREATE TABLE contacts (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT, score INTEGER NOT NULL DEFAULT 0,
+        tags TEXT NOT NULL DEFAULT '[]', active INTEGER, seen_at TEXT, created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, created_by TEXT)""",
+    "CREATE UNIQUE INDEX contacts_email ON contacts (email)",
+)
+
+
+@pytest.fixture
+async def contacts(worker, monkeypatch):
+    """db serving one record table the test declares (`contacts`), made in its database."""
+    monkeypatch.setitem(tables.TABLES, CONTACTS.name, CONTACTS)
+    await worker.rpc("migrate")
+    for sql in CONTACTS_SCHEMA:
+        await worker.env.DB.prepare(sql).run()
+    return worker
+
+
+def record_calls(table: str) -> list[tuple[str, tuple]]:
+    """A call of every records RPC method on `table` (each valid but for the table): (method, args)."""
+    return [
+        ("insert_record", (table, {"email": "x@y.z"})),
+        ("get_record", (table, "usr_1")),
+        ("find_records", (table,)),
+        ("count_records", (table,)),
+        ("update_record", (table, "usr_1", {"name": "x"})),
+        ("increment_record", (table, "usr_1", "score")),
+        ("delete_record", (table, "usr_1")),
+        ("delete_records", (table, {"id": "usr_1"})),
+    ]

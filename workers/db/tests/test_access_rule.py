@@ -167,7 +167,7 @@ async def test_the_owners_migration_gives_existing_rows_their_creators(worker):
     if hasattr(db, "_dotdo_schema_version"):
         del db._dotdo_schema_version
 
-    assert await worker.rpc("migrate") == {"schema_version": 2}
+    assert await worker.rpc("migrate") == {"schema_version": 3}
     owners = {t["id"]: t["owner_id"] for t in (await worker.rpc("list_things", P_ADMIN))["items"]}
     assert owners == {"a": "usr_a", "b": None, "c": None, "d": None}
     assert (await worker.rpc("get_relationships", P_ADMIN, "old", "a"))["items"][0]["owner_id"] == "usr_a"

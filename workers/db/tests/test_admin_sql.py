@@ -3,9 +3,12 @@
 import pytest
 from conftest import ADMIN, P_WRITER, READER, WRITER, make_thing
 
+import tables
 from admin_sql import statement_kind
 from dotdo_dev.testing import envelope as body
+from shared import records
 from shared.errors import BadRequest
+from storage import storage
 
 
 async def sql(worker, statement, headers=ADMIN, **extra):
@@ -13,7 +16,9 @@ async def sql(worker, statement, headers=ADMIN, **extra):
 
 
 async def audit(worker):
-    return (await worker.rpc("find_records", "audit_log", {"target": "db"}, None, 1000))["items"]
+    """db's audit log, read as db reads it (its own table: the records RPC does not serve it)."""
+    db = await storage(worker.env)
+    return (await records.find_records(db, tables.OWN, "audit_log", {"target": "db"}, None, 1000))["items"]
 
 
 async def count_things(worker):
@@ -274,3 +279,31 @@ async def test_write_flag_must_be_a_boolean(worker, flag):
     assert response.status == 400
     assert (await response.json())["error"]["code"] == "VALIDATION_ERROR"
     assert await count_things(worker) == before
+
+
+@pytest.mark.parametrize(
+    ("statement", "write"),
+    [
+        ("SELECT key_hash FROM api_keys", False),
+        ("SELECT * FROM sessions", False),
+        ("SELECT token_hash FROM refresh_tokens", False),
+        ("DELETE FROM api_keys", True),
+        ("UPDATE users SET role = 'admin'", True),
+        ("INSERT INTO permission_grants (id, user_id, permission) VALUES ('g', 'u', '*')", True),
+    ],
+)
+async def test_admin_sql_cannot_reach_auths_tables(worker, statement, write):
+    # auth keeps them in a D1 of its own: in db's database there is nothing of auth's to read or write
+    response = await sql(worker, statement, write=write)
+    assert response.status == 400
+    error = (await body(response))["error"]
+    assert error["code"] == "SQL_ERROR"
+    assert "no such table" in error["details"]["error"]
+
+
+async def test_db_holds_no_table_of_another_service(worker):
+    listed = await sql(worker, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    names = {row["name"] for row in (await body(listed))["data"]["rows"]}
+    search_index = {name for name in names if name.startswith("things_fts")}  # FTS5 and its shadow tables
+    assert "things_fts" in search_index
+    assert names - search_index == {"things", "relationships", "audit_log", "_migrations"}

@@ -3,15 +3,16 @@
 import asyncio
 
 import pytest
-from conftest import ADMIN, P_WRITER, PRINCIPALS, ROOT
+from conftest import ADMIN, CONTACTS, P_WRITER, PRINCIPALS, ROOT
 
+import tables
+from dotdo_dev.schema_check import schema_mismatches
 from dotdo_dev.testing import StandInAuth, WorkerHarness
 from dotdo_dev.testing import envelope as body
-from migrations import MIGRATIONS
+from migrations import MIGRATIONS, MOVED_OUT
 from shared.migrations import apply_migrations
 
-SQL_TYPES = {"text": "TEXT", "timestamp": "TEXT", "json": "TEXT", "integer": "INTEGER", "boolean": "INTEGER"}
-MANAGED = {"id", "created_at", "updated_at"}
+AUTHS_OLD_TABLES = ("users", "organizations", "memberships", "permission_grants", "api_keys", "sessions")
 
 
 async def rows(db, sql, *params):
@@ -19,65 +20,70 @@ async def rows(db, sql, *params):
 
 
 async def test_declared_tables_match_sqlite(worker):
-    declared = await worker.rpc("describe_tables")
-    assert declared  # the RPC answers data, not nothing
     await worker.rpc("migrate")
-    db = worker.env.DB
-    record_tables = {
-        r["name"]
-        for r in await rows(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        if r["name"] not in {"things", "relationships", "_migrations"}
-        and not r["name"].startswith(("things_fts", "sqlite_"))
-    }
-    assert record_tables == set(declared), "a table is created but not declared, or declared but not created"
-    for table, spec in declared.items():
-        info = await rows(db, 'SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)', table)
-        actual = {c["name"]: c for c in info}
-        assert set(actual) == set(spec["columns"]), table
-        for column, kind in spec["columns"].items():
-            assert actual[column]["type"] == SQL_TYPES[kind], f"{table}.{column}"
-        assert [c["name"] for c in info if c["pk"]] == ["id"], table
-        for column in spec["required"]:
-            assert actual[column]["notnull"], f"{table}.{column} is required but nullable"
-        # a NOT NULL column without a default that an insert need not give would fail at insert time
-        must_give = {c["name"] for c in info if c["notnull"] and c["dflt_value"] is None} - MANAGED
-        assert must_give == set(spec["required"]), table
+    declared = tables.OWN | tables.TABLES
+    assert set(declared) == {"audit_log"}  # db's own; no other service keeps records in db today
+    assert await schema_mismatches(worker.env.DB, declared, not_records=("things", "relationships")) == []
+
+
+async def test_the_records_rpc_describes_what_it_serves(worker, contacts):
+    assert await worker.rpc("describe_tables") == {"contacts": {"columns": CONTACTS.all_columns, "required": ["email"]}}
 
 
 async def test_schema_visible_to_admin_sql(worker):
-    declared = await worker.rpc("describe_tables")
     response = await worker.fetch(
-        "/sql", method="POST", headers=ADMIN, json={"sql": "SELECT name FROM pragma_table_info(?)", "params": ["users"]}
+        "/sql",
+        method="POST",
+        headers=ADMIN,
+        json={"sql": "SELECT name FROM pragma_table_info(?)", "params": ["audit_log"]},
     )
     names = [r["name"] for r in (await body(response))["data"]["rows"]]
-    assert set(names) == set(declared["users"]["columns"])
+    assert set(names) == set(tables.AUDIT_LOG.all_columns)
 
 
-async def test_every_declared_table_accepts_its_required_columns(worker):
-    declared = await worker.rpc("describe_tables")
-    samples = {"text": "x", "timestamp": "2026-01-01T00:00:00.000Z", "json": {}, "integer": 1, "boolean": True}
-    for table, spec in declared.items():
-        values = {c: samples[spec["columns"][c]] for c in spec["required"]} or {"name": "only optional columns"}
-        stored = await worker.rpc("insert_record", table, values)
-        assert stored["id"]
-        assert await worker.rpc("count_records", table) == 1
+async def test_migration_3_drops_the_tables_other_services_kept_in_db(worker):
+    # A database from before auth had its own: its records lived here, and /sql could read them.
+    db = worker.env.DB
+    assert await apply_migrations(db, MIGRATIONS[:2]) == 2
+    stamp = "2026-01-01T00:00:00.000Z"
+    for sql in (
+        "INSERT INTO api_keys (id, name, owner_id, key_hash, environment, last4, created_at, updated_at)"
+        " VALUES ('key_old', 'ci', 'usr_1', 'hash', 'live', 'abcd', ?, ?)",
+        "INSERT INTO queue_jobs (id, type, status, created_at, updated_at) VALUES ('job_1', 't', 's', ?, ?)",
+        "INSERT INTO audit_log (id, actor, action, created_at, updated_at) VALUES ('aud_1', 'a', 'b', ?, ?)",
+    ):
+        await db.prepare(sql).bind(stamp, stamp).run()
+    if hasattr(db, "_dotdo_schema_version"):
+        del db._dotdo_schema_version
+
+    assert await worker.rpc("migrate") == {"schema_version": 3}
+    names = {r["name"] for r in await rows(db, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not names & {*MOVED_OUT, *AUTHS_OLD_TABLES}
+    assert {"things", "relationships", "audit_log", "_migrations"} <= names
+    assert await rows(db, "SELECT id FROM audit_log") == [{"id": "aud_1"}]  # db's own table stays, rows and all
+    indexes = {r["name"] for r in await rows(db, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert not {i for i in indexes if i.startswith(("users_", "api_keys_", "sessions_", "queue_jobs_"))}
+    # and admin SQL finds nothing of auth's: the table is not there at all
+    response = await worker.fetch("/sql", method="POST", headers=ADMIN, json={"sql": "SELECT key_hash FROM api_keys"})
+    assert (response.status, (await response.json())["error"]["code"]) == (400, "SQL_ERROR")
 
 
 async def test_migrations_apply_once(worker, tmp_path):
-    assert await worker.rpc("migrate") == {"schema_version": 2}
-    assert await worker.rpc("migrate") == {"schema_version": 2}
+    assert await worker.rpc("migrate") == {"schema_version": 3}
+    assert await worker.rpc("migrate") == {"schema_version": 3}
     # a new isolate on the same database (nothing remembered on the binding) finds it done
     again = WorkerHarness(ROOT, state_dir=tmp_path, bindings={"AUTH_SERVICE": object()})
-    assert await again.rpc("migrate") == {"schema_version": 2}
+    assert await again.rpc("migrate") == {"schema_version": 3}
     db = worker.env.DB
-    assert await apply_migrations(db, MIGRATIONS) == 2
+    assert await apply_migrations(db, MIGRATIONS) == 3
     fresh_binding = again.env.DB
     if hasattr(fresh_binding, "_dotdo_schema_version"):
         del fresh_binding._dotdo_schema_version
-    assert await apply_migrations(fresh_binding, MIGRATIONS) == 2
+    assert await apply_migrations(fresh_binding, MIGRATIONS) == 3
     assert await rows(db, "SELECT version, name FROM _migrations") == [
         {"version": 1, "name": "graph_records_audit"},
         {"version": 2, "name": "owners"},
+        {"version": 3, "name": "other_services_records_out"},
     ]
 
 
@@ -86,8 +92,12 @@ async def test_concurrent_first_requests_on_a_fresh_database(tmp_path, auth):
     first, second = await asyncio.gather(fresh.fetch("/health"), fresh.fetch("/health"))
     for response in (first, second):
         assert response.status == 200
-        assert (await response.json())["data"]["schema_version"] == 2
-    assert await rows(fresh.env.DB, "SELECT version FROM _migrations") == [{"version": 1}, {"version": 2}]
+        assert (await response.json())["data"]["schema_version"] == 3
+    assert await rows(fresh.env.DB, "SELECT version FROM _migrations") == [
+        {"version": 1},
+        {"version": 2},
+        {"version": 3},
+    ]
 
 
 class Yielding:
@@ -111,8 +121,8 @@ async def test_two_isolates_racing_to_migrate(tmp_path, auth):
     versions = await asyncio.gather(
         apply_migrations(Yielding(one.env.DB), MIGRATIONS), apply_migrations(Yielding(two.env.DB), MIGRATIONS)
     )
-    assert versions == [2, 2]
-    assert await rows(one.env.DB, "SELECT version FROM _migrations") == [{"version": 1}, {"version": 2}]
+    assert versions == [3, 3]
+    assert await rows(one.env.DB, "SELECT version FROM _migrations") == [{"version": 1}, {"version": 2}, {"version": 3}]
     # both isolates then serve requests on the one schema
     await one.rpc("upsert_thing", P_WRITER, {"ns": "acme", "id": "x"})
     assert (await two.rpc("get_thing", P_WRITER, "acme", "x"))["id"] == "x"

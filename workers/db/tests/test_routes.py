@@ -39,7 +39,7 @@ async def test_health_is_public(worker, auth):
     assert data["success"] is True
     assert data["data"]["service"] == "db"
     assert data["data"]["status"] == "ok"
-    assert data["data"]["schema_version"] == 2
+    assert data["data"]["schema_version"] == 3
     assert auth.calls == []  # no token asked for
 
 
@@ -210,7 +210,7 @@ async def test_stats_and_types(worker):
     stats = (await body(await worker.fetch("/stats", headers=READER)))["data"]
     assert stats == await worker.rpc("stats", P_WRITER)
     assert stats["things"] == 3
-    assert stats["schema_version"] == 2
+    assert stats["schema_version"] == 3
     types = (await body(await worker.fetch("/types", headers=READER)))["data"]
     assert types == [{"type": "Person", "count": 2}, {"type": "Doc", "count": 1}]
     types = (await body(await worker.fetch("/types?ns=beta", headers=READER)))["data"]

@@ -295,5 +295,5 @@ async def test_type_distribution_and_stats(worker):
         "relationships": 1,
         "namespaces": [{"ns": "acme", "count": 4}, {"ns": "beta", "count": 3}, {"ns": "gamma", "count": 1}],
         "types": [{"type": "Person", "count": 4}, {"type": "Article", "count": 3}, {"type": "Zebra", "count": 1}],
-        "schema_version": 2,
+        "schema_version": 3,
     }
