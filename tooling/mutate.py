@@ -48,6 +48,7 @@ TARGETS: dict[str, list[str]] = {
     "workers/db/src/admin_sql.py": [
         "workers/db/tests/test_admin_sql.py",
         "workers/db/tests/test_admin_sql_protection.py",
+        "workers/db/tests/test_admin_sql_edges.py",
     ],
     "dotdo_dev/runtime/bindings/queues.py": ["tests/runtime/test_queues.py", "-m", "not slow"],
 }
