@@ -343,7 +343,10 @@ def _rpc_principal(principal: Any) -> dict[str, Any] | None:
         or not isinstance(principal.get("id"), str)
         or not isinstance(principal.get("permissions"), list)
     ):
-        raise Unauthorized("RPC callers pass the principal they act for as the first argument", code="UNAUTHORIZED")
+        raise BadRequest(
+            "RPC callers pass the principal they act for first: an object with a string id and a list of permissions",
+            code="INVALID_PRINCIPAL",
+        )
     return principal
 
 

@@ -428,9 +428,10 @@ async def test_rpc_invalid_input_is_400_with_field_errors(entry):
         {"id": "usr_1", "permissions": None},
     ],
 )
-async def test_rpc_an_invalid_principal_is_401(entry, bad):
+async def test_rpc_a_malformed_principal_is_400_invalid_principal(entry, bad):
+    # the calling service sent something that is not a principal: its bug, said as such (no principal: 401)
     err = await rpc_error(entry.get_item, bad, {"ns": "blog", "id": "a"})
-    assert (err.status, err.code) == (401, "UNAUTHORIZED")
+    assert (err.status, err.code) == (400, "INVALID_PRINCIPAL")
 
 
 async def test_rpc_no_principal_is_401_and_a_public_operation_takes_none(entry):
