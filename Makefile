@@ -9,7 +9,7 @@ PORT ?= 8787
 HOST ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap dev test test-fast lint format check-wrangler create-service build bench clean mutate
+.PHONY: help bootstrap dev test test-fast lint format check-wrangler create-service registry build bench clean mutate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ format: bootstrap ## Format the code with ruff
 
 create-service: bootstrap ## Generate a service: make create-service NAME=orders TYPE=domain
 	$(BIN)/dotdo create-service --name "$(NAME)" --type "$(or $(TYPE),domain)"
+
+registry: bootstrap ## Regenerate shared/registry.py and the gateway's bindings from every service.toml
+	$(BIN)/python -m dotdo_dev.registry
 
 build: bootstrap ## A worker's upload bundle: make build WORKER=db [OUTDIR=dist/db] [ENV=staging]
 	@test -n "$(WORKER)" || { echo "usage: make build WORKER=<name> [OUTDIR=dist/<name>] [ENV=<environment>]"; exit 2; }
