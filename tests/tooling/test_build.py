@@ -39,6 +39,7 @@ def bundles(tmp_path_factory, repo):
     return get
 
 
+@pytest.mark.slow
 def test_the_bundle_is_exactly_what_wrangler_writes(bundles, repo, tmp_path):
     bundle = bundles("gateway")
     # wrangler again, by hand, on the same worker folder (python_modules/ as the build left it)
@@ -50,6 +51,7 @@ def test_the_bundle_is_exactly_what_wrangler_writes(bundles, repo, tmp_path):
         assert (bundle.outdir / name).read_bytes() == (tmp_path / "wrangler" / name).read_bytes(), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(WORKERS))
 def test_every_bundle_carries_its_sources_shared_and_the_sdk(bundles, name):
     bundle = bundles(name)
@@ -64,6 +66,7 @@ def test_every_bundle_carries_its_sources_shared_and_the_sdk(bundles, name):
     assert "python_modules/dotdo_shared-0.1.0.dist-info/METADATA" in bundle.modules
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(WORKERS))
 def test_bundles_are_lean(bundles, name):
     modules = bundles(name).modules
@@ -76,6 +79,7 @@ def test_bundles_are_lean(bundles, name):
     assert "python_modules/shared/pyproject.toml" not in modules
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "budget_mb"), [("dispatcher", 0.1), ("gateway", 0.1), ("db", 2.0), ("auth", 2.0)])
 def test_bundles_keep_their_budgets(bundles, name, budget_mb):
     bundle = bundles(name)
@@ -84,6 +88,7 @@ def test_bundles_keep_their_budgets(bundles, name, budget_mb):
     assert bundle.gzip_bytes < bundle.raw_bytes
 
 
+@pytest.mark.slow
 def test_auth_bundles_no_http_client(bundles):
     # WorkOS is called with the runtime's fetch: httpx and its dependencies stay out of the upload.
     tops = {m.split("/")[1] for m in bundles("auth").modules if m.startswith("python_modules/")}
@@ -91,6 +96,7 @@ def test_auth_bundles_no_http_client(bundles):
     assert {"jose", "pydantic", "pydantic_core", "shared", "workers"} <= tops
 
 
+@pytest.mark.slow
 def test_metadata_records_the_upload(bundles):
     bundle = bundles("gateway")
     metadata = json.loads((bundle.outdir / "metadata.json").read_text())
@@ -126,6 +132,7 @@ def test_metadata_carries_rate_limit_bindings_as_wrangler_uploads_them():
     }
 
 
+@pytest.mark.slow
 def test_a_bundle_over_its_budget_fails_the_build(tmp_path):
     repo = copy_repo(ROOT, tmp_path / "repo")
     pyproject = repo / "workers" / "gateway" / "pyproject.toml"
@@ -153,6 +160,7 @@ def test_an_outdir_holding_other_files_is_refused(tmp_path):
     assert (outdir / "notes.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_a_previous_bundle_is_replaced_not_merged(bundles, repo, tmp_path):
     outdir = tmp_path / "bundle"
     shutil.copytree(bundles("dispatcher").outdir, outdir)
@@ -162,6 +170,7 @@ def test_a_previous_bundle_is_replaced_not_merged(bundles, repo, tmp_path):
     assert not (outdir / "stale.py").exists()
 
 
+@pytest.mark.slow
 def test_a_config_wrangler_refuses_fails_the_build(repo, tmp_path):
     worker = tmp_path / "broken"
     (worker / "src").mkdir(parents=True)
@@ -174,6 +183,7 @@ def test_a_config_wrangler_refuses_fails_the_build(repo, tmp_path):
         build(repo, worker, tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_a_dependency_that_cannot_be_vendored_fails_the_build_naming_it(tmp_path):
     worker = tmp_path / "needs-psycopg"
     (worker / "src").mkdir(parents=True)
@@ -195,6 +205,7 @@ def _dotdo(repo: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_the_cli_builds_and_names_unknown_workers(repo, tmp_path):
     ok = _dotdo(repo, "build", "dispatcher", "--outdir", str(tmp_path / "d"))
     assert ok.returncode == 0, ok.stderr

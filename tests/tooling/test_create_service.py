@@ -47,6 +47,7 @@ def test_generated_files_and_registration(generated):
     assert registry.sync(repo, check=True) == []  # the registries already include it
 
 
+@pytest.mark.slow
 def test_generated_service_passes_its_own_tests(generated):
     repo, service = generated
     result = subprocess.run(
@@ -72,12 +73,14 @@ def test_generated_service_is_lint_clean(generated):
     assert fmt.returncode == 0, fmt.stdout
 
 
+@pytest.mark.slow
 def test_wrangler_accepts_the_generated_config(generated, tmp_path):
     repo, service = generated
     result = wrangler.dry_run(repo, service / "wrangler.jsonc", tmp_path)
     assert result.ok, result.output
 
 
+@pytest.mark.slow
 async def test_generated_service_is_served_through_the_dispatcher(generated, tmp_path):
     repo, _ = generated
     admin_key = "sk_test_create_service_admin_0123456789abcdefghij"
@@ -233,6 +236,7 @@ async def test_one_declaration_gives_rpc_http_mcp_and_openapi(worker):
 '''
 
 
+@pytest.mark.slow
 def test_adding_an_operation_is_one_declaration_on_every_face(tmp_path):
     repo = copy_repo(tmp_path)
     service = create_service(repo, name="invoices")

@@ -111,6 +111,7 @@ def test_suites_are_each_folder_of_tests_the_dispatcher_and_each_worker(tmp_path
     assert names == ["tests/alpha", "tests/beta", "dispatcher", "workers/one"]
 
 
+@pytest.mark.slow
 def test_the_summary_adds_up_every_suite(tmp_path):
     root = fake_repo(tmp_path / "repo", GREEN)
     status, output = run_fake(root, jobs=2)
@@ -128,6 +129,7 @@ def test_the_summary_adds_up_every_suite(tmp_path):
     assert "test session starts" not in output
 
 
+@pytest.mark.slow
 def test_a_failing_suite_fails_the_run_and_shows_its_whole_output(tmp_path):
     failing = {
         "workers/bad/tests/test_bad.py": """
@@ -152,6 +154,7 @@ def test_a_failing_suite_fails_the_run_and_shows_its_whole_output(tmp_path):
     assert last.endswith("; failing: workers/bad")
 
 
+@pytest.mark.slow
 def test_a_suite_that_cannot_start_counts_as_an_error(tmp_path):
     root = fake_repo(
         tmp_path / "repo",
@@ -185,6 +188,7 @@ def most_at_once(spans: dict[str, tuple[float, float]]) -> int:
     return most
 
 
+@pytest.mark.slow
 def test_no_more_suites_run_at_once_than_jobs(tmp_path, monkeypatch):
     log = tmp_path / "log"
     log.mkdir()
@@ -199,6 +203,7 @@ def test_no_more_suites_run_at_once_than_jobs(tmp_path, monkeypatch):
     assert output.splitlines()[-1].endswith("(4 suites, 2 at a time)")
 
 
+@pytest.mark.slow
 def test_the_longest_suite_starts_first_and_durations_are_remembered(tmp_path, monkeypatch):
     log = tmp_path / "log"
     log.mkdir()
@@ -243,6 +248,7 @@ def test_selecting_suites(tmp_path):
         names("nope")
 
 
+@pytest.mark.slow
 def test_only_the_selected_suites_run(tmp_path):
     root = fake_repo(tmp_path / "repo", GREEN)
     status, output = run_fake(root, jobs=2, patterns=["one", "tests/alpha/test_a.py::test_two"])
@@ -251,6 +257,7 @@ def test_only_the_selected_suites_run(tmp_path):
     assert output.splitlines()[-1].startswith("total: 3 passed, 0 failed, 0 skipped, 0 errors in ")
 
 
+@pytest.mark.slow
 def test_k_runs_matching_tests_and_a_suite_without_any_is_not_a_failure(tmp_path):
     root = fake_repo(tmp_path / "repo", GREEN)
     status, output = run_fake(root, jobs=2, pytest_args=["-k", "one"])
@@ -263,6 +270,7 @@ def test_k_runs_matching_tests_and_a_suite_without_any_is_not_a_failure(tmp_path
     assert run_fake(root, jobs=2, pytest_args=["-k", "no_such_test"])[0] == 5
 
 
+@pytest.mark.slow
 def test_fast_leaves_out_the_slow_suites_and_the_tests_marked_slow(tmp_path):
     root = fake_repo(tmp_path / "repo", GREEN | {"tests/e2e/test_e2e.py": "def test_e2e(): assert False\n"})
     status, output = run_fake(root, jobs=2, fast=True)

@@ -33,6 +33,7 @@ def test_a_worker_without_a_pyproject_gets_the_sdk_alone(tmp_path):
     assert requirements_for(worker(tmp_path), ROOT) == [SDK_REQUIREMENT]
 
 
+@pytest.mark.slow
 def test_a_path_source_is_built_and_vendored_as_uv_would(tmp_path):
     folder = worker(tmp_path, ["dotdo-shared"])
     pyproject = folder / "pyproject.toml"
@@ -63,6 +64,7 @@ def test_a_workers_own_pyproject_wins(tmp_path):
     assert requirements_for(worker(tmp_path, ["pydantic==2.14.4"]), ROOT) == ["pydantic==2.14.4", SDK_REQUIREMENT]
 
 
+@pytest.mark.slow
 def test_vendoring_lays_out_pyodide_wheels_and_the_sdk(tmp_path):
     target = vendor(worker(tmp_path, ["pydantic==2.14.4"]), ROOT, cache=CACHE)
     assert target == tmp_path / "svc" / "python_modules"
@@ -73,6 +75,7 @@ def test_vendoring_lays_out_pyodide_wheels_and_the_sdk(tmp_path):
     assert not (target / "httpx").exists()  # only what this worker asked for
 
 
+@pytest.mark.slow
 def test_a_package_without_a_pyodide_wheel_is_named(tmp_path):
     with pytest.raises(VendorError, match=r"(?i)markupsafe"):
         vendor(worker(tmp_path, ["markupsafe==3.0.4"]), ROOT, cache=tmp_path / "cache")

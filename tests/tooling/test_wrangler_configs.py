@@ -22,6 +22,7 @@ def test_the_repo_has_configs_to_check():
     assert any(cfg.parent.name == "dispatcher" for cfg, _ in CASES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_wrangler_accepts_config(case, tmp_path):
     cfg, env = case
@@ -45,6 +46,7 @@ def test_config_follows_platform_settings(cfg):
         assert consumer.dead_letter_queue, f"{cfg}: consumer of {consumer.queue} has no dead_letter_queue"
 
 
+@pytest.mark.slow
 def test_wrangler_rejects_a_malformed_config(tmp_path):
     worker = tmp_path / "broken"
     (worker / "src").mkdir(parents=True)
@@ -59,6 +61,7 @@ def test_wrangler_rejects_a_malformed_config(tmp_path):
     assert str(cfg) in str(info.value)
 
 
+@pytest.mark.slow
 def test_wrangler_warns_about_an_unknown_field(tmp_path):
     worker = tmp_path / "odd"
     (worker / "src").mkdir(parents=True)
@@ -81,6 +84,7 @@ def test_every_worker_has_a_manifest_beside_its_wrangler_config():
     assert configs == manifests
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("simple", "accepted"),
     [({"limit": 100, "period": 60}, True), ({"limit": 5, "period": 10}, True), ({"limit": 100, "period": 30}, False)],
@@ -128,6 +132,7 @@ def test_the_service_template_has_no_public_url():
     assert '"workers_dev": false' in (ROOT / "templates" / "domain" / "wrangler.jsonc.j2").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("limiters", "key", "message"),
     [
