@@ -18,12 +18,21 @@ from dotdo_dev.preflight import StartError, check_state_folder
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def dotdo_dev(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A copy of the repo to run `dotdo dev` in: it writes each worker's missing `.dev.vars`, which the
+    other suites, running at the same time, read (auth's secrets)."""
+    from dotdo_dev.testing import copy_repo
+
+    return copy_repo(ROOT, tmp_path_factory.mktemp("repo"))
+
+
+def dotdo_dev(repo: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DOTDO_STATE_DIR": str(state)}
     env.pop("PORT", None)
     return subprocess.run(  # our own interpreter running our own CLI
         [sys.executable, "-m", "dotdo_dev", "dev", "--no-reload", *args],
-        cwd=ROOT,
+        cwd=repo,
         env=env,
         capture_output=True,
         text=True,
@@ -58,30 +67,30 @@ def assert_one_line_failure(result: subprocess.CompletedProcess[str], *expected:
     return last
 
 
-def test_a_port_in_use_is_one_line_and_starts_no_worker(tmp_path):
+def test_a_port_in_use_is_one_line_and_starts_no_worker(repo, tmp_path):
     state = tmp_path / "state"
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = dotdo_dev(state, "--port", str(port))
+        result = dotdo_dev(repo, state, "--port", str(port))
     assert_one_line_failure(result, f"127.0.0.1:{port}", "port in use")
     assert workers_started_on(state) == []
     assert "[dispatcher]" not in result.stderr  # no worker said a word: none was started
 
 
-def test_a_state_folder_under_a_file_is_one_line(tmp_path):
+def test_a_state_folder_under_a_file_is_one_line(repo, tmp_path):
     (tmp_path / "file").write_text("not a folder")
     state = tmp_path / "file" / "state"
-    result = dotdo_dev(state, "--port", "0")
+    result = dotdo_dev(repo, state, "--port", "0")
     assert_one_line_failure(result, f"state folder {state}", "cannot be created", "Not a directory")
     assert workers_started_on(state) == []
 
 
-def test_a_file_in_place_of_the_state_folder_is_one_line(tmp_path):
+def test_a_file_in_place_of_the_state_folder_is_one_line(repo, tmp_path):
     state = tmp_path / "state"
     state.write_text("a file")
-    result = dotdo_dev(state, "--port", "0")
+    result = dotdo_dev(repo, state, "--port", "0")
     assert_one_line_failure(result, f"state folder {state}", "a file is in its place")
     assert workers_started_on(state) == []
 
@@ -99,8 +108,8 @@ def immutable_folder(tmp_path):
         subprocess.run(["chattr", "-i", str(folder)], check=False)
 
 
-def test_a_read_only_state_folder_is_one_line(immutable_folder):
-    result = dotdo_dev(immutable_folder, "--port", "0")
+def test_a_read_only_state_folder_is_one_line(repo, immutable_folder):
+    result = dotdo_dev(repo, immutable_folder, "--port", "0")
     assert_one_line_failure(result, f"state folder {immutable_folder}", "is not writable")
     assert workers_started_on(immutable_folder) == []
     assert list(immutable_folder.iterdir()) == []
