@@ -37,17 +37,20 @@ from dotdo_dev.suite_report import REPORT_ENV
 #: Suites `--fast` leaves out: real Pyodide and wrangler builds, whole platforms, miniflare.
 SLOW_SUITES = frozenset({"tests/conformance", "tests/e2e", "tests/reference"})
 
-#: Seconds a suite is expected to take before a run has measured it (2-core machine, 2026-12-03).
+#: Seconds a suite is expected to take before a run has measured it (`make test` on a busy 2-core
+#: machine, 2026-12-02), in full and with --fast. Only the order matters.
 WEIGHTS = {
-    "tests/conformance": 300.0,
-    "tests/e2e": 150.0,
-    "tests/tooling": 120.0,
-    "tests/runtime": 100.0,
-    "tests/reference": 40.0,
-    "workers/db": 40.0,
+    "tests/conformance": 560.0,
+    "tests/tooling": 280.0,
+    "tests/e2e": 140.0,
+    "tests/runtime": 60.0,
+    "workers/db": 60.0,
     "workers/auth": 40.0,
+    "tests/reference": 35.0,
+    "tests/shared": 13.0,
 }
-DEFAULT_WEIGHT = 15.0
+FAST_WEIGHTS = WEIGHTS | {"tests/runtime": 45.0, "tests/tooling": 14.0}
+DEFAULT_WEIGHT = 5.0
 
 DURATIONS_FILE = Path(".cache") / "test-durations.json"
 #: pytest's exit status when it collected nothing (here: `-k` or `-m` matched nothing in a suite).
@@ -76,9 +79,12 @@ class Suite:
     name: str  # `tests/e2e`, `workers/db`, `dispatcher`
     folder: Path  # the folder holding its tests
     slow: bool = False
-    weight: float = DEFAULT_WEIGHT
     #: What pytest is given; empty: the whole folder.
     targets: tuple[str, ...] = ()
+
+    def weight(self, fast: bool = False) -> float:
+        """The static guess of its duration, for the order of a first run."""
+        return (FAST_WEIGHTS if fast else WEIGHTS).get(self.name, DEFAULT_WEIGHT)
 
     def args(self, root: Path | None = None) -> list[str]:
         """What pytest is given, relative to `root` where inside it."""
@@ -136,7 +142,7 @@ def discover(root: Path) -> list[Suite]:
 
 
 def _suite(name: str, folder: Path, targets: tuple[str, ...] = ()) -> Suite:
-    return Suite(name, folder, slow=name in SLOW_SUITES, weight=WEIGHTS.get(name, DEFAULT_WEIGHT), targets=targets)
+    return Suite(name, folder, slow=name in SLOW_SUITES, targets=targets)
 
 
 def _has_tests(folder: Path) -> bool:
@@ -235,7 +241,7 @@ def longest_first(suites: Sequence[Suite], durations: dict[str, float], *, fast:
     """Longest expected duration first (the last measured one, else the static weight)."""
 
     def expected(suite: Suite) -> float:
-        return durations.get(duration_key(suite, fast), suite.weight)
+        return durations.get(duration_key(suite, fast), suite.weight(fast))
 
     return sorted(suites, key=lambda s: (-expected(s), s.name))
 
@@ -473,7 +479,7 @@ def run(
     order = longest_first(chosen, durations, fast=fast)
     if list_only:
         for suite in chosen:
-            expected = durations.get(duration_key(suite, fast), suite.weight)
+            expected = durations.get(duration_key(suite, fast), suite.weight(fast))
             flag = "  (slow: not in --fast)" if suite.slow else ""
             print(f"{suite.name:<20} {' '.join(suite.args(root)):<36} ~{expected:.0f} s{flag}", file=out)
         return 0
