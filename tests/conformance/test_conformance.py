@@ -179,6 +179,17 @@ def test_rpc_refusals_match_the_real_sdk(bundles):
     assert "cannot be sent over RPC" in result.error
 
 
+def test_only_the_classs_own_methods_are_rpc_methods_as_workerd_lists_them(bundles):
+    for name in ("inherited", "static", "_private"):
+        result = run(bundles, FIXTURES / "callee", rpc=(name, []))
+        assert not result.ok, name
+        assert result.stage == "rpc"
+        assert f'does not implement the method "{name}"' in result.error
+    added = run(bundles, FIXTURES / "callee", rpc=("added_later", []))
+    assert added.ok, added.error
+    assert added.rpc == "set on the class after its body, as shared.service does"
+
+
 def test_a_post_with_a_json_body_reaches_the_worker(bundles):
     body = {"n": 1, "text": "héllo"}
     result = run(
@@ -293,7 +304,9 @@ def test_a_generated_service_imports_answers_and_consumes_its_queue(tmp_path):
     service = create_service(repo, name="orders")
     bundle = build(repo, service, tmp_path / "bundle").outdir
     assert "python_modules/shared/envelope.py" in (bundle / "metadata.json").read_text()
-    result = check(repo, service, bundle=bundle, rpc=("list_items", [1, 10]))
+    # a method the service kit set on Default (operations.py), called under Pyodide with the real SDK
+    reader = {"id": "usr_reader", "type": "user", "permissions": ["orders:read"]}
+    result = check(repo, service, bundle=bundle, rpc=("list_items", [reader, 1, 10]))
     assert result.ok, result.error
     assert result.status == 200
     assert result.json()["data"]["service"] == "orders"
