@@ -43,7 +43,13 @@ TARGETS: dict[str, list[str]] = {
     "shared/middleware/cors.py": ["tests/shared/middleware"],
     "shared/middleware/errors.py": ["tests/shared/middleware"],
     "shared/middleware/request_id.py": ["tests/shared/middleware"],
-    "workers/auth/src/api_keys.py": ["workers/auth/tests/test_api_keys.py", "workers/auth/tests/test_api_key_times.py"],
+    "workers/auth/src/api_keys.py": [
+        "workers/auth/tests/test_api_keys.py",
+        "workers/auth/tests/test_api_key_times.py",
+        "workers/auth/tests/test_api_key_edges.py",
+        "workers/auth/tests/test_bootstrap.py",
+        "workers/auth/tests/test_users.py",
+    ],
     "workers/auth/src/tokens.py": ["workers/auth/tests/test_tokens.py", "workers/auth/tests/test_tokens_edges.py"],
     "workers/db/src/admin_sql.py": [
         "workers/db/tests/test_admin_sql.py",

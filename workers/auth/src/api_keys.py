@@ -206,13 +206,9 @@ async def _bootstrap(env: Any, key: str, record_id: str, revoked: dict[str, Any]
     configured = configured_bootstrap(env)
     if configured is None or not hashing.matches(env, key, hashing.keyed_hash(env, configured)):
         return revoked
-    admins = await store.find(env, "users", {"role": "admin"}, limit=100)
-    admin_ids = [u["id"] for u in admins["items"]]
-    if admin_ids:
-        live = [{"field": "owner_id", "operator": "in", "value": admin_ids}, {"field": "revoked_at", "value": None}]
-        if await store.count(env, "api_keys", live):
-            # Perhaps it is this very key, stored a moment ago by a concurrent first request.
-            return await store.get(env, "api_keys", record_id)
+    if await _an_admin_holds_a_key(env):
+        # Perhaps it is this very key, stored a moment ago by a concurrent first request.
+        return await store.get(env, "api_keys", record_id)
     await _bootstrap_user(env)
     values = {
         "name": "bootstrap admin key",
@@ -235,6 +231,21 @@ async def _bootstrap(env: Any, key: str, record_id: str, revoked: dict[str, Any]
             record = await store.get(env, "api_keys", record_id)
     print(json.dumps({"type": "audit", "service": "auth", "action": "bootstrap_admin_key", "key_id": record_id}))
     return record
+
+
+async def _an_admin_holds_a_key(env: Any) -> bool:
+    """Whether any admin, however many there are, holds an unrevoked key (read 100 admins at a time: the most
+    an `in` condition takes)."""
+    offset = 0
+    while True:
+        admins = await store.find(env, "users", {"role": "admin"}, limit=100, offset=offset)
+        admin_ids = [u["id"] for u in admins["items"]]
+        live = [{"field": "owner_id", "operator": "in", "value": admin_ids}, {"field": "revoked_at", "value": None}]
+        if admin_ids and await store.count(env, "api_keys", live):
+            return True
+        if not admins["has_more"]:
+            return False
+        offset += len(admin_ids)
 
 
 async def _bootstrap_user(env: Any) -> None:
