@@ -3,7 +3,9 @@
     assert await schema_mismatches(harness.env.AUTH_DB, TABLES) == []
 
 A worker declares its record tables column by column (its `tables.py`) and makes them with its
-migrations: the two are written separately, and this says where they part.
+migrations: the two are written separately, and this says where they part. (Tables made from their
+declarations by `shared.records.ensure_tables`, as db makes services' tables, agree by construction
+when they were created whole; a column added later is nullable even when declared required.)
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-SQL_TYPES = {"text": "TEXT", "timestamp": "TEXT", "json": "TEXT", "integer": "INTEGER", "boolean": "INTEGER"}
+from shared.records import SQL_TYPES
+
 MANAGED = {"id", "created_at", "updated_at"}
 
 

@@ -4,7 +4,9 @@
 
 Every function takes the database (a `shared.storage.Storage`) and the registry of the tables it
 serves: an undeclared table or column is 400 `UNKNOWN_TABLE` / `UNKNOWN_COLUMN`, a value of the
-wrong type 400 `VALIDATION_ERROR`, and values are always bound. The owner's migrations make the tables.
+wrong type 400 `VALIDATION_ERROR`, and values are always bound. The owner's migrations make the tables,
+or `ensure_tables` makes them from their declarations (db does so for the tables services declare in
+their manifests: `declared_table`).
 
 Column types: `text`, `integer`, `boolean` (0/1), `json` (stored as text), `timestamp` (ISO-8601,
 stored in one format so that it compares as text). `id` (given on insert, else made with the
@@ -21,14 +23,22 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import now_iso, parse_iso, to_iso
 from shared.errors import BadRequest, ValidationError
 from shared.ids import new_id
-from shared.storage import Storage
+
+if TYPE_CHECKING:  # shared.storage makes a Database's declared tables with `ensure_tables`
+    from shared.storage import Storage
 
 TYPES = ("text", "integer", "boolean", "json", "timestamp")
+#: How each type is stored (its column's declared SQL type).
+SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "boolean": "INTEGER", "json": "TEXT", "timestamp": "TEXT"}
+#: A table's or column's name: quoted into SQL as it is, so nothing that could end the quotes.
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: An id prefix (`shared.ids.new_id`).
+PREFIX = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 MAX_LIMIT = 1000
 MAX_OFFSET = 100_000
 MAX_IN = 100
@@ -50,7 +60,15 @@ class Table:
     required: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
+            raise ValueError(f"table name {self.name!r}: 1-63 of a-z, 0-9, _ starting with a letter")
+        if not isinstance(self.prefix, str) or not PREFIX.fullmatch(self.prefix):
+            raise ValueError(f"{self.name}: id prefix {self.prefix!r} is 1-16 of a-z, 0-9 starting with a letter")
         for column, kind in self.columns.items():
+            if not isinstance(column, str) or not NAME.fullmatch(column):
+                raise ValueError(f"{self.name}: column name {column!r}: 1-63 of a-z, 0-9, _ starting with a letter")
+            if column in ("id", *MANAGED):
+                raise ValueError(f"{self.name}.{column}: set by the store, not declared")
             if kind not in TYPES:
                 raise ValueError(f"{self.name}.{column}: unknown type {kind!r}")
         unknown = self.required - set(self.columns)
@@ -71,6 +89,26 @@ def table(name: str, prefix: str, required: str, /, **columns: str) -> Table:
 def tables(*declared: Table) -> dict[str, Table]:
     """A registry: each table by its name."""
     return {t.name: t for t in declared}
+
+
+def declared_table(name: str, declaration: Any) -> Table:
+    """A table as a manifest declares it (`[tables.<name>]` of a `service.toml`, as `shared/registry.py`
+    holds it): `{"prefix": "inv", "columns": {"number": "text", ...}, "required": ["number"]}`.
+
+    `ValueError` saying what is wrong: unknown keys, no columns, a bad name, prefix or type, a required
+    column that is not declared.
+    """
+    if not isinstance(declaration, Mapping):
+        raise ValueError(f"{name}: a table declares prefix, columns and required")
+    unknown = set(declaration) - {"prefix", "columns", "required"}
+    if unknown:
+        raise ValueError(f"{name}: unknown keys {sorted(unknown)}; a table declares prefix, columns and required")
+    columns, required = declaration.get("columns"), declaration.get("required", [])
+    if not isinstance(columns, Mapping) or not columns:
+        raise ValueError(f"{name}: columns maps each column to its type, one of {list(TYPES)}")
+    if not isinstance(required, list | tuple) or not all(isinstance(c, str) for c in required):
+        raise ValueError(f"{name}: required is a list of column names")
+    return Table(name, declaration.get("prefix"), dict(columns), frozenset(required))  # type: ignore[arg-type]
 
 
 # -- checking ------------------------------------------------------------------------------------------
@@ -344,6 +382,71 @@ async def delete_records(db: Storage, registry: Registry, table: str, where: Any
         raise _invalid("where", "give at least one condition (deleting a whole table is not offered)", "missing")
     condition, params = _conditions(spec, where)
     return await db.run(f'DELETE FROM "{spec.name}" WHERE {condition}', params)
+
+
+# -- making the tables from their declarations -------------------------------------------------------
+
+
+def create_table_sql(spec: Table) -> str:
+    """`CREATE TABLE IF NOT EXISTS` for a declared table: `id` its key, each column of its type (`SQL_TYPES`;
+    a required one NOT NULL), `created_at` and `updated_at` NOT NULL, as the functions above expect."""
+    columns = ['"id" TEXT NOT NULL PRIMARY KEY']
+    columns += [_column_sql(spec, column, required=column in spec.required) for column in spec.columns]
+    columns += ['"created_at" TEXT NOT NULL', '"updated_at" TEXT NOT NULL']
+    return f'CREATE TABLE IF NOT EXISTS "{spec.name}" ({", ".join(columns)})'
+
+
+def add_column_sql(spec: Table, column: str) -> str:
+    """`ALTER TABLE ... ADD COLUMN` for a declared column the table lacks. Nullable even when required: the
+    rows already there have no value (SQLite adds no NOT NULL column without a default); every insert must
+    still give it (the engine checks required columns)."""
+    return f'ALTER TABLE "{spec.name}" ADD COLUMN {_column_sql(spec, column, required=False)}'
+
+
+def _column_sql(spec: Table, column: str, *, required: bool) -> str:
+    return f'"{column}" {SQL_TYPES[spec.all_columns[column]]}' + (" NOT NULL" if required else "")
+
+
+async def ensure_tables(db: Storage, registry: Registry) -> list[str]:
+    """Make the declared tables a database lacks and add the declared columns missing from those it has;
+    the statements this call ran (none when nothing was missing).
+
+    It only ever adds. Nothing is dropped or changed: a table or column no longer declared stays, data and
+    all; a column keeps the type it was made with even if its declared type changes (declare a new column
+    instead); a column declared required later is added nullable (`add_column_sql`); `id` is never added
+    (a table of that name made without one is not a record table and is left as it is). Two isolates may
+    run it at once: the changes are one batch (one transaction), and a batch that fails because another
+    isolate made the same change meanwhile is worked out again from what is there.
+    """
+    for attempt in range(2):
+        statements = await _missing_schema(db, registry)
+        if not statements:
+            return []
+        try:
+            await db.batch([(sql, ()) for sql in statements])
+        except Exception:
+            if attempt:
+                raise
+            continue
+        return statements
+    return []  # not reached: the second attempt returns or raises
+
+
+async def _missing_schema(db: Storage, registry: Registry) -> list[str]:
+    """The statements that would make what `registry` declares and `db` lacks (table names are checked
+    names, `NAME`, so quoting them is safe)."""
+    specs = list(registry.values())
+    if not specs:
+        return []
+    found = await db.batch([(f'PRAGMA table_info("{spec.name}")', ()) for spec in specs])
+    statements: list[str] = []
+    for spec, rows in zip(specs, found, strict=True):
+        present = {str(row["name"]).lower() for row in rows}
+        if not present:
+            statements.append(create_table_sql(spec))
+        else:
+            statements += [add_column_sql(spec, c) for c in spec.all_columns if c != "id" and c not in present]
+    return statements
 
 
 def describe_tables(registry: Registry) -> dict[str, dict[str, Any]]:

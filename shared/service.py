@@ -221,7 +221,7 @@ class Service:
         service = self
 
         async def method(self: Any, principal: Any = None, *values: Any, **named: Any) -> Any:
-            call = Call(self.env, _rpc_principal(principal), worker_ctx=getattr(self, "ctx", None), face="rpc")
+            call = Call(self.env, rpc_principal(principal), worker_ctx=getattr(self, "ctx", None), face="rpc")
             _authorize(operation, call)  # before the arguments are looked at (too many, given twice: 400)
             return await service.invoke(operation, call, _rpc_args(operation, values, named))
 
@@ -333,8 +333,10 @@ def _parse_http(spec: str) -> tuple[str, str]:
     return found.group(1), found.group(2)
 
 
-def _rpc_principal(principal: Any) -> dict[str, Any] | None:
-    """The principal an RPC caller names: None, or a dict with a string `id` and a list of `permissions`."""
+def rpc_principal(principal: Any) -> dict[str, Any] | None:
+    """The principal an RPC caller names: None, or a dict with a string `id` and a list of `permissions`
+    (else 400 `INVALID_PRINCIPAL`). Also for RPC methods written by hand (db's records): they take the
+    principal first as the kit's methods do, and answer None with 401 as `_authorize` does."""
     if principal is None:
         return None
     principal = _plain(principal)

@@ -3,6 +3,10 @@
     DATABASE = Database("AUTH_DB", MIGRATIONS)   # module level: one per isolate
     db = await DATABASE.open(env)                # a Storage; the first open of an isolate migrates
 
+A database may also hold record tables made from their declarations rather than by a migration
+(`Database("DB", MIGRATIONS, tables=...)`: db, for the tables services declare in their manifests);
+bringing the schema up to date then also runs `shared.records.ensure_tables` (it only ever adds).
+
 Constraint violations become client errors (a duplicate 409 `CONFLICT`, a missing referenced row 409
 `REFERENCE_NOT_FOUND`, a missing required value or a failed CHECK 400 `VALIDATION_ERROR`); anything
 else propagates (`shared.errors.storage_error` makes a full or failing disk a 503 at the edge).
@@ -15,6 +19,7 @@ from typing import Any, Protocol
 
 from shared.errors import Conflict, ValidationError
 from shared.migrations import Migration, apply_migrations
+from shared.records import Registry, ensure_tables
 
 Statement = tuple[str, Sequence[Any]]
 _MISSING_SCHEMA = ("no such table", "no such column")
@@ -35,16 +40,18 @@ class Storage(Protocol):
 
 
 class Database:
-    """A D1 database a worker owns: its binding's name and its migrations.
+    """A D1 database a worker owns: its binding's name, its migrations, and the record tables made from
+    their declarations (`tables`: name -> `shared.records.Table`; made after the migrations, never by them).
 
     Whether this isolate brought it up to date is remembered here (`checked`): on Cloudflare the
     binding object is made anew for every request. A statement that then meets a missing table or
     column (another database in the same process, as tests make) migrates it and is tried again.
     """
 
-    def __init__(self, binding: str, migrations: Sequence[Migration]) -> None:
+    def __init__(self, binding: str, migrations: Sequence[Migration], *, tables: Registry | None = None) -> None:
         self.binding = binding
         self.migrations = migrations
+        self.tables: Registry = tables if tables is not None else {}
         self.checked = False
 
     async def open(self, env: Any) -> D1Storage:
@@ -66,7 +73,11 @@ class D1Storage:
         self.database = database
 
     async def ready(self) -> int:
+        """Apply pending migrations, then make the declared tables and columns that are missing; the schema
+        version (of the migrations: the declared tables have none)."""
         version = await apply_migrations(self.db, self.database.migrations)
+        if self.database.tables:
+            await ensure_tables(self, self.database.tables)
         self.database.checked = True
         return version
 

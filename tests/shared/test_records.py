@@ -528,3 +528,179 @@ async def test_delete_record_and_delete_records(jobs):
     assert await jobs("delete_records", "jobs", [{"field": "attempts", "operator": "gte", "value": 2}]) == 2
     assert await _ids(jobs, None) == ["job_2"]
     assert await jobs("delete_records", "jobs", {"status": "nothing"}) == 0
+
+
+# -- tables made from their declarations (db makes the tables services declare in their manifests) ------
+
+INVOICES = {
+    "prefix": "inv",
+    "columns": {"number": "text", "total": "integer", "paid": "boolean", "lines": "json", "due_at": "timestamp"},
+    "required": ["number"],
+}
+
+
+def test_a_declaration_becomes_a_table():
+    invoices = records.declared_table("orders_invoices", INVOICES)
+    assert invoices == table(
+        "orders_invoices",
+        "inv",
+        "number",
+        number="text",
+        total="integer",
+        paid="boolean",
+        lines="json",
+        due_at="timestamp",
+    )
+    assert records.declared_table("t", {"prefix": "t", "columns": {"a": "text"}}).required == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("name", "declaration", "message"),
+    [
+        ("t", ["inv"], "declares prefix, columns and required"),
+        ("t", {"prefix": "t", "columns": {"a": "text"}, "unique": ["a"]}, r"unknown keys \['unique'\]"),
+        ("t", {"prefix": "t"}, "columns maps each column"),
+        ("t", {"prefix": "t", "columns": {}}, "columns maps each column"),
+        ("t", {"prefix": "t", "columns": {"a": "text"}, "required": "a"}, "required is a list"),
+        ("t", {"prefix": "t", "columns": {"a": "text"}, "required": ["b"]}, r"required columns \['b'\]"),
+        ("t", {"prefix": "t", "columns": {"a": "varchar"}}, "unknown type 'varchar'"),
+        ("t", {"prefix": "t", "columns": {"a": 5}}, "unknown type 5"),
+        ("t", {"columns": {"a": "text"}}, "id prefix None"),
+        ("t", {"prefix": "Inv", "columns": {"a": "text"}}, "id prefix 'Inv'"),
+        ("t", {"prefix": "in_v", "columns": {"a": "text"}}, "id prefix"),
+        ("t", {"prefix": "t", "columns": {'a" TEXT); DROP TABLE x; --': "text"}}, "column name"),
+        ("t", {"prefix": "t", "columns": {"A": "text"}}, "column name"),
+        ("t", {"prefix": "t", "columns": {"id": "integer"}}, r"t\.id: set by the store"),
+        ("t", {"prefix": "t", "columns": {"updated_at": "timestamp"}}, "set by the store"),
+        ('t"; DROP TABLE x; --', {"prefix": "t", "columns": {"a": "text"}}, "table name"),
+        ("Orders", {"prefix": "t", "columns": {"a": "text"}}, "table name"),
+        ("_migrations", {"prefix": "t", "columns": {"a": "text"}}, "table name"),
+        ("t" * 64, {"prefix": "t", "columns": {"a": "text"}}, "table name"),
+    ],
+)
+def test_a_bad_declaration_says_what_is_wrong(name, declaration, message):
+    with pytest.raises(ValueError, match=message):
+        records.declared_table(name, declaration)
+
+
+async def test_ensure_tables_makes_what_the_engine_expects(d1):
+    db = await Database("DB", []).open(SimpleNamespace(DB=d1))
+    registry = {"orders_invoices": records.declared_table("orders_invoices", INVOICES)}
+    made = await records.ensure_tables(db, registry)
+    assert made == [records.create_table_sql(registry["orders_invoices"])]
+    assert made[0].startswith('CREATE TABLE IF NOT EXISTS "orders_invoices" ("id" TEXT NOT NULL PRIMARY KEY, ')
+    assert await schema_mismatches(d1, registry) == []
+    assert await records.ensure_tables(db, registry) == []  # nothing missing: nothing run
+    stored = await records.insert_record(db, registry, "orders_invoices", {"number": "A-1", "lines": [1]})
+    assert stored["id"].startswith("inv_")
+    assert (await refused(records.insert_record(db, registry, "orders_invoices", {"total": 1}))).code == (
+        "VALIDATION_ERROR"
+    )
+
+
+async def test_ensure_tables_adds_declared_columns_and_never_drops_or_changes_one(d1):
+    db = await Database("DB", []).open(SimpleNamespace(DB=d1))
+    first = {"orders_invoices": records.declared_table("orders_invoices", INVOICES)}
+    await records.ensure_tables(db, first)
+    kept = await records.insert_record(db, first, "orders_invoices", {"number": "A-1", "total": 5, "paid": True})
+
+    columns = dict(INVOICES["columns"]) | {"note": "text", "total": "text"}  # one added, one retyped
+    del columns["paid"]  # and one no longer declared
+    second = {
+        "orders_invoices": records.declared_table("orders_invoices", INVOICES | {"columns": columns}),
+        "orders_refunds": records.declared_table("orders_refunds", {"prefix": "rfd", "columns": {"amount": "integer"}}),
+    }
+    made = await records.ensure_tables(db, second)
+    assert made == [
+        'ALTER TABLE "orders_invoices" ADD COLUMN "note" TEXT',
+        records.create_table_sql(second["orders_refunds"]),
+    ]
+    info = await db.all('SELECT name, type FROM pragma_table_info("orders_invoices")')
+    assert {r["name"]: r["type"] for r in info}["total"] == "INTEGER"  # not changed
+    assert "paid" in {r["name"] for r in info}  # not dropped
+    assert (await db.first('SELECT paid FROM "orders_invoices"')) == {"paid": 1}  # its data kept
+    again = await records.get_record(db, second, "orders_invoices", kept["id"])
+    assert (again["number"], again["note"], "paid" in again) == ("A-1", None, False)
+
+
+async def test_a_required_column_added_later_is_required_of_inserts_only(d1):
+    db = await Database("DB", []).open(SimpleNamespace(DB=d1))
+    first = {"t_items": records.declared_table("t_items", {"prefix": "itm", "columns": {"a": "text"}})}
+    await records.ensure_tables(db, first)
+    old = await records.insert_record(db, first, "t_items", {"a": "x"})
+    second = {
+        "t_items": records.declared_table(
+            "t_items", {"prefix": "itm", "columns": {"a": "text", "b": "text"}, "required": ["b"]}
+        )
+    }
+    assert await records.ensure_tables(db, second) == ['ALTER TABLE "t_items" ADD COLUMN "b" TEXT']
+    assert (await records.get_record(db, second, "t_items", old["id"]))["b"] is None  # the rows already there
+    assert (await refused(records.insert_record(db, second, "t_items", {"a": "y"}))).code == "VALIDATION_ERROR"
+    assert (await records.insert_record(db, second, "t_items", {"b": "z"}))["b"] == "z"
+
+
+async def test_two_isolates_making_the_same_tables_at_once_both_succeed(tmp_path):
+    # Both look before either changes anything (Racing): both make the table (IF NOT EXISTS), then both add
+    # the same column, and the one whose ALTER comes second, its batch rolled back, finds nothing missing.
+    one, two = D1Database(tmp_path / "d1.sqlite"), D1Database(tmp_path / "d1.sqlite")
+    first = {"t_items": records.declared_table("t_items", {"prefix": "itm", "columns": {"a": "text"}})}
+    wide = {"prefix": "itm", "columns": {"a": "text", "b": "integer", "c": "json"}}
+    second = {"t_items": records.declared_table("t_items", wide)}
+    for registry in (first, second):  # a new table, then new columns of a table that exists
+        barrier = asyncio.Barrier(2)
+        bindings = [Racing(d1, barrier) for d1 in (one, two)]
+        dbs = [await Database("DB", []).open(SimpleNamespace(DB=binding)) for binding in bindings]
+        done = await asyncio.gather(*(records.ensure_tables(db, registry) for db in dbs))
+        assert await schema_mismatches(one, registry) == []
+        failed = [binding.failed for binding in bindings]
+        if registry is first:
+            assert done[0] == done[1] == [records.create_table_sql(first["t_items"])]
+            assert failed == [0, 0]
+        else:
+            assert sorted(done, key=len) == [
+                [],
+                ['ALTER TABLE "t_items" ADD COLUMN "b" INTEGER', 'ALTER TABLE "t_items" ADD COLUMN "c" TEXT'],
+            ]
+            assert sorted(failed) == [0, 1]
+
+
+async def test_a_database_with_declared_tables_makes_them_once_and_when_a_statement_misses_them(tmp_path):
+    registry = {"t_items": records.declared_table("t_items", {"prefix": "itm", "columns": {"a": "text"}})}
+    database = Database("DB", SCHEMA, tables=registry)
+    first = await database.open(SimpleNamespace(DB=D1Database(tmp_path / "one.sqlite")))  # migrated, then made
+    assert await records.count_records(first, registry, "t_items") == 0
+    other = await database.open(SimpleNamespace(DB=D1Database(tmp_path / "two.sqlite")))  # not checked again
+    assert (await records.insert_record(other, registry, "t_items", {"a": "x"}))["a"] == "x"  # healed: made
+    assert await schema_mismatches(other.db, registry | TABLES) == []
+
+
+async def refused(pending) -> AppError:
+    """The AppError an engine call raises."""
+    with pytest.raises(AppError) as info:
+        await pending
+    return info.value
+
+
+class Racing:
+    """A D1 binding that, once its first look at the tables (`PRAGMA table_info`) is done, waits at
+    `barrier` for the other isolate's, so that both look before either changes anything."""
+
+    def __init__(self, d1, barrier):
+        self.d1, self.barrier, self.prepared, self.looked, self.failed = d1, barrier, [], False, 0
+
+    def prepare(self, sql):
+        self.prepared.append(sql)
+        return self.d1.prepare(sql)
+
+    async def batch(self, statements):
+        looking = any(sql.startswith("PRAGMA table_info") for sql in self.prepared)
+        self.prepared = []
+        try:
+            result = await self.d1.batch(statements)
+        except Exception:
+            self.failed += 1
+            raise
+        if looking and not self.looked:
+            self.looked = True
+            await self.barrier.wait()
+        return result
