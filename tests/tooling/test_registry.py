@@ -127,6 +127,118 @@ def test_two_services_cannot_claim_the_same_permission_alias_or_name(tmp_path):
         registry.read_manifests(repo)
 
 
+ORDERS_TABLES = """name = "orders"
+
+[tables.orders_invoices]
+prefix = "inv"
+required = ["total", "number"]
+columns = { number = "text", total = "integer", paid = "boolean", lines = "json", due_at = "timestamp" }
+
+[tables.orders_refunds]
+prefix = "rfd"
+[tables.orders_refunds.columns]
+invoice_id = "text"
+"""
+
+
+def test_a_services_tables_are_checked_and_written_into_the_registry(tmp_path):
+    repo = _mini_repo(tmp_path)
+    (repo / "workers" / "orders" / "service.toml").write_text(ORDERS_TABLES)
+    (manifest,) = [m for m in registry.read_manifests(repo) if m.name == "orders"]
+    invoices = {
+        "prefix": "inv",
+        "columns": {"number": "text", "total": "integer", "paid": "boolean", "lines": "json", "due_at": "timestamp"},
+        "required": ["number", "total"],  # sorted
+    }
+    refunds = {"prefix": "rfd", "columns": {"invoice_id": "text"}, "required": []}
+    assert manifest.tables == {"orders_invoices": invoices, "orders_refunds": refunds}
+    registry.sync(repo)
+    source = (repo / "shared" / "registry.py").read_text()
+    services = ast.literal_eval(source.split("SERVICES: dict[str, dict[str, Any]] = ", 1)[1])
+    assert services["orders"]["tables"] == manifest.tables
+    assert "tables" not in services["gateway"]  # a service that keeps none has no key
+
+
+def test_a_service_name_with_dashes_prefixes_its_tables_in_snake_case(tmp_path):
+    path = tmp_path / "order-history" / "service.toml"
+    path.parent.mkdir()
+    path.write_text(
+        'name = "order-history"\n[tables.order_history_entries]\nprefix = "ohe"\ncolumns = { at = "timestamp" }'
+    )
+    assert list(registry.read_manifest(path).tables) == ["order_history_entries"]
+    path.write_text('name = "order-history"\n[tables.order_entries]\nprefix = "ohe"\ncolumns = { at = "timestamp" }')
+    with pytest.raises(registry.ManifestError, match=r"e\.g\. order_history_items"):
+        registry.read_manifest(path)
+
+
+def _table(name: str, body: str = 'prefix = "x"\ncolumns = { a = "text" }') -> str:
+    return f'name = "orders"\n[tables.{name}]\n{body}\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "orders"\ntables = ["orders_items"]', r"\[tables\] maps each table name"),
+        ('name = "orders"\n[tables]\norders_items = "inv"', "a table declares prefix, columns and required"),
+        # db's own schema and SQLite's: refused whatever the service is called
+        (_table("things"), "'things' is a name of db's own schema"),
+        (_table("relationships"), "db's own schema"),
+        (_table("audit_log"), "db's own schema"),
+        (_table("_migrations"), "db's own schema"),
+        (_table("things_fts"), "db's own schema"),
+        (_table("things_owner"), "db's own schema"),  # one of db's indexes
+        (_table("audit_log_actor"), "db's own schema"),
+        (_table("sqlite_sequence"), "db's own schema"),
+        # named after its service
+        (_table("invoices"), "starts with its service's name and '_', e.g. orders_items"),
+        (_table("orders"), "starts with its service's name"),
+        (_table("orders_"), "starts with its service's name"),
+        (_table("ordersx_items"), "starts with its service's name"),
+        (_table("shop_orders"), "starts with its service's name"),
+        # the declaration itself
+        (_table("orders_items", 'prefix = "x"'), "columns maps each column to its type"),
+        (_table("orders_items", 'prefix = "x"\ncolumns = {}'), "columns maps each column to its type"),
+        (_table("orders_items", 'columns = { a = "text" }'), "id prefix None"),
+        (_table("orders_items", 'prefix = "X_1"\ncolumns = { a = "text" }'), "id prefix 'X_1'"),
+        (_table("orders_items", 'prefix = "x"\ncolumns = { a = "money" }'), r"orders_items\.a: unknown type 'money'"),
+        (_table("orders_items", 'prefix = "x"\ncolumns = { a = 1 }'), "unknown type 1"),
+        (_table("orders_items", 'prefix = "x"\ncolumns = { A = "text" }'), "column name 'A'"),
+        (_table("orders_items", 'prefix = "x"\ncolumns = { "a b" = "text" }'), "column name 'a b'"),
+        (_table("orders_items", 'prefix = "x"\ncolumns = { id = "text" }'), "set by the store"),
+        (_table("orders_items", 'prefix = "x"\ncolumns = { created_at = "timestamp" }'), "set by the store"),
+        (
+            _table("orders_items", 'prefix = "x"\ncolumns = { a = "text" }\nrequired = ["b"]'),
+            r"required columns \['b'\]",
+        ),
+        (_table("orders_items", 'prefix = "x"\ncolumns = { a = "text" }\nrequired = "a"'), "required is a list"),
+        (
+            _table("orders_items", 'prefix = "x"\ncolumns = { a = "text" }\nunique = ["a"]'),
+            r"unknown keys \['unique'\]",
+        ),
+        (_table('"orders_items\\"; DROP TABLE things; --"'), "table name"),
+        (_table("Orders_Items"), "starts with its service's name"),
+    ],
+)
+def test_a_bad_table_declaration_is_refused_naming_its_file_and_table(tmp_path, text, message):
+    path = tmp_path / "orders" / "service.toml"
+    path.parent.mkdir()
+    path.write_text(text)
+    with pytest.raises(registry.ManifestError, match=message) as info:
+        registry.read_manifest(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_two_services_cannot_declare_the_same_table(tmp_path):
+    repo = _mini_repo(tmp_path)
+    (repo / "workers" / "orders" / "service.toml").write_text(_table("orders_x_items"))
+    (repo / "workers" / "orders-x").mkdir()
+    (repo / "workers" / "orders-x" / "service.toml").write_text(
+        _table("orders_x_items").replace('name = "orders"', 'name = "orders-x"')
+    )
+    with pytest.raises(registry.ManifestError, match="table 'orders_x_items' is declared by both orders and orders-x"):
+        registry.read_manifests(repo)
+
+
 def _mini_repo(tmp_path: Path) -> Path:
     """A repository with one service and a gateway, enough for the registry."""
     repo = tmp_path / "repo"
