@@ -8,7 +8,8 @@ tools.
 
 RPC callers are other workers of the platform (a service binding cannot be reached from outside).
 Operations take the principal they act for as their first argument, and db trusts it as it trusts
-the gateway's `X-Dotdo-Principal`; record methods take `actor=` on writes, which db records.
+the gateway's `X-Dotdo-Principal`. Record methods take it first too (a table is its declaring
+service's: `records.py`), and `actor=` on inserts, which db records.
 """
 
 from workers import WorkerEntrypoint
@@ -32,38 +33,43 @@ class Default(WorkerEntrypoint):
     async def describe_tables(self) -> dict:
         return records.describe_tables()
 
-    # -- typed records -------------------------------------------------------------------------------
+    # -- typed records: the tables services declare in their manifests, each reached by its owner -----------
+    # (`principal` first, as the kit's methods: `service_principal("<owner>")`, or one holding db:admin)
     @rpc_method
-    async def insert_record(self, table: str, values: dict, actor: str | None = None) -> dict:
-        return await records.insert_record(self.env, table, values, actor=actor)
+    async def insert_record(self, principal, table: str, values: dict, actor: str | None = None) -> dict:
+        return await records.insert_record(self.env, principal, table, values, actor=actor)
 
     @rpc_method
-    async def get_record(self, table: str, id: str) -> dict | None:
-        return await records.get_record(self.env, table, id)
+    async def get_record(self, principal, table: str, id: str) -> dict | None:
+        return await records.get_record(self.env, principal, table, id)
 
     @rpc_method
-    async def find_records(self, table: str, where=None, order_by=None, limit: int = 100, offset: int = 0) -> dict:
-        return await records.find_records(self.env, table, where, order_by, limit, offset)
+    async def find_records(
+        self, principal, table: str, where=None, order_by=None, limit: int = 100, offset: int = 0
+    ) -> dict:
+        return await records.find_records(self.env, principal, table, where, order_by, limit, offset)
 
     @rpc_method
-    async def count_records(self, table: str, where=None) -> int:
-        return await records.count_records(self.env, table, where)
+    async def count_records(self, principal, table: str, where=None) -> int:
+        return await records.count_records(self.env, principal, table, where)
 
     @rpc_method
-    async def update_record(self, table: str, id: str, values: dict, where=None) -> dict | None:
-        return await records.update_record(self.env, table, id, values, where)
+    async def update_record(self, principal, table: str, id: str, values: dict, where=None) -> dict | None:
+        return await records.update_record(self.env, principal, table, id, values, where)
 
     @rpc_method
-    async def increment_record(self, table: str, id: str, column: str, by: int = 1, where=None) -> dict | None:
-        return await records.increment_record(self.env, table, id, column, by, where)
+    async def increment_record(
+        self, principal, table: str, id: str, column: str, by: int = 1, where=None
+    ) -> dict | None:
+        return await records.increment_record(self.env, principal, table, id, column, by, where)
 
     @rpc_method
-    async def delete_record(self, table: str, id: str, where=None) -> bool:
-        return await records.delete_record(self.env, table, id, where)
+    async def delete_record(self, principal, table: str, id: str, where=None) -> bool:
+        return await records.delete_record(self.env, principal, table, id, where)
 
     @rpc_method
-    async def delete_records(self, table: str, where) -> int:
-        return await records.delete_records(self.env, table, where)
+    async def delete_records(self, principal, table: str, where) -> int:
+        return await records.delete_records(self.env, principal, table, where)
 
     # -- HTTP and MCP ----------------------------------------------------------------------------------
     async def fetch(self, request):

@@ -1,7 +1,9 @@
 """The db service's schema, as numbered migrations (applied by `shared.migrations` on first use).
 
-Never edit a migration that has shipped: add the next one. `tables.py` declares the record tables
-that remain column by column for validation, and a test holds the two together.
+Never edit a migration that has shipped: add the next one. `tables.py` declares db's own record
+table (the audit log) column by column for validation, and a test holds the two together. The tables
+services keep in db are not made here: they are declared in the services' manifests and made from
+those declarations on first use (`tables.py`, `shared.records.ensure_tables`).
 
 Version 1: things and relationships (the graph), full-text search over things' content (FTS5,
 kept in step by triggers), the typed records of the other services, and the audit log.
@@ -16,9 +18,10 @@ Version 3: the records of other services leave db. auth keeps its identity recor
 own (`workers/auth/src/migrations.py`), so its tables here are dropped: no query of auth's reaches
 db any more, and db's admin SQL cannot read or change keys and sessions. The tables made for
 schedule, webhooks, email, queue and deploy, services that do not exist and never wrote them, are
-dropped too: a service that chooses to keep records in db declares them in `tables.py` and gets
-them from a migration of its own. Records written into these tables before are not copied: export
-them first (`wrangler d1 export`) from a database that holds any worth keeping.
+dropped too: a service that chooses to keep records in db declares them in its own manifest
+(`[tables.<name>]`), and db makes them from that declaration. Records written into these tables
+before are not copied: export them first (`wrangler d1 export`) from a database that holds any
+worth keeping.
 """
 
 from shared.migrations import Migration

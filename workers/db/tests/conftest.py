@@ -8,7 +8,8 @@ error carrying 401), so these tests exercise db alone; tests/e2e runs db behind 
 import pytest
 
 from dotdo_dev.testing import bearer, worker_root
-from shared.records import table
+from shared.principals import service_principal
+from shared.records import declared_table
 
 ROOT = worker_root(__file__)  # puts workers/db/src on sys.path, as Cloudflare's module root
 
@@ -60,47 +61,58 @@ async def make_thing(worker, ns: str, id: str, *, principal: dict = P_WRITER, **
     return await worker.rpc("upsert_thing", principal, {"ns": ns, "id": id, **fields})
 
 
-#: A record table the tests declare for db's records RPC (db serves none today): what a service keeping
-#: its records in db would declare in tables.py, and the statements its migration would run.
-CONTACTS = table(
-    "contacts",
-    "ctc",
-    "email",
-    email="text",
-    name="text",
-    score="integer",
-    tags="json",
-    active="boolean",
-    seen_at="timestamp",
-    created_by="text",
-)
-CONTACTS_SCHEMA = (
-    """CREATE TABLE contacts (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT, score INTEGER NOT NULL DEFAULT 0,
-        tags TEXT NOT NULL DEFAULT '[]', active INTEGER, seen_at TEXT, created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL, created_by TEXT)""",
-    "CREATE UNIQUE INDEX contacts_email ON contacts (email)",
-)
+#: A service keeping records in db, as `shared/registry.py` holds its manifest after `make registry`
+#: (`[tables.crm_contacts]` in workers/crm/service.toml: test_served_tables.py writes that manifest and
+#: gets exactly this). No service keeps records in db today, so the tests declare this one.
+CRM = {
+    "name": "crm",
+    "tables": {
+        "crm_contacts": {
+            "prefix": "ctc",
+            "columns": {
+                "email": "text",
+                "name": "text",
+                "score": "integer",
+                "tags": "json",
+                "active": "boolean",
+                "seen_at": "timestamp",
+                "created_by": "text",
+            },
+            "required": ["email"],
+        }
+    },
+}
+CONTACTS = declared_table("crm_contacts", CRM["tables"]["crm_contacts"])
+#: The principal crm acts as when it stores its records (the owner of crm_contacts), and other services'.
+P_CRM, P_SHOP = service_principal("crm"), service_principal("shop")
+
+
+def serve(monkeypatch, services: dict) -> None:
+    """db serving the tables of `services` (registry data, as `SERVICES`) besides any it serves, for one test."""
+    served, owners = tables.served(services)
+    for name, spec in served.items():
+        monkeypatch.setitem(tables.TABLES, name, spec)
+        monkeypatch.setitem(tables.OWNERS, name, owners[name])
 
 
 @pytest.fixture
 async def contacts(worker, monkeypatch):
-    """db serving one record table the test declares (`contacts`), made in its database."""
-    monkeypatch.setitem(tables.TABLES, CONTACTS.name, CONTACTS)
-    await worker.rpc("migrate")
-    for sql in CONTACTS_SCHEMA:
-        await worker.env.DB.prepare(sql).run()
+    """db serving crm's `crm_contacts` (declared by a registry entry of the test's), made on first use."""
+    serve(monkeypatch, {"crm": CRM})
+    await worker.rpc("migrate")  # this isolate's check ran before the table was declared: as after a restart
     return worker
 
 
-def record_calls(table: str) -> list[tuple[str, tuple]]:
-    """A call of every records RPC method on `table` (each valid but for the table): (method, args)."""
+def record_calls(table: str, principal: dict = P_CRM) -> list[tuple[str, tuple]]:
+    """A call of every records RPC method on `table` acting for `principal` (each valid but for the table and
+    the principal): (method, args)."""
     return [
-        ("insert_record", (table, {"email": "x@y.z"})),
-        ("get_record", (table, "usr_1")),
-        ("find_records", (table,)),
-        ("count_records", (table,)),
-        ("update_record", (table, "usr_1", {"name": "x"})),
-        ("increment_record", (table, "usr_1", "score")),
-        ("delete_record", (table, "usr_1")),
-        ("delete_records", (table, {"id": "usr_1"})),
+        ("insert_record", (principal, table, {"email": "x@y.z"})),
+        ("get_record", (principal, table, "usr_1")),
+        ("find_records", (principal, table)),
+        ("count_records", (principal, table)),
+        ("update_record", (principal, table, "usr_1", {"name": "x"})),
+        ("increment_record", (principal, table, "usr_1", "score")),
+        ("delete_record", (principal, table, "usr_1")),
+        ("delete_records", (principal, table, {"id": "usr_1"})),
     ]

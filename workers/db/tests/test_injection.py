@@ -4,7 +4,7 @@ and afterwards every table still exists with the same rows."""
 from urllib.parse import urlencode
 
 import pytest
-from conftest import ADMIN, P_WRITER, READER, WRITER, make_thing, record_calls
+from conftest import ADMIN, P_CRM, P_WRITER, READER, WRITER, make_thing, record_calls
 
 from dotdo_dev.testing import envelope as body
 from dotdo_dev.testing import rpc_fails, rpc_outcome
@@ -29,7 +29,8 @@ NASTY = [
     "(",
     "updated_at DESC, (SELECT 1)",
 ]
-TABLES = ["things", "relationships", "things_fts", "contacts", "audit_log", "_migrations"]
+TABLES = ["things", "relationships", "things_fts", "crm_contacts", "audit_log", "_migrations"]
+T = "crm_contacts"  # a record table crm keeps in db (conftest)
 
 
 async def snapshot(worker) -> dict[str, int]:
@@ -42,7 +43,7 @@ async def snapshot(worker) -> dict[str, int]:
 
 
 @pytest.fixture
-async def seeded(worker, contacts):  # contacts: a record table declared by the test (conftest)
+async def seeded(worker, contacts):  # contacts: crm_contacts, a table of a service the test declares (conftest)
     await make_thing(worker, "acme", "a1", type="Person", content="hello world", visibility="public")
     await make_thing(worker, "acme", "a2", type="Doc", content="another world")
     await make_thing(worker, "beta", "b1", content="secret beta stuff")
@@ -51,11 +52,11 @@ async def seeded(worker, contacts):  # contacts: a record table declared by the 
         P_WRITER,
         {"from": {"ns": "acme", "id": "a1"}, "predicate": "knows", "to": {"ns": "beta", "id": "b1"}},
     )
-    await worker.rpc("insert_record", "contacts", {"id": "usr_1", "email": "a@x.io", "name": "A"})
-    await worker.rpc("insert_record", "contacts", {"id": "usr_2", "email": "b@x.io", "name": "B"})
+    await worker.rpc("insert_record", P_CRM, T, {"id": "usr_1", "email": "a@x.io", "name": "A"})
+    await worker.rpc("insert_record", P_CRM, T, {"id": "usr_2", "email": "b@x.io", "name": "B"})
     before = await snapshot(worker)
     assert before["things"] == 3
-    assert before["contacts"] == 2
+    assert before["crm_contacts"] == 2
     return worker, before
 
 
@@ -147,12 +148,13 @@ async def test_relationship_inputs(seeded, value):
 
 
 TABLE_NAMES = [
-    "contacts; DROP TABLE contacts",
-    'contacts" --',
-    "contacts WHERE 1=1",
+    "crm_contacts; DROP TABLE crm_contacts",
+    'crm_contacts" --',
+    "crm_contacts WHERE 1=1",
     "sqlite_master",
     "things",
-    "Contacts",
+    "Crm_Contacts",
+    "contacts",
     "_migrations",
     "audit_log",  # db's own: not served over RPC
     "users",  # auth's, in auth's own database now
@@ -169,31 +171,39 @@ async def test_record_table_names(seeded, table):
     await _unchanged(worker, before)
 
 
-COLUMN_NAMES = ["id = id OR 1=1", "id) OR (1=1", 'id" OR "1"="1', "email;DROP TABLE contacts", "rowid", "ID", "email--"]
+COLUMN_NAMES = [
+    "id = id OR 1=1",
+    "id) OR (1=1",
+    'id" OR "1"="1',
+    "email;DROP TABLE crm_contacts",
+    "rowid",
+    "ID",
+    "email--",
+]
 
 
 @pytest.mark.parametrize("column", COLUMN_NAMES)
 async def test_record_column_names(seeded, column):
     worker, before = seeded
     calls = [
-        ("insert_record", ("contacts", {column: "x"})),
-        ("find_records", ("contacts", {column: "x"})),
-        ("find_records", ("contacts", [{"field": column, "operator": "eq", "value": "x"}])),
-        ("find_records", ("contacts", None, column)),
-        ("find_records", ("contacts", None, "-" + column)),
-        ("find_records", ("contacts", None, [{"field": column, "direction": "asc"}])),
-        ("count_records", ("contacts", [{"field": column, "operator": "exists", "value": True}])),
-        ("update_record", ("contacts", "usr_1", {column: "x"})),
-        ("update_record", ("contacts", "usr_1", {"name": "x"}, {column: "x"})),
-        ("increment_record", ("contacts", "usr_1", column)),
-        ("delete_record", ("contacts", "usr_1", {column: "x"})),
-        ("delete_records", ("contacts", {column: "x"})),
+        ("insert_record", (P_CRM, T, {column: "x"})),
+        ("find_records", (P_CRM, T, {column: "x"})),
+        ("find_records", (P_CRM, T, [{"field": column, "operator": "eq", "value": "x"}])),
+        ("find_records", (P_CRM, T, None, column)),
+        ("find_records", (P_CRM, T, None, "-" + column)),
+        ("find_records", (P_CRM, T, None, [{"field": column, "direction": "asc"}])),
+        ("count_records", (P_CRM, T, [{"field": column, "operator": "exists", "value": True}])),
+        ("update_record", (P_CRM, T, "usr_1", {column: "x"})),
+        ("update_record", (P_CRM, T, "usr_1", {"name": "x"}, {column: "x"})),
+        ("increment_record", (P_CRM, T, "usr_1", column)),
+        ("delete_record", (P_CRM, T, "usr_1", {column: "x"})),
+        ("delete_records", (P_CRM, T, {column: "x"})),
     ]
     for method, args in calls:
         err = await rpc_fails(worker, method, *args)
         assert (err.status, err.code) == (400, "UNKNOWN_COLUMN"), (method, err)
     await _unchanged(worker, before)
-    assert (await worker.rpc("get_record", "contacts", "usr_1"))["name"] == "A"
+    assert (await worker.rpc("get_record", P_CRM, T, "usr_1"))["name"] == "A"
 
 
 @pytest.mark.parametrize(
@@ -203,9 +213,9 @@ async def test_record_operators(seeded, operator):
     worker, before = seeded
     where = [{"field": "email", "operator": operator, "value": "x"}]
     for method, args in [
-        ("find_records", ("contacts", where)),
-        ("delete_records", ("contacts", where)),
-        ("update_record", ("contacts", "usr_1", {"name": "x"}, where)),
+        ("find_records", (P_CRM, T, where)),
+        ("delete_records", (P_CRM, T, where)),
+        ("update_record", (P_CRM, T, "usr_1", {"name": "x"}, where)),
     ]:
         err = await rpc_fails(worker, method, *args)
         assert (err.status, err.code) == (400, "VALIDATION_ERROR")
@@ -215,21 +225,21 @@ async def test_record_operators(seeded, operator):
 @pytest.mark.parametrize("value", NASTY)
 async def test_record_values_are_bound(seeded, value):
     worker, before = seeded
-    assert (await worker.rpc("find_records", "contacts", {"email": value}))["items"] == []
-    assert await worker.rpc("count_records", "contacts", [{"field": "name", "operator": "ne", "value": value}]) == 2
-    assert await worker.rpc("count_records", "contacts", [{"field": "id", "operator": "in", "value": [value]}]) == 0
-    assert await worker.rpc("delete_records", "contacts", {"email": value}) == 0
-    assert await worker.rpc("update_record", "contacts", "usr_1", {"name": "x"}, {"email": value}) is None
-    assert await worker.rpc("delete_record", "contacts", "usr_1", {"email": value}) is False
+    assert (await worker.rpc("find_records", P_CRM, T, {"email": value}))["items"] == []
+    assert await worker.rpc("count_records", P_CRM, T, [{"field": "name", "operator": "ne", "value": value}]) == 2
+    assert await worker.rpc("count_records", P_CRM, T, [{"field": "id", "operator": "in", "value": [value]}]) == 0
+    assert await worker.rpc("delete_records", P_CRM, T, {"email": value}) == 0
+    assert await worker.rpc("update_record", P_CRM, T, "usr_1", {"name": "x"}, {"email": value}) is None
+    assert await worker.rpc("delete_record", P_CRM, T, "usr_1", {"email": value}) is False
     # as a record id: refused, or simply not found
-    record, err = await rpc_outcome(worker, "get_record", "contacts", value)
+    record, err = await rpc_outcome(worker, "get_record", P_CRM, T, value)
     assert record is None
     assert err is None or err.code == "VALIDATION_ERROR", err
     await _unchanged(worker, before)
     # stored verbatim, read back verbatim
-    stored = await worker.rpc("insert_record", "contacts", {"email": f"{value}@x", "name": value})
-    assert (await worker.rpc("get_record", "contacts", stored["id"]))["name"] == value
-    assert await worker.rpc("count_records", "contacts") == 3
+    stored = await worker.rpc("insert_record", P_CRM, T, {"email": f"{value}@x", "name": value})
+    assert (await worker.rpc("get_record", P_CRM, T, stored["id"]))["name"] == value
+    assert await worker.rpc("count_records", P_CRM, T) == 3
 
 
 async def test_injection_in_thing_bodies_is_stored_as_text(seeded):
@@ -261,9 +271,13 @@ async def test_type_confused_rpc_arguments_are_400_not_500(seeded):
         ("list_things", ({"id": 5, "permissions": ["db:read"]},)),
         ("list_things", ({"id": "usr_writer", "permissions": ["db:read"], "org_id": ["org_1"]},)),
         ("count_things", ({"id": "", "permissions": ["*"]},)),
-        ("insert_record", ("contacts", "email")),
-        ("find_records", ("contacts", 5)),
-        ("update_record", ("contacts", "usr_1", [["name", "x"]])),
+        ("insert_record", (P_CRM, T, "email")),
+        ("find_records", (P_CRM, T, 5)),
+        ("update_record", (P_CRM, T, "usr_1", [["name", "x"]])),
+        ("find_records", (None, T)),
+        ("count_records", ("svc_crm", T)),
+        ("get_record", ({"id": "svc_crm"}, T, "usr_1")),
+        ("delete_records", ({"id": "svc_crm", "permissions": "db:admin"}, T, {"id": "usr_1"})),
     ]
     for method, args in calls:
         err = await rpc_fails(worker, method, *args)

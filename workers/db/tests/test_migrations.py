@@ -22,12 +22,13 @@ async def rows(db, sql, *params):
 async def test_declared_tables_match_sqlite(worker):
     await worker.rpc("migrate")
     declared = tables.OWN | tables.TABLES
-    assert set(declared) == {"audit_log"}  # db's own; no other service keeps records in db today
+    assert set(declared) == {"audit_log"}  # db's own; no service's manifest declares [tables] today
     assert await schema_mismatches(worker.env.DB, declared, not_records=("things", "relationships")) == []
 
 
 async def test_the_records_rpc_describes_what_it_serves(worker, contacts):
-    assert await worker.rpc("describe_tables") == {"contacts": {"columns": CONTACTS.all_columns, "required": ["email"]}}
+    described = {"columns": CONTACTS.all_columns, "required": ["email"], "service": "crm"}
+    assert await worker.rpc("describe_tables") == {"crm_contacts": described}
 
 
 async def test_schema_visible_to_admin_sql(worker):
