@@ -223,6 +223,8 @@ async def test_a_huge_body_is_refused_at_once_without_slowing_other_requests(pla
             writer.close()
         return time.perf_counter() - started, status
 
+    async with httpx.AsyncClient(base_url=platform.url) as http:  # the worker is up before the clock starts
+        assert (await http.get("/health", headers={"Host": "callee.do"})).status_code == 200
     stop = asyncio.Event()
     loop_task = asyncio.create_task(health_loop(stop))
     await asyncio.sleep(0.2)
