@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import BOOTSTRAP_KEY, bearer
-from helpers import make_key, new_user
+from helpers import make_key, new_user, user_key
 
 import api_keys
 import shared.clock
@@ -124,6 +124,15 @@ async def test_a_key_made_by_a_user_whose_id_sorts_before_bootstrap_is_an_ordina
     assert record["created_by"] == "admin_1"
     assert record["bootstrap"] is False
     assert (await auth.rpc("validate_api_key", key))["permissions"] == ["db:read"]
+
+
+async def test_issuing_a_key_for_a_user_needs_apikeys_write_as_well_as_apikeys_admin(auth):
+    _, key, _ = await user_key(auth, ["apikeys:admin", "db:read"], role="admin")
+    target = await new_user(auth)
+    body = {"name": "x", "permissions": ["db:read"]}
+    reply = await auth.fetch(f"/users/{target['id']}/apikeys", method="POST", json=body, headers=bearer(key))
+    assert await answer(reply) == (403, "FORBIDDEN", {"permission": "apikeys:write"})
+    assert (await listed(auth, query=f"?owner_id={target['id']}"))[2] == []
 
 
 # -- listing and revoking: whose keys -------------------------------------------------------------------
@@ -276,3 +285,12 @@ async def test_last_used_at_is_written_again_any_time_after_the_minute(auth, clo
         clock.now += datetime.timedelta(seconds=wait)
         await auth.rpc("validate_api_key", key)
         assert (await store.get(auth.env, "api_keys", record["id"]))["last_used_at"] == to_iso(clock.now)
+
+
+async def test_bootstrapping_again_leaves_an_enabled_admin_bootstrap_user_as_it_was(auth, clock):
+    await auth.rpc("validate_api_key", BOOTSTRAP_KEY)
+    before = await store.get(auth.env, "users", "usr_bootstrap_admin")
+    assert (await revoke(auth, "key_bootstrap"))[0] == 200
+    clock.now += datetime.timedelta(minutes=5)
+    assert (await auth.rpc("validate_api_key", BOOTSTRAP_KEY))["permissions"] == ["*"]
+    assert await store.get(auth.env, "users", "usr_bootstrap_admin") == before  # not even updated_at moved
