@@ -4,6 +4,8 @@ dotdo dev [--host H] [--port P]             serve the whole platform locally
 dotdo test [--fast] [--suite S] [-k EXPR] [-j N] [pytest args]   run the test suites, several at once
 dotdo create-service --name N --type T      generate a service from a template
 dotdo build WORKER --outdir DIR [--env E]   a worker's upload bundle (what `wrangler deploy` sends)
+dotdo deploy SVC --env E [--dry-run]        build SVC and post it to the deploy API ($DEPLOY_URL, $DEPLOY_API_KEY)
+dotdo deploy-all --env E [--dry-run]        every worker, in service-binding order, stopping at the first failure
 """
 
 from __future__ import annotations
@@ -116,6 +118,15 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    from dotdo_dev.deploy_cli import deploy_all, deploy_one
+
+    root = find_repo_root()
+    if args.command == "deploy-all":
+        return deploy_all(root, args.env, dry_run=args.dry_run)
+    return deploy_one(root, args.service, args.env, dry_run=args.dry_run)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="dotdo", description="dotdo workers developer commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +169,14 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--outdir", required=True, help="where to write the bundle")
     build.add_argument("--env", default=None, help="a wrangler environment (staging, development)")
     build.set_defaults(run=_build)
+
+    deploy = sub.add_parser("deploy", help="build a service and post it to the deploy API")
+    deploy.add_argument("service", help="a worker's name (db, gateway, dispatcher, a generated service)")
+    deploy_all = sub.add_parser("deploy-all", help="deploy every worker in service-binding order")
+    for command in (deploy, deploy_all):
+        command.add_argument("--env", required=True, help="the environment (production, staging, development)")
+        command.add_argument("--dry-run", action="store_true", help="print what would be uploaded, send nothing")
+        command.set_defaults(run=_deploy)
 
     args, unknown = parser.parse_known_args(argv)
     if unknown:
