@@ -9,7 +9,7 @@ PORT ?= 8787
 HOST ?= 127.0.0.1
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap dev test test-fast lint format check-wrangler create-service registry build bench clean mutate
+.PHONY: help bootstrap dev test test-fast lint format check-wrangler create-service registry build deploy bench clean mutate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ registry: bootstrap ## Regenerate shared/registry.py and the gateway's bindings 
 build: bootstrap ## A worker's upload bundle: make build WORKER=db [OUTDIR=dist/db] [ENV=staging]
 	@test -n "$(WORKER)" || { echo "usage: make build WORKER=<name> [OUTDIR=dist/<name>] [ENV=<environment>]"; exit 2; }
 	$(BIN)/dotdo build "$(WORKER)" --outdir "$(or $(OUTDIR),dist/$(WORKER))" $(if $(ENV),--env "$(ENV)")
+
+# Deploy through the deploy API (never Cloudflare directly): needs DEPLOY_API_KEY; DEPLOY_URL defaults to
+# https://deploy.do. The same command the deploy workflow runs (.github/workflows/deploy.yml).
+deploy: bootstrap ## Build and post to the deploy API: make deploy ENV=staging [SERVICE=db] [DRY_RUN=1]
+	@test -n "$(ENV)" || { echo "usage: make deploy ENV=<environment> [SERVICE=<name>] [DRY_RUN=1] (DEPLOY_API_KEY set)"; exit 2; }
+	$(BIN)/dotdo $(if $(SERVICE),deploy "$(SERVICE)",deploy-all) --env "$(ENV)" $(if $(DRY_RUN),--dry-run)
 
 bench: bootstrap ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/dispatch.py
