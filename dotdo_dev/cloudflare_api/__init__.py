@@ -1,0 +1,37 @@
+"""A local stand-in for the part of Cloudflare's API the deploy worker calls (issue #12).
+
+    from dotdo_dev.cloudflare_api import CloudflareAPI, platform_scripts
+    app = CloudflareAPI(state_root, tokens={token}, account_scripts=platform_scripts(repo_root))
+
+An ASGI app on loopback with Cloudflare's envelope and checks: script uploads into dispatch namespaces
+and at account level (multipart, metadata, binding shapes, size limit, and the topology rule: a
+service binding names an account-level script, else 400 code 10143), list, get and delete.
+Modules: `errors` (envelope, codes), `multipart`, `validation`, `store` (the state folder), `app`.
+Not yet served by `make dev`, and uploaded scripts are stored, not run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dotdo_dev.cloudflare_api.app import CloudflareAPI
+from dotdo_dev.cloudflare_api.errors import CloudflareError
+from dotdo_dev.cloudflare_api.validation import DEFAULT_SIZE_LIMIT
+
+#: The platform's own workers: account-level on Cloudflare (docs/architecture.md, deployment topology).
+PLATFORM_WORKERS = ("dispatcher", "gateway", "auth", "db", "deploy")
+
+
+def platform_scripts(root: Path) -> list[str]:
+    """The account-level scripts the local platform runs: the names in the platform workers' wrangler.jsonc."""
+    from dotdo_dev.config import load_local
+
+    names = []
+    for worker in PLATFORM_WORKERS:
+        folder = root / worker if worker == "dispatcher" else root / "workers" / worker
+        if (folder / "wrangler.jsonc").is_file():
+            names.append(load_local(folder / "wrangler.jsonc").name)
+    return names
+
+
+__all__ = ["DEFAULT_SIZE_LIMIT", "PLATFORM_WORKERS", "CloudflareAPI", "CloudflareError", "platform_scripts"]
