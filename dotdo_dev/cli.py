@@ -6,6 +6,7 @@ dotdo create-service --name N --type T      generate a service from a template
 dotdo build WORKER --outdir DIR [--env E]   a worker's upload bundle (what `wrangler deploy` sends)
 dotdo deploy SVC --env E [--dry-run]        build SVC and post it to the deploy API ($DEPLOY_URL, $DEPLOY_API_KEY)
 dotdo deploy-all --env E [--dry-run]        every worker, in service-binding order, stopping at the first failure
+dotdo cloudflare-api [--port 8788]          serve the local stand-in for Cloudflare's Workers script API (loopback)
 """
 
 from __future__ import annotations
@@ -127,6 +128,12 @@ def _deploy(args: argparse.Namespace) -> int:
     return deploy_one(root, args.service, args.env, dry_run=args.dry_run)
 
 
+def _cloudflare_api(args: argparse.Namespace) -> int:
+    from dotdo_dev.cloudflare_api.serve import run_from_args
+
+    return run_from_args(find_repo_root(), args)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="dotdo", description="dotdo workers developer commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +184,12 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--env", required=True, help="the environment (production, staging, development)")
         command.add_argument("--dry-run", action="store_true", help="print what would be uploaded, send nothing")
         command.set_defaults(run=_deploy)
+
+    from dotdo_dev.cloudflare_api.serve import add_arguments
+
+    cloudflare = sub.add_parser("cloudflare-api", help="serve the local stand-in for Cloudflare's script API")
+    add_arguments(cloudflare)
+    cloudflare.set_defaults(run=_cloudflare_api)
 
     args, unknown = parser.parse_known_args(argv)
     if unknown:

@@ -8,9 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dotdo_dev import cli
 from dotdo_dev.build import build
 from dotdo_dev.cloudflare_api import CloudflareAPI, platform_scripts
+from dotdo_dev.cloudflare_api.serve import TOKEN_ENV, CloudflareAPIServer, api_token, is_loopback
 from dotdo_dev.generator.create_service import create_service
+from dotdo_dev.preflight import StartError
 from dotdo_dev.testing import copy_repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -497,3 +500,49 @@ async def test_a_built_service_uploads_as_the_deploy_worker_sends_it(tmp_path, a
     response = await client.put(url, files=files)
     refused(response, 400, 10143, NOT_FOUND_10143.format("ORDERS_SERVICE", "orders"))
     assert (await stored(client))["order-history"]["etag"] == result["etag"]
+
+
+# -- served on loopback (`dotdo cloudflare-api`) ---------------------------------------------------
+
+
+def test_the_token_comes_from_the_environment_else_a_private_file(tmp_path):
+    assert api_token(tmp_path, {TOKEN_ENV: "from-env"}) == ("from-env", f"${TOKEN_ENV}")
+    token, source = api_token(tmp_path, {})
+    path = tmp_path / "cloudflare-api" / "token"
+    assert source == str(path)
+    assert len(token) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert api_token(tmp_path, {}) == (token, source)  # kept across starts
+
+
+def test_only_loopback_is_served(tmp_path):
+    with pytest.raises(StartError, match="loopback only"):
+        CloudflareAPIServer(ROOT, state_dir=tmp_path, host="0.0.0.0", environ={})
+    assert all(is_loopback(host) for host in ("127.0.0.1", "::1", "localhost"))
+    assert not is_loopback("192.168.1.10")
+
+
+async def test_the_server_answers_over_http(tmp_path):
+    server = CloudflareAPIServer(ROOT, state_dir=tmp_path, port=0, environ={})
+    await server.start()
+    try:
+        headers = {"Authorization": f"Bearer {server.token}"}
+        async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as http:
+            listed = await http.get(f"/accounts/{ACCOUNT}/workers/scripts")
+            assert set(PLATFORM) <= {s["id"] for s in listed.json()["result"]}
+            body, content_type = encode(upload_parts())
+            url = f"/accounts/{ACCOUNT}/workers/dispatch/namespaces/{NS}/scripts/orders"
+            response = await http.put(url, content=body, headers={"content-type": content_type})
+            assert response.status_code == 200, response.json()
+            refused(await http.get(url, headers={"Authorization": "Bearer nope"}), 401, 10000)
+    finally:
+        await server.stop()
+
+
+def test_dotdo_cloudflare_api_refuses_a_public_address(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOTDO_STATE_DIR", str(tmp_path))
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["cloudflare-api", "--host", "0.0.0.0", "--port", "0"])
+    assert exited.value.code == 1
+    assert "cloudflare-api: the Cloudflare API stand-in serves loopback only, not '0.0.0.0'" in capsys.readouterr().err
