@@ -74,6 +74,23 @@ SERVICES: dict[str, dict[str, Any]] = {
             "回.io",
         ],
     },
+    "deploy": {
+        "name": "deploy",
+        "description": "The deploy API: uploads services' bundles to Cloudflare (dispatch namespace dotdo-<env>), records every deployment, rolls back.",
+        "gateway": {
+            "read": "deploy",
+            "write": "deploy",
+            "rate_class": "default",
+            "public": [],
+            "binding": "DEPLOY_SERVICE",
+        },
+        "permissions": {
+            "deploy": "Deploy services to staging and development, list deployments, roll back there",
+            "deploy:production": "Deploy and roll back services in production (besides deploy)",
+        },
+        "roles": {},
+        "aliases": [],
+    },
     "dispatcher": {
         "name": "dispatcher",
         "description": "Routes <svc>.do, <svc>.staging.do, <svc>.dev.do and /api/<svc>/... to the service's worker; per-address rate limit.",

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory):
-    async with running_platform(tmp_path_factory.mktemp("state"), "gateway", "db", "auth") as running:
+    async with running_platform(tmp_path_factory.mktemp("state"), "gateway", "db", "auth", "deploy") as running:
         yield running
 
 
@@ -52,6 +52,7 @@ async def test_health_and_deep_health(http):
     assert deep["services"] == {
         "db": {"status": "ok", "http_status": 200},
         "auth": {"status": "ok", "http_status": 200},
+        "deploy": {"status": "ok", "http_status": 200},  # every service the gateway binds
     }
 
 

@@ -101,7 +101,7 @@ async def test_refusals_before_the_service(gateway, db):
         ("/db/things", {"authorization": "Bearer bad"}, 401, "INVALID_API_KEY"),
         ("/nowhere!/x", GOOD, 404, "ROUTE_NOT_FOUND"),
         ("/queue/jobs", GOOD, 404, "SERVICE_NOT_BOUND"),
-        ("/deploy/x", GOOD, 404, "SERVICE_NOT_BOUND"),
+        ("/billing/x", GOOD, 404, "SERVICE_NOT_BOUND"),  # no service of that name: nothing bound
     ]
     for path, headers, status, code in cases:
         reply = await gateway.fetch(path, headers=headers)
