@@ -127,6 +127,8 @@ async def run(job, js) -> dict:
     _forbid_threads_and_sockets()
     _guard_global_scope()
     result = {"ok": False, "stage": "import", "worker": job["worker"]}
+    # What the interpreter holds before the worker is imported: the same from a snapshot as from a boot.
+    result["interpreter_modules"] = sorted(sys.modules)
     env, ctx = js.env, js.ctx
     started = time.perf_counter()
     _Scope.global_scope = True

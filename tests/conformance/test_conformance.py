@@ -60,6 +60,21 @@ def test_the_real_sdk_from_the_bundle_and_pyodide_314_are_used(bundles):
     assert result.first_request_imports == []
 
 
+def test_a_restored_snapshot_is_the_interpreter_a_fresh_boot_gives(bundles):
+    # Jobs restore Pyodide from a memory snapshot taken right after it boots (as workerd restores a
+    # Python Worker); nothing imported or mounted before it is taken, so nothing differs.
+    booted = run(bundles, FIXTURES / "hello", rpc=("ping", []), snapshot=False)
+    restored = run(bundles, FIXTURES / "hello", rpc=("ping", []))
+    assert booted.ok, booted.error
+    assert restored.ok, restored.error
+    assert (booted.raw["from_snapshot"], restored.raw["from_snapshot"]) == (False, True)
+    assert restored.raw["interpreter_modules"] == booted.raw["interpreter_modules"]
+    assert "entry" not in restored.raw["interpreter_modules"]  # the worker is imported after
+    for result in (booted, restored):
+        assert (result.status, result.body, result.rpc, result.first_request_imports) == (200, "hello", "pong", [])
+    assert restored.pyodide_load_ms < booted.pyodide_load_ms
+
+
 @pytest.mark.parametrize(
     ("flag", "on"),
     [
