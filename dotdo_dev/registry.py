@@ -1,14 +1,25 @@
 """Service manifests (`service.toml` beside each `wrangler.jsonc`) and the registries generated from them.
 
-Each service owns its facts: its gateway route (prefix, permissions, public paths, rate class),
-the permissions it defines, what the built-in roles are granted, its host aliases, and the tables
-it keeps through db. Nothing central lists services by hand; two files are generated:
+Each service owns its facts: where it lives on Cloudflare (`placement`), its gateway route (prefix,
+permissions, public paths, rate class), the permissions it defines, what the built-in roles are
+granted, its host aliases, and the tables it keeps through db. Nothing central lists services by
+hand; three files are generated:
 
 - `shared/registry.py`: `SERVICES` (every manifest, as data), read at run time by the gateway
-  (routing table), auth (`shared.permissions.ROLES`), the dispatcher (host aliases) and db (the
-  tables services keep in it, `[tables.<name>]`: workers/db/src/tables.py);
+  (routing table, and which services it reaches by binding), auth (`shared.permissions.ROLES`), the
+  dispatcher (host aliases, and which services it reaches by binding) and db (the tables services
+  keep in it, `[tables.<name>]`: workers/db/src/tables.py);
 - the gateway's service bindings, in every environment of `workers/gateway/wrangler.jsonc`
-  (the lines between the registry markers).
+  (the lines between the registry markers): one per account-level service with a `[gateway]` table;
+- the dispatcher's service bindings, likewise in `dispatcher/wrangler.jsonc`: one per account-level
+  service.
+
+`placement` (docs/architecture.md, deployment topology): `"account"` for the platform's own Workers
+(an account-level Worker, reached through service bindings), `"namespace"` (the default, and what
+`create-service` makes) for a service in the dispatch namespace `dotdo-<env>`, reached through a
+`dispatch_namespaces` binding (`env.DISPATCHER.get(name)`, the gateway's `env.NAMESPACE.get(name)`).
+On Cloudflare a service binding can only name an account-level Worker, and a namespace's `get` only
+finds the namespace's scripts, so nothing binds a namespace service (`binding_problems`).
 
     python -m dotdo_dev registry          # write them (make registry; create-service does it too)
     python -m dotdo_dev registry --check  # exit 1 if they disagree with the manifests (a test runs it)
@@ -30,6 +41,13 @@ from shared.records import declared_table
 MANIFEST = "service.toml"
 REGISTRY = Path("shared") / "registry.py"
 GATEWAY_CONFIG = Path("workers") / "gateway" / "wrangler.jsonc"
+DISPATCHER_CONFIG = Path("dispatcher") / "wrangler.jsonc"
+#: Where a service lives on Cloudflare: an account-level Worker, or a script in the dispatch namespace.
+ACCOUNT, NAMESPACE = "account", "namespace"
+PLACEMENTS = (ACCOUNT, NAMESPACE)
+DEFAULT_PLACEMENT = NAMESPACE
+#: The routed Worker: account-level always, and no one's binding target.
+DISPATCHER = "dispatcher"
 BINDINGS_BEGIN = "// registry: generated from each service.toml by `make registry`; do not edit"
 BINDINGS_END = "// registry: end"
 
@@ -39,7 +57,7 @@ _PUBLIC = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) /\S*$")
 _RATE_CLASS = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _HOST = re.compile(r"^[^\s/:]{1,253}$")
 ROLE_NAMES = ("user", "viewer")  # admin holds "*"
-_TOP_KEYS = {"name", "description", "gateway", "permissions", "roles", "dispatcher", "tables"}
+_TOP_KEYS = {"name", "description", "placement", "gateway", "permissions", "roles", "dispatcher", "tables"}
 _GATEWAY_KEYS = {"read", "write", "rate_class", "public"}
 #: The names db's own schema uses (workers/db/src/migrations.py: its tables, indexes, the search index and
 #: its shadow tables and triggers) and SQLite's: no service's table may take them. A test of db's holds
@@ -59,6 +77,9 @@ class Manifest:
     name: str
     folder: Path
     description: str = ""
+    #: `account` (an account-level Worker, reached through service bindings) or `namespace` (a script
+    #: of the dispatch namespace `dotdo-<env>`, reached through `DISPATCHER.get(name)`).
+    placement: str = DEFAULT_PLACEMENT
     #: None: not reachable through the gateway. Else `read`, `write` ("" = any authenticated
     #: caller), `rate_class`, `public` ("METHOD /path" reachable without a token).
     gateway: dict[str, Any] | None = None
@@ -69,14 +90,25 @@ class Manifest:
 
     @property
     def binding(self) -> str:
-        """The binding the gateway reaches it by: `order-history` -> `ORDER_HISTORY_SERVICE`."""
+        """The name of a service binding to it: `order-history` -> `ORDER_HISTORY_SERVICE`."""
         return self.name.replace("-", "_").upper() + "_SERVICE"
 
+    @property
+    def account_level(self) -> bool:
+        return self.placement == ACCOUNT
+
+    @property
+    def bound(self) -> bool:
+        """Whether other Workers reach it through a service binding: account-level, and not the dispatcher."""
+        return self.account_level and self.name != DISPATCHER
+
     def as_data(self) -> dict[str, Any]:
-        """The manifest as `shared/registry.py` holds it."""
-        data: dict[str, Any] = {"name": self.name, "description": self.description}
+        """The manifest as `shared/registry.py` holds it: `binding` only for a service reached by one."""
+        data: dict[str, Any] = {"name": self.name, "description": self.description, "placement": self.placement}
+        if self.bound:
+            data["binding"] = self.binding
         if self.gateway is not None:
-            data["gateway"] = self.gateway | {"binding": self.binding}
+            data["gateway"] = dict(self.gateway)
         data["permissions"] = dict(self.permissions)
         data["roles"] = {role: list(grants) for role, grants in self.roles.items()}
         data["aliases"] = list(self.aliases)
@@ -103,6 +135,11 @@ def read_manifest(path: Path) -> Manifest:
         raise fail(f"name must be lower-case words joined by '-' (1-40 characters), not {name!r}")
     if name != path.parent.name:
         raise fail(f"name {name!r} differs from its folder {path.parent.name!r}")
+    placement = raw.get("placement", DEFAULT_PLACEMENT)
+    if placement not in PLACEMENTS:
+        raise fail(f"placement is {' or '.join(repr(p) for p in PLACEMENTS)}, not {placement!r}")
+    if name == DISPATCHER and placement != ACCOUNT:
+        raise fail(f"the dispatcher is the routed Worker: its placement is {ACCOUNT!r}")
     gateway = raw.get("gateway")
     if gateway is not None:
         if not isinstance(gateway, dict) or set(gateway) - _GATEWAY_KEYS:
@@ -149,6 +186,7 @@ def read_manifest(path: Path) -> Manifest:
         name=name,
         folder=path.parent,
         description=description,
+        placement=placement,
         gateway=gateway,
         permissions=dict(permissions),
         roles={role: list(grants) for role, grants in roles.items()},
@@ -205,7 +243,9 @@ def render_registry(manifests: list[Manifest]) -> str:
         "# ruff: noqa: E501\n"
         '"""Every service\'s manifest (`service.toml`), as data. Generated by `make registry`: do not edit.\n\n'
         "Read by the gateway (its routing table), `shared.permissions` (the roles), the dispatcher\n"
-        "(host aliases) and db (the tables services keep in it). A test fails while this file and the\n"
+        "(host aliases) and db (the tables services keep in it). `placement` says where a service lives on\n"
+        "Cloudflare; `binding`, present for the account-level ones, is the service binding that reaches it\n"
+        "(the others are reached through the dispatch namespace). A test fails while this file and the\n"
         "manifests disagree.\n"
         '"""\n\n'
         "from typing import Any\n\n"
@@ -232,9 +272,19 @@ def python_literal(value: Any, indent: str = "") -> str:
     raise ManifestError(f"cannot write {type(value).__name__} into the registry")
 
 
-def render_gateway_bindings(text: str, manifests: list[Manifest]) -> str:
-    """The gateway's wrangler.jsonc with the lines between every pair of registry markers regenerated."""
-    bindings = [m for m in sorted(manifests, key=lambda m: m.binding) if m.gateway is not None]
+def gateway_bindings(manifests: list[Manifest]) -> list[Manifest]:
+    """The services the gateway reaches through a service binding: account-level, with a `[gateway]` table."""
+    return sorted((m for m in manifests if m.bound and m.gateway is not None), key=lambda m: m.binding)
+
+
+def dispatcher_bindings(manifests: list[Manifest]) -> list[Manifest]:
+    """The services the dispatcher reaches through a service binding: every account-level one but itself."""
+    return sorted((m for m in manifests if m.bound), key=lambda m: m.binding)
+
+
+def render_bindings(text: str, bound: list[Manifest], where: Path | str) -> str:
+    """A wrangler.jsonc (`where`, for messages) with the lines between every pair of registry markers
+    replaced by one service binding per manifest of `bound`."""
     lines = text.splitlines(keepends=True)
     out: list[str] = []
     inside = False
@@ -243,36 +293,101 @@ def render_gateway_bindings(text: str, manifests: list[Manifest]) -> str:
         stripped = line.strip()
         if stripped == BINDINGS_BEGIN:
             if inside:
-                raise ManifestError(f"{GATEWAY_CONFIG}: a registry marker is not closed")
+                raise ManifestError(f"{where}: a registry marker is not closed")
             inside, found = True, found + 1
             out.append(line)
             indent = line[: len(line) - len(line.lstrip())]
-            out += [f'{indent}{{ "binding": "{m.binding}", "service": "{m.name}" }},\n' for m in bindings]
+            out += [f'{indent}{{ "binding": "{m.binding}", "service": "{m.name}" }},\n' for m in bound]
             continue
         if stripped == BINDINGS_END:
             if not inside:
-                raise ManifestError(f"{GATEWAY_CONFIG}: '{BINDINGS_END}' without its beginning")
+                raise ManifestError(f"{where}: '{BINDINGS_END}' without its beginning")
             inside = False
         elif inside:
             continue
         out.append(line)
     if inside:
-        raise ManifestError(f"{GATEWAY_CONFIG}: a registry marker is not closed")
+        raise ManifestError(f"{where}: a registry marker is not closed")
     if not found:
-        raise ManifestError(f"{GATEWAY_CONFIG}: no '{BINDINGS_BEGIN}' marker in its services")
+        raise ManifestError(f"{where}: no '{BINDINGS_BEGIN}' marker in its services")
     result = "".join(out)
     jsonc.loads(result)  # still valid JSONC
     return result
+
+
+def render_gateway_bindings(text: str, manifests: list[Manifest]) -> str:
+    """The gateway's wrangler.jsonc with its generated service bindings (`gateway_bindings`)."""
+    return render_bindings(text, gateway_bindings(manifests), GATEWAY_CONFIG)
+
+
+def render_dispatcher_bindings(text: str, manifests: list[Manifest]) -> str:
+    """The dispatcher's wrangler.jsonc with its generated service bindings (`dispatcher_bindings`)."""
+    return render_bindings(text, dispatcher_bindings(manifests), DISPATCHER_CONFIG)
 
 
 def generated_files(root: Path) -> dict[Path, str]:
     """Each generated file and the text it should have."""
     manifests = read_manifests(root)
     files = {root / REGISTRY: render_registry(manifests)}
-    gateway = root / GATEWAY_CONFIG
-    if gateway.is_file():
-        files[gateway] = render_gateway_bindings(gateway.read_text(encoding="utf-8"), manifests)
+    for config, render in ((GATEWAY_CONFIG, render_gateway_bindings), (DISPATCHER_CONFIG, render_dispatcher_bindings)):
+        if (root / config).is_file():
+            files[root / config] = render((root / config).read_text(encoding="utf-8"), manifests)
     return files
+
+
+def account_level(root: Path) -> list[str]:
+    """The names of the account-level services (the dispatcher among them), from their manifests."""
+    return [m.name for m in read_manifests(root) if m.account_level]
+
+
+def declared_placement(config: Path) -> str | None:
+    """The placement the manifest beside a worker's `wrangler.jsonc` declares (`config`: that file or its
+    folder); None when the worker has no manifest that can be read. Lenient: for the local runtime,
+    which must not fail on a manifest `make registry` would refuse."""
+    folder = config if config.is_dir() else config.parent
+    try:
+        raw = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    placement = raw.get("placement", DEFAULT_PLACEMENT)
+    return placement if placement in PLACEMENTS else None
+
+
+def worker_configs(root: Path) -> list[Path]:
+    """Every worker's `wrangler.jsonc`: the dispatcher's and those under `workers/`."""
+    found = [root / DISPATCHER_CONFIG, *sorted((root / "workers").glob("*/wrangler.jsonc"))]
+    return [p for p in found if p.is_file()]
+
+
+def binding_problems(root: Path) -> list[str]:
+    """Service bindings that cannot work on Cloudflare: any, in any environment of any worker's
+    wrangler.jsonc, that names a namespace service (by its name, or `<name>-<environment>`). A
+    namespace script is reached through a `dispatch_namespaces` binding instead."""
+    in_namespace = {m.name for m in read_manifests(root) if not m.account_level}
+    problems = []
+    for path in worker_configs(root):
+        try:
+            raw = jsonc.load(path)
+        except (OSError, jsonc.JSONCError) as exc:
+            raise ManifestError(f"{path}: {exc}") from None
+        if not isinstance(raw, dict):
+            continue
+        blocks: list[tuple[str | None, Any]] = [(None, raw)]
+        blocks += [(env, block) for env, block in (raw.get("env") or {}).items() if isinstance(block, dict)]
+        for env, block in blocks:
+            for binding in block.get("services") or []:
+                target = binding.get("service") if isinstance(binding, dict) else None
+                if not isinstance(target, str):
+                    continue
+                name = target.removesuffix(f"-{env}") if env else target
+                if name in in_namespace:
+                    problems.append(
+                        f"{path.relative_to(root)} [{env or 'top'}]: service binding {binding.get('binding')!r} "
+                        f"names {target!r}, a service of the dispatch namespace; on Cloudflare a service binding "
+                        "can only name an account-level Worker (reach it with a dispatch_namespaces binding: "
+                        f"env.NAMESPACE.get({name!r}))"
+                    )
+    return problems
 
 
 def sync(root: Path, *, check: bool = False) -> list[Path]:
@@ -304,15 +419,17 @@ def main(argv: list[str] | None = None) -> int:
             print(describe(args.root))
             return 0
         changed = sync(args.root, check=args.check)
+        problems = binding_problems(args.root)
     except ManifestError as exc:
         print(f"registry: {exc}")
         return 2
     for path in changed:
         print(f"registry: {path.relative_to(args.root)} {'is out of date' if args.check else 'written'}")
+    for problem in problems:
+        print(f"registry: {problem}")
     if args.check and changed:
         print("registry: run `make registry` to regenerate from the manifests")
-        return 1
-    return 0
+    return 1 if problems or (args.check and changed) else 0
 
 
 if __name__ == "__main__":

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dotdo_dev import registry
 from dotdo_dev.cloudflare_api.app import CloudflareAPI
 from dotdo_dev.cloudflare_api.errors import CloudflareError
 from dotdo_dev.cloudflare_api.validation import DEFAULT_SIZE_LIMIT
 
-#: The platform's own workers: account-level on Cloudflare (docs/architecture.md, deployment topology).
-PLATFORM_WORKERS = ("dispatcher", "gateway", "auth", "db", "deploy")
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def platform_workers(root: Path | None = None) -> tuple[str, ...]:
+    """The platform's own workers: account-level on Cloudflare (docs/architecture.md, deployment topology),
+    i.e. every service whose manifest says `placement = "account"` (the dispatcher among them)."""
+    return tuple(registry.account_level(root or _REPO))
 
 
 def platform_scripts(root: Path) -> list[str]:
@@ -27,11 +33,24 @@ def platform_scripts(root: Path) -> list[str]:
     from dotdo_dev.config import load_local
 
     names = []
-    for worker in PLATFORM_WORKERS:
-        folder = root / worker if worker == "dispatcher" else root / "workers" / worker
-        if (folder / "wrangler.jsonc").is_file():
-            names.append(load_local(folder / "wrangler.jsonc").name)
+    for manifest in registry.read_manifests(root):
+        if manifest.account_level and (manifest.folder / "wrangler.jsonc").is_file():
+            names.append(load_local(manifest.folder / "wrangler.jsonc").name)
     return names
 
 
-__all__ = ["DEFAULT_SIZE_LIMIT", "PLATFORM_WORKERS", "CloudflareAPI", "CloudflareError", "platform_scripts"]
+def __getattr__(name: str) -> object:
+    # PLATFORM_WORKERS: read from the manifests when asked for, so that an edited manifest counts at once.
+    if name == "PLATFORM_WORKERS":
+        return platform_workers()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "DEFAULT_SIZE_LIMIT",
+    "PLATFORM_WORKERS",
+    "CloudflareAPI",
+    "CloudflareError",
+    "platform_scripts",
+    "platform_workers",
+]

@@ -9,7 +9,9 @@ use `__name__`-style placeholders: `__snake__` becomes the snake_case name.
 
 Nothing outside the new folder is edited by hand: the new manifest is read by `make registry`
 (`dotdo_dev.registry`), run at the end, which regenerates the platform's registry
-(`shared/registry.py`: gateway routes, roles) and the gateway's service bindings.
+(`shared/registry.py`: gateway routes, roles). A generated service lives in the dispatch namespace
+(`placement = "namespace"`): no service binding names it (on Cloudflare none could), the dispatcher
+and the gateway reach it through their `dispatch_namespaces` bindings.
 """
 
 from __future__ import annotations
@@ -145,5 +147,5 @@ def create_service(root: Path, *, name: str, kind: str = "domain", description: 
         render(root / "templates" / BASE, staging, context)  # what every service has ...
         render(root / "templates" / kind, staging, context)  # ... and what this type adds or replaces
         staging.rename(target)
-    registry.sync(root)  # the gateway's routes and bindings, the roles: from the new manifest
+    registry.sync(root)  # the gateway's routes, the roles: from the new manifest
     return target

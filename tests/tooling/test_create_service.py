@@ -42,6 +42,7 @@ def test_generated_files_and_registration(generated):
     manifest = registry.read_manifest(service / "service.toml")
     assert (manifest.name, manifest.description) == ("order-history", "Orders, kept forever.")
     assert manifest.roles == {"user": ["order-history:read", "order-history:write"], "viewer": ["order-history:read"]}
+    assert manifest.placement == "namespace"  # a script of the dispatch namespace dotdo-<env>
     assert "class Default(WorkerEntrypoint)" in (service / "src" / "entry.py").read_text()
     assert "order_history_get_item" in (service / "src" / "operations.py").read_text()
     assert registry.sync(repo, check=True) == []  # the registries already include it
@@ -99,7 +100,7 @@ async def test_generated_service_is_served_through_the_dispatcher(generated, tmp
         admin = {"authorization": f"Bearer {admin_key}"}
         created = await http.post("/api/order-history/items", json={"name": "first"}, headers=admin)
         assert created.status_code == 201
-        # and through the gateway, which create-service bound to it
+        # and through the gateway, which reaches it in the dispatch namespace (no service binding names it)
         via_gateway = await http.get("/order-history/items", headers=admin | {"Host": "gateway.do"})
         assert via_gateway.status_code == 200
         assert [i["name"] for i in via_gateway.json()["data"]] == ["first"]
@@ -134,17 +135,21 @@ def test_invalid_names_are_rejected(tmp_path, name, message):
     assert sorted((repo / "workers").iterdir()) == before
 
 
-def test_the_gateway_is_bound_to_the_new_service_in_every_environment(generated):
+def test_the_new_service_is_reached_through_the_namespace_and_bound_by_no_one(generated):
     from dotdo_dev.config import load_worker
 
     repo, _ = generated
-    gateway = repo / "workers" / "gateway"
-    for environment in (None, "staging", "development"):
-        services = {s.binding: s.service for s in load_worker(gateway, environment=environment).services}
-        assert services["ORDER_HISTORY_SERVICE"] == "order-history"
-    text = (gateway / "wrangler.jsonc").read_text()
-    assert text.count(registry.BINDINGS_BEGIN) == 3  # the markers stay for the next one
-    assert text.count('"ORDER_HISTORY_SERVICE"') == 3
+    for folder in (repo / "workers" / "gateway", repo / "dispatcher"):
+        for environment in (None, "staging", "development"):
+            config = load_worker(folder, environment=environment)
+            assert "order-history" not in {s.service for s in config.services}, (folder, environment)
+            assert config.dispatch_namespaces  # how it is reached instead
+        text = (folder / "wrangler.jsonc").read_text()
+        assert text.count(registry.BINDINGS_BEGIN) == 3  # the markers stay for the next account-level service
+        assert "ORDER_HISTORY_SERVICE" not in text
+    assert registry.binding_problems(repo) == []
+    entry = registry.read_manifest(repo / "workers" / "order-history" / "service.toml").as_data()
+    assert (entry["placement"], "binding" in entry) == ("namespace", False)
 
 
 def test_refuses_to_overwrite_and_unknown_types(generated):
@@ -185,7 +190,7 @@ def test_only_the_new_folder_and_the_generated_registries_change(tmp_path):
     after = _tree(repo)
     changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
     outside = {path for path in changed if not path.startswith("workers/invoices/")}
-    assert outside == {"shared/registry.py", "workers/gateway/wrangler.jsonc"}
+    assert outside == {"shared/registry.py"}  # a namespace service: no wrangler.jsonc binds it
     assert all(path in after for path in changed)  # nothing removed
 
 

@@ -40,7 +40,8 @@ def test_the_registry_is_the_manifests_as_data():
     from shared.registry import SERVICES
 
     assert set(SERVICES) == {m.name for m in registry.read_manifests(ROOT)}
-    assert SERVICES["db"]["gateway"]["binding"] == "DB_SERVICE"
+    assert SERVICES["db"]["binding"] == "DB_SERVICE"
+    assert "binding" not in SERVICES["db"]["gateway"]
     assert "database.do" in SERVICES["db"]["aliases"]
     assert "gateway" not in SERVICES["gateway"]  # the gateway is not behind itself
 
@@ -57,12 +58,103 @@ def test_roles_and_routes_and_aliases_come_from_the_manifests():
     assert granted <= defined  # nothing is granted that no service defines
 
 
-def test_the_gateway_is_bound_to_every_service_with_a_gateway_table_in_every_environment():
-    expected = {m.binding: m.name for m in registry.read_manifests(ROOT) if m.gateway is not None}
+def test_the_gateway_is_bound_to_every_account_level_service_with_a_gateway_table_in_every_environment():
+    manifests = registry.read_manifests(ROOT)
+    expected = {m.binding: m.name for m in manifests if m.gateway is not None and m.account_level}
+    assert expected == {"AUTH_SERVICE": "auth", "DB_SERVICE": "db", "DEPLOY_SERVICE": "deploy"}
     gateway = ROOT / "workers" / "gateway"
     for environment in (None, "staging", "development"):
         bound = {s.binding: s.service for s in load_worker(gateway, environment=environment).services}
         assert bound == expected, environment
+
+
+def test_the_dispatcher_is_bound_to_every_account_level_service_but_itself_in_every_environment():
+    expected = {"AUTH_SERVICE": "auth", "DB_SERVICE": "db", "DEPLOY_SERVICE": "deploy", "GATEWAY_SERVICE": "gateway"}
+    for environment in (None, "staging", "development"):
+        config = load_worker(ROOT / "dispatcher", environment=environment)
+        assert {s.binding: s.service for s in config.services} == expected, environment
+
+
+def test_placement_says_where_each_service_lives():
+    from shared.registry import SERVICES
+
+    placements = {m.name: m.placement for m in registry.read_manifests(ROOT)}
+    for name in ("dispatcher", "gateway", "auth", "db", "deploy"):
+        assert placements[name] == "account", name
+    assert {name for name, p in placements.items() if p == "account"} == set(registry.account_level(ROOT))
+    for name, service in SERVICES.items():
+        assert service["placement"] == placements[name]
+        # a binding reaches the account-level ones only, and no one binds the dispatcher
+        assert ("binding" in service) is (placements[name] == "account" and name != "dispatcher"), name
+
+
+def test_a_manifest_without_placement_is_a_namespace_service(tmp_path):
+    path = tmp_path / "orders" / "service.toml"
+    path.parent.mkdir()
+    path.write_text('name = "orders"\n[gateway]\n')
+    manifest = registry.read_manifest(path)
+    assert (manifest.placement, manifest.account_level) == ("namespace", False)
+    assert "binding" not in manifest.as_data()
+    path.write_text('name = "orders"\nplacement = "account"\n[gateway]\n')
+    assert registry.read_manifest(path).as_data()["binding"] == "ORDERS_SERVICE"
+
+
+def test_namespace_services_get_no_generated_binding(tmp_path):
+    repo = _mini_repo(tmp_path)
+    (repo / "workers" / "billing").mkdir()
+    (repo / "workers" / "billing" / "service.toml").write_text('name = "billing"\nplacement = "account"\n[gateway]\n')
+    registry.sync(repo)
+    bound = jsonc.load(repo / "workers" / "gateway" / "wrangler.jsonc")["services"]
+    assert bound == [{"binding": "BILLING_SERVICE", "service": "billing"}]  # orders: in the namespace
+    services = ast.literal_eval(
+        (repo / "shared" / "registry.py").read_text().split("SERVICES: dict[str, dict[str, Any]] = ", 1)[1]
+    )
+    assert services["orders"]["placement"] == "namespace"
+    assert "binding" not in services["orders"]
+
+
+def test_the_declared_placement_is_read_leniently_beside_a_config(tmp_path):
+    assert registry.declared_placement(ROOT / "workers" / "db" / "wrangler.jsonc") == "account"
+    assert registry.declared_placement(ROOT / "dispatcher") == "account"
+    assert registry.declared_placement(ROOT / "tests" / "fixtures" / "workers" / "callee" / "wrangler.jsonc") is None
+    worker = tmp_path / "orders"
+    worker.mkdir()
+    (worker / "service.toml").write_text('name = "orders"\n')
+    assert registry.declared_placement(worker / "wrangler.jsonc") == "namespace"
+    (worker / "service.toml").write_text('name = "orders"\nplacement = "moon"\n')
+    assert registry.declared_placement(worker / "wrangler.jsonc") is None
+    (worker / "service.toml").write_text("not = toml = at all")
+    assert registry.declared_placement(worker / "wrangler.jsonc") is None
+
+
+def test_no_worker_binds_a_namespace_service():
+    # On Cloudflare a service binding can only name an account-level Worker (docs/architecture.md).
+    assert registry.binding_problems(ROOT) == []
+
+
+def test_a_service_binding_to_a_namespace_service_is_a_problem_in_any_environment(tmp_path):
+    repo = _mini_repo(tmp_path)
+    billing = repo / "workers" / "billing"
+    billing.mkdir()
+    (billing / "service.toml").write_text('name = "billing"\n')
+    (billing / "wrangler.jsonc").write_text(
+        '{"name": "billing", "services": [{"binding": "AUTH_SERVICE", "service": "auth"}],\n'
+        ' "env": {"staging": {"services": [{"binding": "ORDERS", "service": "orders-staging"}]}}}\n'
+    )
+    (problem,) = registry.binding_problems(repo)
+    assert problem.startswith(
+        "workers/billing/wrangler.jsonc [staging]: service binding 'ORDERS' names 'orders-staging'"
+    )
+    assert "can only name an account-level Worker" in problem
+    result = subprocess.run(
+        [sys.executable, "-m", "dotdo_dev.registry", "--check", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "service binding 'ORDERS'" in result.stdout
 
 
 def test_the_generated_python_is_exactly_the_data(tmp_path):
@@ -76,7 +168,9 @@ def test_the_binding_lines_are_rewritten_between_the_markers_and_nothing_else():
         '    { "binding": "OLD_SERVICE", "service": "old" },\n    ' + registry.BINDINGS_END + "\n"
         '    { "binding": "MINE", "service": "kept" },\n  ],\n}\n'
     )
-    manifest = registry.Manifest(name="orders", folder=Path("workers/orders"), gateway={"read": "orders:read"})
+    manifest = registry.Manifest(
+        name="orders", folder=Path("workers/orders"), placement="account", gateway={"read": "orders:read"}
+    )
     out = registry.render_gateway_bindings(text, [manifest])
     assert "OLD_SERVICE" not in out
     assert "// a comment that stays" in out
@@ -104,6 +198,8 @@ def test_the_binding_lines_are_rewritten_between_the_markers_and_nothing_else():
         ('name = "orders"\n[permissions]\n"orders:read" = "x"\n[roles]\nadmin = ["orders:read"]', "built-in roles"),
         ('name = "orders"\n[dispatcher]\naliases = ["a b"]', "host names"),
         ('name = "orders"\nname = "twice"', "orders/service.toml"),  # not TOML
+        ('name = "orders"\nplacement = "edge"', "placement is 'account' or 'namespace', not 'edge'"),
+        ('name = "orders"\nplacement = 1', "placement is"),
     ],
 )
 def test_a_bad_manifest_is_refused_naming_its_file(tmp_path, text, message):
@@ -112,6 +208,18 @@ def test_a_bad_manifest_is_refused_naming_its_file(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(registry.ManifestError, match=message):
         registry.read_manifest(path)
+
+
+def test_the_dispatcher_is_account_level_always(tmp_path):
+    path = tmp_path / "dispatcher" / "service.toml"
+    path.parent.mkdir()
+    path.write_text('name = "dispatcher"\n')
+    with pytest.raises(registry.ManifestError, match="the dispatcher is the routed Worker"):
+        registry.read_manifest(path)
+    path.write_text('name = "dispatcher"\nplacement = "account"\n')
+    manifest = registry.read_manifest(path)
+    assert manifest.account_level
+    assert not manifest.bound  # no one's binding target
 
 
 def test_two_services_cannot_claim_the_same_permission_alias_or_name(tmp_path):

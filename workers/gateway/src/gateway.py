@@ -4,6 +4,10 @@
     principal, or of the client IP when anonymous (429)  ->  db:read / db:write (403)  ->
     env.DB_SERVICE.fetch(/things) with the request id and the verified principal
 
+An account-level service is reached through its service binding; a service of the dispatch
+namespace through `env.NAMESPACE.get(name)` (routing.py). A namespace script that is not there is
+404 `SERVICE_NOT_DEPLOYED`, as at the dispatcher.
+
 The principal goes downstream in `X-Dotdo-Principal` (JSON). Clients cannot set it: the dispatcher
 drops every `x-dotdo-*` header of a request from outside and so does the gateway, so a service
 (`shared.middleware.AuthenticationMiddleware`) trusts it as the gateway's word.
@@ -92,13 +96,27 @@ async def forward(request: Request, ctx: Context, binding: Any, path: str, princ
     return await binding.fetch(Request(target, method=method, headers=headers, body=body or None))
 
 
+def upstream(env: Any, route: routing.Route) -> Any | None:
+    """What reaches the route's service (has `fetch`): its service binding, or the dispatch namespace's
+    worker of that name; None when the binding it needs is absent."""
+    if route.binding is not None:
+        return getattr(env, route.binding, None)
+    namespace = getattr(env, routing.NAMESPACE, None)
+    return None if namespace is None else namespace.get(route.name)
+
+
+def not_deployed(exc: Exception) -> bool:
+    """Whether a dispatch namespace's `get(name)` failed because no script of that name is in it."""
+    return "Worker not found" in str(exc)
+
+
 async def handle(request: Request, ctx: Context) -> Response:
     """The gateway's whole path for one request (everything but /health)."""
     found = routing.match(urlsplit(request.url).path)
     if found is None:
         raise NotFound("No service is routed here: use /<service>/...", code="ROUTE_NOT_FOUND")
     route, path = found
-    binding = getattr(ctx.env, route.binding, None)
+    binding = upstream(ctx.env, route)
     if binding is None:
         raise NotFound(f"The {route.name} service is not available here", code="SERVICE_NOT_BOUND")
     limit, window = limits(ctx.env, route.rate_class)
@@ -121,6 +139,9 @@ async def handle(request: Request, ctx: Context) -> Response:
     except Exception as exc:
         text = str(exc)
         print(json.dumps({"type": "upstream_error", "service": route.name, "request_id": ctx.request_id}))
+        if route.in_namespace and not_deployed(exc):
+            message, details = f"The {route.name} service is not deployed", {"service": route.name}
+            raise NotFound(message, code="SERVICE_NOT_DEPLOYED", details=details) from None
         if "not running" in text or "not found" in text.lower():
             raise AppError(f"The {route.name} service is unavailable", code="SERVICE_UNAVAILABLE", status=503) from None
         raise AppError(f"The {route.name} service failed", code="UPSTREAM_ERROR", status=502) from None

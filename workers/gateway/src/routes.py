@@ -1,4 +1,4 @@
-"""The gateway's HTTP face: `/health` (with `?deep=1` each bound service's), and every other path routed.
+"""The gateway's HTTP face: `/health` (with `?deep=1` each routed service's), and every other path routed.
 
 Middleware, outermost first: CORS (preflights answered before anything else), request id, access
 log (one JSON line per request, with principal and request id), errors (envelopes, no internals).
@@ -48,24 +48,28 @@ router.use(ErrorMiddleware(SERVICE))
 async def health(request: Request, ctx: Context) -> Any:
     result: dict[str, Any] = {"service": SERVICE, "status": "ok", "version": VERSION}
     if query_of(request).get("deep") in ("1", "true"):
-        bound = {name: r for name, r in routing.ROUTES.items() if getattr(ctx.env, r.binding, None) is not None}
-        checks = await asyncio.gather(*(_service_health(ctx, r) for r in bound.values()))
-        result["services"] = dict(zip(bound, checks, strict=True))
-        if any(c["status"] != "ok" for c in checks):
+        reachable = {name: (r, gateway.upstream(ctx.env, r)) for name, r in routing.ROUTES.items()}
+        reachable = {name: pair for name, pair in reachable.items() if pair[1] is not None}
+        checks = await asyncio.gather(*(_service_health(ctx, r, up) for r, up in reachable.values()))
+        result["services"] = dict(zip(reachable, checks, strict=True))
+        # A namespace service of the registry that is not deployed in this environment is reported, and is
+        # no fault of the gateway's.
+        if any(c["status"] not in ("ok", "not_deployed") for c in checks):
             result["status"] = "degraded"
     return result
 
 
-async def _service_health(ctx: Context, route: routing.Route) -> dict[str, Any]:
-    binding = getattr(ctx.env, route.binding)
+async def _service_health(ctx: Context, route: routing.Route, upstream: Any) -> dict[str, Any]:
     reply = None
     try:
         reply = await asyncio.wait_for(
-            binding.fetch("https://gateway.internal/health?deep=1", headers={"x-request-id": ctx.request_id}),
+            upstream.fetch("https://gateway.internal/health?deep=1", headers={"x-request-id": ctx.request_id}),
             HEALTH_TIMEOUT,
         )
         body = await asyncio.wait_for(reply.json(), HEALTH_TIMEOUT)
-    except Exception:
+    except Exception as exc:
+        if reply is None and route.in_namespace and gateway.not_deployed(exc):
+            return {"status": "not_deployed"}
         if reply is None or reply.status == 200:
             return {"status": "unreachable"}
         body = None  # an error answer that is not JSON

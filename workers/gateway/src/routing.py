@@ -1,12 +1,16 @@
-"""The gateway's routing table: path prefix -> service binding, and what each route needs.
+"""The gateway's routing table: path prefix -> service, and what each route needs.
 
-    /db/things  ->  env.DB_SERVICE, path /things, reads need db:read, writes db:write
+    /db/things      ->  env.DB_SERVICE, path /things, reads need db:read, writes db:write
+    /orders/items   ->  env.NAMESPACE.get("orders"), path /items, orders:read / orders:write
 
 The table comes from the services' manifests (`[gateway]` in each `service.toml`, gathered in
-shared/registry.py by `make registry`): nothing here names a service. A prefix without a manifest
-but bound by convention (`/order-history/...` -> `ORDER_HISTORY_SERVICE`) is routed the same way,
-with `<name>:read` / `<name>:write`. The prefix is stripped: a service sees the same path through the
-gateway as through `<svc>.do`.
+shared/registry.py by `make registry`): nothing here names a service. Where a service lives decides
+how it is reached (docs/architecture.md, deployment topology): an account-level one (`placement =
+"account"`: db, auth, deploy) through its service binding, the registry's `binding`; any other
+through the dispatch namespace bound as `NAMESPACE`, the only way to reach a script there. A prefix
+without a manifest (a service deployed into the namespace after this gateway was) is routed the same
+way as a namespace service, with `<name>:read` / `<name>:write`. The prefix is stripped: a service
+sees the same path through the gateway as through `<svc>.do`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from dataclasses import dataclass, field
 from shared.registry import SERVICES
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The dispatch namespace binding (`dispatch_namespaces` in wrangler.jsonc: dotdo-<env>).
+NAMESPACE = "NAMESPACE"
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
@@ -25,7 +31,9 @@ class Route:
     """One service behind the gateway."""
 
     name: str
-    binding: str
+    #: The service binding that reaches it (an account-level service), or None: a script of the dispatch
+    #: namespace, reached through `env.NAMESPACE.get(name)`.
+    binding: str | None
     #: Permission for reads and for writes; None: any authenticated caller (the service decides).
     read: str | None
     write: str | None
@@ -33,6 +41,10 @@ class Route:
     rate_class: str = "default"
     #: (method, path) pairs reachable without a token: the service checks them itself.
     public: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+
+    @property
+    def in_namespace(self) -> bool:
+        return self.binding is None
 
     def is_public(self, method: str, path: str) -> bool:
         return (method, path) in self.public or (method == "HEAD" and ("GET", path) in self.public)
@@ -45,18 +57,19 @@ class Route:
         return self.write
 
 
-def _service(name: str, *, read: str | None = None, write: str | None = None, **kwargs) -> Route:
-    binding = name.replace("-", "_").upper() + "_SERVICE"
-    return Route(name, binding, read or f"{name}:read", write or f"{name}:write", **kwargs)
+def _namespace_service(name: str) -> Route:
+    """A service without a manifest here: a script of the dispatch namespace, by convention."""
+    return Route(name, None, f"{name}:read", f"{name}:write")
 
 
 def route_of(service: dict) -> Route:
-    """The route of a service as its manifest describes it (an entry of shared/registry.py with `gateway`)."""
+    """The route of a service as its manifest describes it (an entry of shared/registry.py with `gateway`):
+    through its `binding` when it has one (account-level), else through the dispatch namespace."""
     gateway = service["gateway"]
     public = frozenset(tuple(entry.split(" ", 1)) for entry in gateway["public"])
     return Route(
         service["name"],
-        gateway["binding"],
+        service.get("binding"),
         gateway["read"] or None,  # "": any authenticated caller, the service checks each operation
         gateway["write"] or None,
         rate_class=gateway["rate_class"],
@@ -66,6 +79,8 @@ def route_of(service: dict) -> Route:
 
 #: Every service whose manifest (`service.toml`) has a `[gateway]` table (shared/registry.py).
 ROUTES: dict[str, Route] = {name: route_of(s) for name, s in SERVICES.items() if "gateway" in s}
+#: Services whose manifest has no `[gateway]` table (the gateway itself, the dispatcher): never routed.
+NOT_ROUTED: frozenset[str] = frozenset(name for name, s in SERVICES.items() if "gateway" not in s)
 
 
 def match(path: str) -> tuple[Route, str] | None:
@@ -75,7 +90,7 @@ def match(path: str) -> tuple[Route, str] | None:
         return None
     route = ROUTES.get(first)
     if route is None:
-        if not _NAME.fullmatch(first) or len(first) > 40:
+        if not _NAME.fullmatch(first) or len(first) > 40 or first in NOT_ROUTED:
             return None
-        route = _service(first)  # a generated service, bound by convention
+        route = _namespace_service(first)  # not in the registry: looked for in the dispatch namespace
     return route, "/" + rest

@@ -123,8 +123,9 @@ async def test_a_services_mcp_endpoint_is_open_to_its_read_permission_and_no_les
 
 async def test_a_manifests_own_permissions_are_what_the_gateway_asks_for(gateway, mcp, clock, monkeypatch):
     # as the mcp service's manifest will say: [gateway] read = "mcp:use", write = "mcp:use"
-    table = {"read": "mcp:use", "write": "mcp:use", "rate_class": "default", "public": [], "binding": "MCP_SERVICE"}
-    monkeypatch.setitem(routing.ROUTES, "mcp", routing.route_of({"name": "mcp", "gateway": table}))
+    table = {"read": "mcp:use", "write": "mcp:use", "rate_class": "default", "public": []}
+    entry = {"name": "mcp", "placement": "account", "binding": "MCP_SERVICE", "gateway": table}
+    monkeypatch.setitem(routing.ROUTES, "mcp", routing.route_of(entry))
     for method, body in (("GET", None), ("POST", "{}")):
         refused = await gateway.fetch("/mcp/tools", method=method, body=body, headers=bearer("writer"))
         assert refused.status == 403, method

@@ -1,7 +1,8 @@
 """The gateway in-process: what reaches a service, and what the client gets when a service fails.
 
-Services are stand-ins here (a recording fetcher); auth answers like the auth service. The rate
-limiter is the real Durable Object on the local runtime. tests/e2e runs the real services.
+Services are stand-ins here (a recording fetcher); auth answers like the auth service; the dispatch
+namespace is a stand-in that holds the scripts it is given and fails like Cloudflare's for the rest.
+The rate limiter is the real Durable Object on the local runtime. tests/e2e runs the real services.
 """
 
 import json
@@ -29,6 +30,15 @@ class Auth:
         return dict(PRINCIPAL)
 
 
+class Admin:
+    """Like Auth, with a principal that holds every permission."""
+
+    async def validate_token(self, token, request_id=None):
+        if token != "good":
+            raise rpc_error(Unauthorized("Invalid API key or token", code="INVALID_API_KEY"))
+        return dict(PRINCIPAL, id="usr_admin", permissions=["*"])
+
+
 class Recorder:
     """A service binding that records what it was sent and answers 200 with `data` (or raises `fail`)."""
 
@@ -46,16 +56,40 @@ class Recorder:
         return Response.json({"success": True, "data": self.data})
 
 
+class Namespace:
+    """Stands in for the dispatch namespace bound as NAMESPACE: `get(name)` of a script it does not hold
+    fails on use with "Worker not found", as Cloudflare's does."""
+
+    def __init__(self, scripts):
+        self.scripts = scripts
+        self.asked = []
+
+    def get(self, name, args=None, options=None):
+        self.asked.append(name)
+        if name in self.scripts:
+            return self.scripts[name]
+        return Recorder(fail=Exception(f"Worker not found: {name!r} in dispatch namespace 'dotdo-production'"))
+
+
 @pytest.fixture
 def db():
     return Recorder()
 
 
 @pytest.fixture
-def gateway(tmp_path, db):
-    return WorkerHarness(
-        ROOT, state_dir=tmp_path, bindings={"AUTH_SERVICE": Auth(), "DB_SERVICE": db}, host="gateway.do"
-    )
+def orders():
+    return Recorder(data={"orders": []})
+
+
+@pytest.fixture
+def namespace(orders):
+    return Namespace({"orders": orders})
+
+
+@pytest.fixture
+def gateway(tmp_path, db, namespace):
+    bindings = {"AUTH_SERVICE": Auth(), "DB_SERVICE": db, "NAMESPACE": namespace}
+    return WorkerHarness(ROOT, state_dir=tmp_path, bindings=bindings, host="gateway.do")
 
 
 GOOD = {"authorization": "Bearer good"}
@@ -95,18 +129,69 @@ async def test_a_service_that_is_not_running_is_a_503(tmp_path):
     assert (reply.status, (await reply.json())["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
 
 
-async def test_refusals_before_the_service(gateway, db):
+async def test_refusals_before_the_service(gateway, db, namespace):
     cases = [
         ("/db/things", {}, 401, "UNAUTHORIZED"),
         ("/db/things", {"authorization": "Bearer bad"}, 401, "INVALID_API_KEY"),
         ("/nowhere!/x", GOOD, 404, "ROUTE_NOT_FOUND"),
-        ("/queue/jobs", GOOD, 404, "SERVICE_NOT_BOUND"),
-        ("/billing/x", GOOD, 404, "SERVICE_NOT_BOUND"),  # no service of that name: nothing bound
+        ("/gateway/health", GOOD, 404, "ROUTE_NOT_FOUND"),  # not behind itself
+        ("/orders/items", {}, 401, "UNAUTHORIZED"),
+        ("/queue/jobs", GOOD, 403, "FORBIDDEN"),  # queue:read, which the principal lacks
     ]
     for path, headers, status, code in cases:
         reply = await gateway.fetch(path, headers=headers)
         assert (reply.status, (await reply.json())["error"]["code"]) == (status, code), path
     assert db.requests == []
+    assert namespace.scripts["orders"].requests == []
+
+
+async def test_a_namespace_service_is_reached_through_the_namespace_and_never_db_through_it(tmp_path, db, orders):
+    namespace = Namespace({"orders": orders})
+    admin = {"AUTH_SERVICE": Admin(), "DB_SERVICE": db, "NAMESPACE": namespace}
+    gateway = WorkerHarness(ROOT, state_dir=tmp_path, bindings=admin, host="gateway.do")
+    reply = await gateway.fetch("/orders/items?x=1", method="POST", body="{}", headers=GOOD)
+    assert reply.status == 200
+    assert (await reply.json())["data"] == {"orders": []}
+    method, url, headers, _ = orders.requests[0]
+    assert (method, url) == ("POST", "http://gateway.do/items?x=1")
+    assert json.loads(headers["x-dotdo-principal"])["id"] == "usr_admin"
+    assert (await gateway.fetch("/db/things", headers=GOOD)).status == 200
+    assert namespace.asked == ["orders"]  # db went through DB_SERVICE, not the namespace
+    assert len(db.requests) == 1
+
+
+async def test_a_service_missing_from_the_namespace_is_a_404_not_deployed(tmp_path, db):
+    namespace = Namespace({})
+    admin = {"AUTH_SERVICE": Admin(), "DB_SERVICE": db, "NAMESPACE": namespace}
+    gateway = WorkerHarness(ROOT, state_dir=tmp_path, bindings=admin, host="gateway.do")
+    reply = await gateway.fetch("/billing/x", headers=GOOD)
+    body = await reply.json()
+    assert (reply.status, body["error"]["code"]) == (404, "SERVICE_NOT_DEPLOYED")
+    assert body["error"]["details"] == {"service": "billing"}
+    assert "dotdo-production" not in json.dumps(body)
+    assert namespace.asked == ["billing"]
+
+
+async def test_a_namespace_service_without_the_namespace_binding_is_not_bound(tmp_path, db):
+    gateway = WorkerHarness(
+        ROOT,
+        state_dir=tmp_path,
+        bindings={"AUTH_SERVICE": Admin(), "DB_SERVICE": db, "NAMESPACE": None},
+        host="gateway.do",
+    )
+    reply = await gateway.fetch("/orders/items", headers=GOOD)
+    assert (reply.status, (await reply.json())["error"]["code"]) == (404, "SERVICE_NOT_BOUND")
+    assert (await gateway.fetch("/db/things", headers=GOOD)).status == 200  # account-level: its own binding
+
+
+def test_the_gateways_namespace_is_the_dispatchers_in_every_environment():
+    from dotdo_dev.config import load_worker
+
+    for environment in (None, "staging", "development"):
+        mine = load_worker(ROOT, environment=environment).dispatch_namespaces
+        theirs = load_worker(ROOT.parents[1] / "dispatcher", environment=environment).dispatch_namespaces
+        assert [(n.binding, n.namespace) for n in mine] == [("NAMESPACE", theirs[0].namespace)], environment
+        assert theirs[0].namespace == f"dotdo-{environment or 'production'}"
 
 
 async def test_health_is_public_and_deep_health_asks_each_bound_service(gateway, db):
@@ -116,6 +201,24 @@ async def test_health_is_public_and_deep_health_asks_each_bound_service(gateway,
     assert deep["services"]["db"] == {"status": "ok", "http_status": 200}
     assert deep["services"]["auth"] == {"status": "unreachable"}  # the stand-in has no fetch
     assert deep["status"] == "degraded"
+
+
+async def test_deep_health_asks_namespace_services_through_the_namespace(tmp_path, db, orders, monkeypatch):
+    import routing
+
+    table = {"read": "", "write": "", "rate_class": "default", "public": []}
+    for name in ("orders", "invoices"):  # as create-service's manifests say: placement "namespace"
+        entry = {"name": name, "placement": "namespace", "gateway": table}
+        monkeypatch.setitem(routing.ROUTES, name, routing.route_of(entry))
+    namespace = Namespace({"orders": orders})
+    ok = Answers(200, '{"success": true, "data": {}}')
+    bindings = {"AUTH_SERVICE": ok, "DB_SERVICE": db, "DEPLOY_SERVICE": ok, "NAMESPACE": namespace}
+    gateway = WorkerHarness(ROOT, state_dir=tmp_path, bindings=bindings, host="gateway.do")
+    deep = (await (await gateway.fetch("/health?deep=1")).json())["data"]
+    assert deep["services"]["orders"] == {"status": "ok", "http_status": 200}
+    assert deep["services"]["invoices"] == {"status": "not_deployed"}  # in the registry, not in the namespace
+    assert deep["status"] == "ok"  # a service not deployed here is no fault of the gateway's
+    assert sorted(namespace.asked) == ["invoices", "orders"]
 
 
 async def test_deep_health_passes_on_a_service_that_reports_itself_degraded(tmp_path):

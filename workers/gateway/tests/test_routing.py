@@ -8,10 +8,13 @@ import routing
 from shared.registry import SERVICES
 
 
-def manifest(name, **gateway):
+def manifest(name, placement="account", **gateway):
     """A registry entry as `make registry` writes it, for a service that is not in this repository."""
     table = {"read": f"{name}:read", "write": f"{name}:write", "rate_class": "default", "public": []} | gateway
-    return {"name": name, "gateway": table | {"binding": name.replace("-", "_").upper() + "_SERVICE"}}
+    entry = {"name": name, "placement": placement, "gateway": table}
+    if placement == "account":
+        entry["binding"] = name.replace("-", "_").upper() + "_SERVICE"
+    return entry
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +22,7 @@ def more_services(monkeypatch):
     """Two services whose manifests say more than the defaults: their own permissions, public paths."""
     monkeypatch.setitem(routing.ROUTES, "deploy", routing.route_of(manifest("deploy", read="deploy", write="deploy")))
     monkeypatch.setitem(routing.ROUTES, "email", routing.route_of(manifest("email", write="email:send")))
-    webhooks = manifest("webhooks", public=["POST /github", "POST /stripe"])
+    webhooks = manifest("webhooks", placement="namespace", public=["POST /github", "POST /stripe"])
     monkeypatch.setitem(routing.ROUTES, "webhooks", routing.route_of(webhooks))
 
 
@@ -53,10 +56,24 @@ def test_unroutable_paths(path):
     assert routing.match(path) is None
 
 
-def test_bindings_follow_the_service_names():
-    assert routing.match("/order-history/x")[0].binding == "ORDER_HISTORY_SERVICE"
+def test_account_level_services_go_by_their_binding_and_the_rest_through_the_namespace():
     assert {r.binding for r in routing.ROUTES.values()} >= {"DB_SERVICE", "AUTH_SERVICE", "DEPLOY_SERVICE"}
-    assert routing.ROUTES["db"].binding == SERVICES["db"]["gateway"]["binding"] == "DB_SERVICE"
+    assert routing.ROUTES["db"].binding == SERVICES["db"]["binding"] == "DB_SERVICE"
+    assert not routing.ROUTES["db"].in_namespace
+    for name, route in routing.ROUTES.items():
+        if name in SERVICES:  # the fixture's stand-ins aside: the registry says which is which
+            assert route.in_namespace is (SERVICES[name]["placement"] == "namespace"), name
+    # a generated service (placement "namespace") and a name no manifest here knows: no binding
+    assert routing.route_of(manifest("orders", placement="namespace")).binding is None
+    assert routing.match("/webhooks/x")[0].in_namespace
+    generated, _ = routing.match("/order-history/x")
+    assert (generated.binding, generated.in_namespace) == (None, True)
+
+
+def test_services_without_a_gateway_table_are_not_routed():
+    # the gateway is not behind itself, and the dispatcher routes, it is not routed to
+    assert routing.match("/gateway/health") is None
+    assert routing.match("/dispatcher/x") is None
 
 
 @pytest.mark.parametrize(
