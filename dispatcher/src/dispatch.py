@@ -1,11 +1,22 @@
-"""Forward a request to its user worker, or answer with an error envelope.
+"""Forward a request to its service's worker, or answer with an error envelope.
 
 Every request first spends one call of its client address's budget (`client_limit`): 429
 `RATE_LIMITED` with `Retry-After` once it is spent, before any routing, so no service sees it.
 
+Where the service lives decides how it is reached (docs/architecture.md, deployment topology; the
+registry's `placement`): an account-level service (gateway, auth, db, deploy) through its service
+binding (`GATEWAY_SERVICE`, `DB_SERVICE`, ...: generated into wrangler.jsonc by `make registry`),
+every other name through the dispatch namespace, `env.DISPATCHER.get(name)`. On Cloudflare neither
+can stand in for the other: a namespace's `get` finds only its own scripts, and a service binding
+can only name an account-level Worker.
+
 Errors: no route -> 404 `SERVICE_NOT_FOUND`; a script missing from the namespace -> 404
-`SERVICE_NOT_DEPLOYED`; an exception in the user worker -> 502 `WORKER_ERROR` (nothing of the
-exception reaches the client; it is logged with the request id).
+`SERVICE_NOT_DEPLOYED`, as is an account-level service whose worker is not running (locally, when
+`make dev` runs only some workers; on Cloudflare the dispatcher cannot be uploaded while a bound
+script is missing); an exception in the service's worker -> 502 `WORKER_ERROR` (nothing of the
+exception reaches the client; it is logged with the request id). A binding the dispatcher needs and
+does not have (`DISPATCHER`, the limiter, an account-level service's) -> 500 `CONFIGURATION_ERROR`:
+the generated config always has them, so their absence is the platform's fault, not the client's.
 """
 
 import json
@@ -17,11 +28,18 @@ import client_limit
 from routing import resolve
 from shared.envelope import error_response
 from shared.ids import new_request_id, valid_request_id
+from shared.registry import SERVICES
 
 # Headers a client must not choose: Cloudflare's version overrides, and the platform's own.
 STRIPPED_HEADERS = ("cloudflare-workers-version-overrides", "cloudflare-workers-version-key")
 STRIPPED_PREFIXES = ("x-dotdo-",)
 NO_BODY = ("GET", "HEAD")
+NAMESPACE = "DISPATCHER"
+#: The account-level services and the service binding of each (shared/registry.py, from the manifests).
+ACCOUNT_LEVEL: dict[str, str] = {name: s["binding"] for name, s in SERVICES.items() if "binding" in s}
+#: How a failed call says that its worker is not there: the namespace's "Worker not found" (and the SDK's
+#: "does not exist"), or the local platform's service binding to a worker it does not run.
+NOT_THERE = ("Worker not found", "does not exist", "not running on the local platform")
 
 
 def _request_id(request: Request) -> str:
@@ -66,7 +84,7 @@ async def _limit(request: Request, env, request_id: str) -> Response | None:
 
 
 async def dispatch(request: Request, env) -> Response:
-    """Route `request` into the dispatch namespace bound as `env.DISPATCHER`."""
+    """Route `request` to its service: an account-level one's binding, else the namespace `env.DISPATCHER`."""
     url = urlsplit(request.url)
     request_id = _request_id(request)
     refused = await _limit(request, env, request_id)
@@ -81,9 +99,10 @@ async def dispatch(request: Request, env) -> Response:
             request_id=request_id,
             details={"hint": "use <service>.do or /api/<service>/..."},
         )
-    namespace = getattr(env, "DISPATCHER", None)
-    if namespace is None:
-        _log("error", "no DISPATCHER binding", request_id=request_id)
+    binding = ACCOUNT_LEVEL.get(route.service, NAMESPACE)
+    bound = getattr(env, binding, None)
+    if bound is None:
+        _log("error", f"no {binding} binding", request_id=request_id, service=route.service)
         return error_response(
             "CONFIGURATION_ERROR", "The dispatcher is not configured", status=500, request_id=request_id
         )
@@ -93,11 +112,12 @@ async def dispatch(request: Request, env) -> Response:
     forwarded = Request(target, method=method, headers=_forward_headers(request, request_id), body=body)
     environment = getattr(env, "ENVIRONMENT", "production")
     try:
-        worker = namespace.get(route.service)
+        # an account-level service through its own binding; any other in the dispatch namespace
+        worker = bound if binding != NAMESPACE else bound.get(route.service)
         reply = await worker.fetch(forwarded.js_object)
     except Exception as exc:
         text = str(exc)
-        if "Worker not found" in text or "does not exist" in text:
+        if any(words in text for words in NOT_THERE):
             return error_response(
                 "SERVICE_NOT_DEPLOYED",
                 f"The {route.service} service is not deployed in {environment}",
@@ -107,7 +127,7 @@ async def dispatch(request: Request, env) -> Response:
             )
         _log(
             "error",
-            "user worker failed",
+            "service worker failed",
             request_id=request_id,
             service=route.service,
             error=f"{type(exc).__name__}: {exc}"[:500],
@@ -119,4 +139,5 @@ async def dispatch(request: Request, env) -> Response:
             request_id=request_id,
             details={"service": route.service},
         )
-    return Response(reply)
+    # A service binding (the SDK's wrapper) answers a Response already; a namespace's worker, a JS one.
+    return reply if isinstance(reply, Response) else Response(reply)

@@ -1,7 +1,8 @@
-"""The dispatcher: the one public front of the platform. Routes each request to a user worker.
+"""The dispatcher: the one public front of the platform. Routes each request to a service's worker.
 
 `<svc>.do`, `<svc>.staging.do`, `<svc>.dev.do` and `/api/<svc>/...` (prefix stripped) go to the
-script `<svc>` in the dispatch namespace of this deployment's ENVIRONMENT (`env.DISPATCHER`).
+service `<svc>`: an account-level one (gateway, auth, db, deploy) over its service binding, any other
+to the script `<svc>` in the dispatch namespace of this deployment's ENVIRONMENT (`env.DISPATCHER`).
 """
 
 from workers import WorkerEntrypoint

@@ -1,7 +1,7 @@
 """The front door's limit: every host and path spends the client address's budget before routing."""
 
 import pytest
-from test_dispatch import FakeNamespace, echo
+from test_dispatch import FakeNamespace, FakeService, echo
 from workers import Response
 
 import client_limit
@@ -43,16 +43,31 @@ def auth():
 
 
 @pytest.fixture
-def namespace(auth):
-    return FakeNamespace({"db": auth.db, "auth": echo, "gateway": echo, "orders": echo})
+def namespace():
+    return FakeNamespace({"orders": echo})
 
 
-def limited(root, tmp_path, namespace, clock, *, limit=LIMIT):
-    limiter = RateLimit(
-        RateLimitConfig(client_limit.LIMITER, "1001", limit, 60), counters=RateLimitCounters(), clock=clock
-    )
-    bindings = {"DISPATCHER": namespace, client_limit.LIMITER: limiter}
-    return WorkerHarness(root, state_dir=tmp_path, bindings=bindings, clock=clock)
+@pytest.fixture
+def services(auth):
+    """The account-level services' bindings: db.do is auth.db, the rest answer 200."""
+    return {
+        "DB_SERVICE": FakeService("db", auth.db),
+        "AUTH_SERVICE": FakeService("auth", echo),
+        "GATEWAY_SERVICE": FakeService("gateway", echo),
+        "DEPLOY_SERVICE": FakeService("deploy", echo),
+    }
+
+
+@pytest.fixture
+def limited(root, tmp_path, namespace, services, clock):
+    def make(*, limit=LIMIT):
+        limiter = RateLimit(
+            RateLimitConfig(client_limit.LIMITER, "1001", limit, 60), counters=RateLimitCounters(), clock=clock
+        )
+        bindings = {"DISPATCHER": namespace, client_limit.LIMITER: limiter, **services}
+        return WorkerHarness(root, state_dir=tmp_path, bindings=bindings, clock=clock)
+
+    return make
 
 
 def ip(address):
@@ -63,8 +78,8 @@ async def statuses(dispatcher, url, headers, times):
     return [(await dispatcher.fetch(url, headers=headers)).status for _ in range(times)]
 
 
-async def test_refused_with_a_429_envelope_and_retry_after_before_any_routing(root, tmp_path, namespace, clock):
-    dispatcher = limited(root, tmp_path, namespace, clock)
+async def test_refused_with_a_429_envelope_and_retry_after_before_any_routing(limited, namespace):
+    dispatcher = limited()
     assert await statuses(dispatcher, "http://orders.do/x", ip("203.0.113.7"), LIMIT) == [200] * LIMIT
     reached = len(namespace.seen)
     refused = await dispatcher.fetch("http://orders.do/x", headers=ip("203.0.113.7") | {"X-Request-ID": "trace-1"})
@@ -79,8 +94,8 @@ async def test_refused_with_a_429_envelope_and_retry_after_before_any_routing(ro
     assert len(namespace.seen) == reached  # the refused request reached no service
 
 
-async def test_every_host_and_path_spends_the_same_budget(root, tmp_path, namespace, clock):
-    dispatcher = limited(root, tmp_path, namespace, clock, limit=5)
+async def test_every_host_and_path_spends_the_same_budget(limited):
+    dispatcher = limited(limit=5)
     client = ip("198.51.100.20")
     urls = ["http://db.do/things", "http://auth.do/me", "http://do/api/orders/x", "http://do/", "http://example.com/"]
     first = [(await dispatcher.fetch(u, headers=client)).status for u in urls]
@@ -89,8 +104,8 @@ async def test_every_host_and_path_spends_the_same_budget(root, tmp_path, namesp
         assert (await dispatcher.fetch(url, headers=client)).status == 429
 
 
-async def test_refused_until_the_window_ends_then_admitted(root, tmp_path, namespace, clock):
-    dispatcher = limited(root, tmp_path, namespace, clock)
+async def test_refused_until_the_window_ends_then_admitted(limited, clock):
+    dispatcher = limited()
     client = ip("203.0.113.9")
     assert await statuses(dispatcher, "http://orders.do/", client, LIMIT + 1) == [200] * LIMIT + [429]
     clock.now = WINDOW_START + 59.9
@@ -99,15 +114,15 @@ async def test_refused_until_the_window_ends_then_admitted(root, tmp_path, names
     assert await statuses(dispatcher, "http://orders.do/", client, LIMIT + 1) == [200] * LIMIT + [429]
 
 
-async def test_addresses_are_independent(root, tmp_path, namespace, clock):
-    dispatcher = limited(root, tmp_path, namespace, clock, limit=1)
+async def test_addresses_are_independent(limited):
+    dispatcher = limited(limit=1)
     assert await statuses(dispatcher, "http://orders.do/", ip("203.0.113.1"), 2) == [200, 429]
     assert await statuses(dispatcher, "http://orders.do/", ip("203.0.113.2"), 1) == [200]
     assert await statuses(dispatcher, "http://orders.do/", ip("2001:db8::1"), 1) == [200]
 
 
-async def test_requests_without_an_address_share_the_bucket_unknown(root, tmp_path, namespace, clock):
-    dispatcher = limited(root, tmp_path, namespace, clock, limit=2)
+async def test_requests_without_an_address_share_the_bucket_unknown(limited):
+    dispatcher = limited(limit=2)
     assert await statuses(dispatcher, "http://orders.do/", {}, 1) == [200]
     assert await statuses(dispatcher, "http://orders.do/", ip("not an address"), 1) == [200]
     assert await statuses(dispatcher, "http://orders.do/", ip(""), 1) == [429]
@@ -131,10 +146,8 @@ def test_client_key(header, key):
     assert client_limit.client_key({} if header is None else {"cf-connecting-ip": header}) == key
 
 
-async def test_guessed_keys_at_db_spend_the_front_door_budget_and_the_last_never_reaches_auth(
-    root, tmp_path, namespace, clock, auth
-):
-    dispatcher = limited(root, tmp_path, namespace, clock)
+async def test_guessed_keys_at_db_spend_the_front_door_budget_and_the_last_never_reaches_auth(limited, auth):
+    dispatcher = limited()
     replies = [
         await dispatcher.fetch(
             "http://db.do/things", headers=ip("192.0.2.66") | {"Authorization": f"Bearer sk_live_guess{n:04d}"}

@@ -136,11 +136,14 @@ def test_dispatcher_routes_through_the_sdk(bundles):
     assert result.json()["error"]["code"] == "SERVICE_NOT_FOUND"
 
 
-def test_dispatcher_forwards_to_the_namespace(bundles):
-    result = run(bundles, ROOT / "dispatcher", path="/api/db/things?x=1")
+def test_dispatcher_forwards_account_level_services_by_binding_and_the_rest_to_the_namespace(bundles):
+    # db is account-level: its service binding DB_SERVICE (the SDK's Fetcher wrapper), never DISPATCHER.get;
+    # orders (a generated service) is a script of the namespace: DISPATCHER.get("orders").
+    result = run(bundles, ROOT / "dispatcher", requests=["/api/db/things?x=1", "/api/orders/items?x=1"])
     assert result.ok, result.error
-    assert result.status == 200
-    assert result.json()["data"] == {"stub": "db", "url": "https://dispatcher.do/things?x=1"}
+    assert [r["status"] for r in result.responses] == [200, 200]
+    assert result.json(0)["data"] == {"stub": "DB_SERVICE", "url": "https://dispatcher.do/things?x=1"}
+    assert result.json(1)["data"] == {"stub": "orders", "url": "https://dispatcher.do/items?x=1"}
 
 
 def test_dispatcher_limits_each_client_address_through_the_sdks_ratelimit_wrapper(bundles):
@@ -170,7 +173,8 @@ def test_dispatcher_limits_each_client_address_through_the_sdks_ratelimit_wrappe
         ("unknown", True),
     ]
     # the refused request reached no service
-    assert [c["binding"] for c in result.raw["calls"] if c["method"] == "fetch"] == ["db", "auth", "db", "db"]
+    fetched = [c["binding"] for c in result.raw["calls"] if c["method"] == "fetch"]
+    assert fetched == ["DB_SERVICE", "AUTH_SERVICE", "DB_SERVICE", "DB_SERVICE"]
 
 
 # -- RPC, fixtures, refusals -------------------------------------------------------------------------
