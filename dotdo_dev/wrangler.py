@@ -2,6 +2,9 @@
 
 wrangler 4 needs Node >= 22.12; machines here have Node 20, so `node_modules/node/bin/node` runs it.
 `deploy --dry-run --outdir` works offline: it validates `wrangler.jsonc` and writes the upload bundle.
+
+About a third of a dry run's CPU time is Node compiling wrangler's 15 MB `cli.js`: Node's compile
+cache (`NODE_COMPILE_CACHE`, kept in `node_modules/.cache/`) lets every run after the first skip it.
 """
 
 from __future__ import annotations
@@ -50,6 +53,15 @@ def command(root: Path) -> list[str]:
     return [str(node), str(script)]
 
 
+def compile_cache(root: Path) -> Path:
+    """Where Node keeps the code it compiled for wrangler: beside the packages, shared by repo copies.
+
+    Node checks each entry against the source it was compiled from and writes entries atomically,
+    so concurrent runs and a changed wrangler are safe; a stale or broken entry is compiled again.
+    """
+    return root.resolve() / "node_modules" / ".cache" / "node-compile-cache"
+
+
 def dry_run(root: Path, config: Path, outdir: Path, *, environment: str | None = None) -> WranglerResult:
     """`wrangler deploy --dry-run` for one config: validation plus the bundle wrangler would upload."""
     args = [*command(root), "deploy", "--dry-run", "--outdir", str(outdir), "--config", str(config)]
@@ -63,6 +75,7 @@ def dry_run(root: Path, config: Path, outdir: Path, *, environment: str | None =
             "FORCE_COLOR": "0",
             "CI": "true",
             "WRANGLER_LOG_PATH": logs,
+            "NODE_COMPILE_CACHE": os.environ.get("NODE_COMPILE_CACHE") or str(compile_cache(root)),
         }
         proc = subprocess.run(  # noqa: S603 - fixed program (the repo's wrangler), arguments built here
             args,
