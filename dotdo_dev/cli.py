@@ -1,6 +1,6 @@
 """`dotdo` / `python -m dotdo_dev`: the developer commands.
 
-dotdo dev [--host H] [--port P]             serve the whole platform locally
+dotdo dev [--host H] [--port P] [--api-port A]   serve the whole platform locally (and Cloudflare API stand-in)
 dotdo test [--fast] [--suite S] [-k EXPR] [-j N] [pytest args]   run the test suites, several at once
 dotdo create-service --name N --type T      generate a service from a template
 dotdo build WORKER --outdir DIR [--env E]   a worker's upload bundle (what `wrangler deploy` sends)
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dotdo_dev.config import ConfigError
 from dotdo_dev.dev_vars import ensure_dev_vars
+from dotdo_dev.platform import CLOUDFLARE_API_PORT as API_PORT
 from dotdo_dev.platform import LocalPlatform, discover_workers, find_repo_root
 from dotdo_dev.preflight import StartError
 
@@ -35,7 +36,10 @@ def _dev(args: argparse.Namespace) -> int:
             logging.info(
                 "created %s with fresh local secrets (see the README: bootstrap admin key)", created.relative_to(root)
             )
-    platform = LocalPlatform(root, host=args.host, port=port, watch=not args.no_reload)
+    api_port = int(args.api_port if args.api_port is not None else os.environ.get("CLOUDFLARE_API_PORT", API_PORT))
+    platform = LocalPlatform(
+        root, host=args.host, port=port, watch=not args.no_reload, cloudflare_api_port=api_port or None
+    )
     try:
         asyncio.run(platform.run())
     except (StartError, ConfigError) as exc:
@@ -142,6 +146,12 @@ def main(argv: list[str] | None = None) -> None:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=None, help="default: $PORT or 8787")
     dev.add_argument("--no-reload", action="store_true", help="do not restart workers when their files change")
+    dev.add_argument(
+        "--api-port",
+        type=int,
+        default=None,
+        help=f"the local Cloudflare API's port (default: $CLOUDFLARE_API_PORT or {API_PORT}; 0: not served)",
+    )
     dev.set_defaults(run=_dev)
 
     test = sub.add_parser(

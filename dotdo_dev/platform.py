@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -36,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotdo_dev.config import CONFIG_FILENAME, ConfigError, WorkerConfig, load_local
+from dotdo_dev.config import CONFIG_FILENAME, LOCAL_ENVIRONMENT, ConfigError, WorkerConfig, load_local, secrets_for
+from dotdo_dev.deployed import LayoutError, lay_out, python_path
 from dotdo_dev.front_door import EnvelopeH11Protocol, FrontDoor
 from dotdo_dev.preflight import StartError, bind_port, check_state_folder
 from dotdo_dev.runtime.peers import DOWN_SUFFIX, SOCKETS_ENV, TOKEN_ENV, Peers
@@ -46,6 +48,10 @@ from dotdo_dev.supervision import RUNNING, RestartPolicy, WorkerHealth
 log = logging.getLogger("dotdo.platform")
 
 DISPATCHER = "dispatcher"
+#: Where `make dev` serves the Cloudflare API stand-in (`dotdo_dev.cloudflare_api`); `LocalPlatform` serves it
+#: only when given a port (0: any free one).
+CLOUDFLARE_API_PORT = 8788
+TOKEN_NAME = "CLOUDFLARE_API_TOKEN"  # noqa: S105 - a secret's name
 
 # Dev URLs that run a worker's `scheduled` handler: wrangler dev's for Python workers, and `--test-scheduled`'s.
 
@@ -93,6 +99,7 @@ class LocalPlatform:
         environ: dict[str, str] | None = None,
         watch: bool = False,
         watch_interval: float = 1.0,
+        cloudflare_api_port: int | None = None,
     ) -> None:
         self.root = root
         self.discovering = configs is None
@@ -119,6 +126,14 @@ class LocalPlatform:
         self.health: dict[str, WorkerHealth] = {}  # per worker name, across its processes
         self._supervising = False  # after start(): a worker that dies is restarted
         self._stopping = False
+        #: The Cloudflare API stand-in (None: not served); the deploy worker uploads through it.
+        self.cloudflare_api_port = cloudflare_api_port
+        self.cloudflare_api: Any = None
+        #: The dispatch namespace this platform serves (its dispatcher's DISPATCHER), and what runs in it
+        #: from uploads: {script name: its run folder}.
+        self.namespace = f"dotdo-{LOCAL_ENVIRONMENT}"
+        self.deployed: dict[str, Path] = {}
+        self._overrides: dict[str, dict[str, str]] = {}  # per worker: values set over its vars (--vars-file)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, *, wait_seconds: float = 60.0) -> None:
@@ -131,9 +146,14 @@ class LocalPlatform:
         check_state_folder(self.state.root)  # before anything starts: one clear error, nothing to clean up
         front = bind_port(self.host, self.port)  # a second `make dev` stops here, before spawning a worker
         try:
+            self.namespace = _served_namespace(configs, self.namespace)
+            await self._start_cloudflare_api(configs)
+            configs += self._deployed_configs({c.name for c in configs})
             await self._start_workers(configs, wait_seconds)
         except BaseException:
             front.close()
+            if self.cloudflare_api is not None:
+                await self.cloudflare_api.stop()
             raise
         await self._serve_front(front)
         self._supervising = True
@@ -167,6 +187,11 @@ class LocalPlatform:
         self.peers.sockets_dir = self.sockets
 
     async def _spawn(self, config: WorkerConfig, env: dict[str, str]) -> None:
+        entry = await self._launch(config, env)
+        self._track(entry)
+
+    async def _launch(self, config: WorkerConfig, env: dict[str, str]) -> WorkerProcess:
+        """Start a host process for `config` (an uploaded script: its packages first on PYTHONPATH)."""
         args = [
             sys.executable,
             "-m",
@@ -178,6 +203,16 @@ class LocalPlatform:
             "--sockets",
             str(self.sockets),
         ]
+        overrides = self._overrides.get(config.name)
+        if overrides:
+            vars_file = self.sockets / f"{config.name}.vars.json"  # the folder is 0700; the file 0600
+            fd = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(overrides, fh)
+            args += ["--vars-file", str(vars_file)]
+        folder = self.deployed.get(config.name)
+        if folder is not None and config.path.parent == folder:
+            env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [python_path(folder), env.get("PYTHONPATH")]))}
         process = await asyncio.create_subprocess_exec(
             *args,
             env=env,
@@ -186,13 +221,19 @@ class LocalPlatform:
             start_new_session=True,
         )
         entry = WorkerProcess(config, process, [])
+        entry.pump = asyncio.create_task(self._pump(entry))
+        self._pumps.add(entry.pump)
+        entry.pump.add_done_callback(self._pumps.discard)
+        return entry
+
+    def _track(self, entry: WorkerProcess) -> None:
+        """Make `entry` the process of its worker, supervised."""
+        config = entry.config
         self.processes[config.name] = entry
         self.health.setdefault(config.name, WorkerHealth(self.restart_policy)).spawned(time.monotonic())
-        entry.pump = asyncio.create_task(self._pump(entry))
         entry.monitor = asyncio.create_task(self._monitor(entry))
-        for task in (entry.pump, entry.monitor):
-            self._pumps.add(task)
-            task.add_done_callback(self._pumps.discard)
+        self._pumps.add(entry.monitor)
+        entry.monitor.add_done_callback(self._pumps.discard)
 
     async def _pump(self, entry: WorkerProcess) -> None:
         """Copy a worker's output to ours, each line tagged with the worker's name."""
@@ -348,6 +389,9 @@ class LocalPlatform:
             self._server = None
         await asyncio.gather(*(_terminate(entry.process) for entry in self.processes.values()))
         self.processes.clear()
+        if self.cloudflare_api is not None:
+            await self.cloudflare_api.stop()
+            self.cloudflare_api = None
         await self.peers.aclose()
         if self.sockets.exists():
             for leftover in self.sockets.iterdir():
@@ -376,6 +420,147 @@ class LocalPlatform:
         await asyncio.wait({waiter, self._serving}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
         await self.stop()
 
+    # -- scripts deployed through the Cloudflare API stand-in ---------------------------------------
+    async def _start_cloudflare_api(self, configs: list[WorkerConfig]) -> None:
+        """Serve the stand-in (unless its port is None) and point the deploy worker at it.
+
+        A worker that uploads with Cloudflare's API (it has a `CLOUDFLARE_API_URL` var and needs
+        `CLOUDFLARE_API_TOKEN`) is given the stand-in's URL, account id and token, unless its `.dev.vars`
+        holds a token of its own: then it deploys to that Cloudflare account, as it would in production.
+        """
+        if self.cloudflare_api_port is None:
+            return
+        from dotdo_dev.cloudflare_api.serve import CloudflareAPIServer
+
+        digest = hashlib.sha256(str(self.state.root.resolve()).encode()).hexdigest()
+        account_id = digest[:32]  # the shape of a Cloudflare account id, the same for a state folder
+        self.cloudflare_api = CloudflareAPIServer(
+            self.root,
+            state_dir=self.state.root,
+            port=self.cloudflare_api_port,
+            account_id=account_id,
+            environ={},  # its own token from the state folder: never a real one from the environment
+            on_upload=self._run_upload,
+            on_delete=self._remove_upload,
+        )
+        await self.cloudflare_api.start()
+        for config in configs:
+            if "CLOUDFLARE_API_URL" not in config.vars or TOKEN_NAME not in config.secrets_required:
+                continue
+            if secrets_for(config, {}).get(TOKEN_NAME):
+                log.info("%s deploys to the Cloudflare account its .dev.vars names", config.name)
+                continue
+            self._overrides[config.name] = {
+                "CLOUDFLARE_API_URL": self.cloudflare_api.base_url,
+                "CLOUDFLARE_ACCOUNT_ID": account_id,
+                TOKEN_NAME: self.cloudflare_api.token,
+            }
+            log.info("%s deploys to the local Cloudflare API at %s", config.name, self.cloudflare_api.base_url)
+
+    def _deployed_configs(self, source: set[str]) -> list[WorkerConfig]:
+        """Configs of the scripts uploaded earlier into the served namespace, laid out to run.
+
+        A worker of the repository with the same name runs from source instead (a fresh `make dev` is
+        for editing code); deploying it again runs the upload.
+        """
+        if self.cloudflare_api is None:
+            return []
+        store = self.cloudflare_api.app.store
+        configs = []
+        for name, record in sorted(store.namespace_scripts(self.namespace).items()):
+            if name in source or store.account_script_exists(name):
+                continue
+            try:
+                folder = lay_out(store.bundle_dir(record["etag"]), name=name, into=store.root / "run")
+                configs.append(load_local(folder / CONFIG_FILENAME))
+            except (LayoutError, ConfigError, OSError) as exc:
+                log.error("not running %s, deployed to %s: %s", name, self.namespace, exc)
+                continue
+            self.deployed[name] = folder
+        return configs
+
+    async def _run_upload(self, namespace: str | None, name: str, bundle: Path) -> None:
+        """Run a script uploaded into the served namespace in place of the one running under its name.
+
+        Answered once it runs. One that cannot start is refused as Cloudflare refuses a script whose
+        top level throws at upload (code 10021), and whatever ran before goes on running.
+        """
+        from dotdo_dev.cloudflare_api.errors import SCRIPT_INVALID, CloudflareError
+
+        if namespace != self.namespace:
+            where = f"dispatch namespace {namespace}" if namespace else "the account"
+            log.info("stored %s in %s; the local platform runs the scripts of %s", name, where, self.namespace)
+            return
+        if self.cloudflare_api.app.store.account_script_exists(name):
+            log.warning("stored %s in %s; not run: an account-level worker has its name", name, namespace)
+            return
+        try:
+            folder = lay_out(bundle, name=name, into=self.cloudflare_api.app.store.root / "run")
+            config = load_local(folder / CONFIG_FILENAME)
+        except (LayoutError, ConfigError) as exc:
+            raise CloudflareError(400, SCRIPT_INVALID, f"The local platform cannot run this script: {exc}") from None
+        failure = await self._replace(config, folder)
+        if failure is not None:
+            raise CloudflareError(400, SCRIPT_INVALID, f"Uncaught error at script startup: {failure}")
+        log.info("%s: running the upload %s from %s", name, bundle.name[:12], namespace)
+
+    async def _remove_upload(self, namespace: str | None, name: str) -> None:
+        """A script deleted from the served namespace stops (the repository's worker of its name runs again)."""
+        if namespace != self.namespace or self.deployed.pop(name, None) is None:
+            return
+        source = next((p for p in discover_workers(self.root) if _name_of(p) == name), None)
+        if source is not None and self.discovering:
+            await self.restart(source)
+            return
+        await self._stop_worker(name)
+        (self.sockets / f"{name}.registered").unlink(missing_ok=True)
+        self.health.pop(name, None)
+        log.info("%s: deleted from %s, stopped", name, namespace)
+
+    async def _replace(self, config: WorkerConfig, folder: Path, *, wait_seconds: float = 30.0) -> str | None:
+        """Start `config` (from the run folder `folder`) beside the process running its name, and switch
+        to it once it answers; None, or the end of its output if it does not start."""
+        name = config.name
+        old = self.processes.get(name)
+        previous_folder = self.deployed.get(name)
+        self.deployed[name] = folder
+        registered = self.sockets / f"{name}.registered"
+        previous = registered.read_text() if registered.exists() else None
+        registered.write_text(str(config.path))
+        entry = await self._launch(config, self._env)
+        exited = asyncio.ensure_future(entry.process.wait())
+        ready = asyncio.ensure_future(entry.ready.wait())
+        try:
+            await asyncio.wait({exited, ready}, timeout=wait_seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+            exited.cancel()
+        if not entry.ready.is_set():
+            await _terminate(entry.process)
+            if entry.pump is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(entry.pump), 1.0)
+            if previous_folder is None:
+                self.deployed.pop(name, None)
+            else:
+                self.deployed[name] = previous_folder
+            if previous is None:
+                registered.unlink(missing_ok=True)
+            else:
+                registered.write_text(previous)
+            lines = [self._without_paths(line, config) for line in entry.output if line.strip()]
+            return " | ".join(lines[-5:])[-1500:] or f"exit {entry.process.returncode}"
+        if old is not None:
+            old.stopping = True
+            if old.monitor is not None:
+                old.monitor.cancel()
+        self.health.pop(name, None)  # a new script: its restarts are its own
+        self._track(entry)
+        self._mark_down(name, None)
+        if old is not None:
+            await _terminate(old.process)
+        return None
+
     # -- reloading on change (make dev) -----------------------------------------------------------
     async def _stop_worker(self, name: str) -> None:
         entry = self.processes.pop(name, None)
@@ -395,6 +580,8 @@ class LocalPlatform:
             log.error("not restarting: %s", exc)
             return False
         await self._stop_worker(config.name)
+        if self.deployed.get(config.name) not in (None, config.path.parent):
+            self.deployed.pop(config.name)  # the repository's worker runs again in place of the upload
         if config.name in self.health:
             self.health[config.name].edited()  # a saved file: a fresh try, however often it crashed before
         (self.sockets / f"{config.name}.registered").write_text(str(config.path))
@@ -459,6 +646,23 @@ async def _terminate(process: asyncio.subprocess.Process, grace: float = 5.0) ->
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+
+
+def _served_namespace(configs: list[WorkerConfig], default: str) -> str:
+    """The dispatch namespace the dispatcher's `DISPATCHER` binding names (its local environment's)."""
+    for config in configs:
+        if config.name == DISPATCHER:
+            for entry in config.dispatch_namespaces:
+                if entry.binding == "DISPATCHER":
+                    return entry.namespace
+    return default
+
+
+def _name_of(path: Path) -> str | None:
+    try:
+        return load_local(path).name
+    except ConfigError:
+        return None
 
 
 _IGNORED = {"python_modules", "__pycache__", ".pytest_cache", "node_modules", "tests"}

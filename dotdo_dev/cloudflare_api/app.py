@@ -12,7 +12,8 @@ Routes (base `/client/v4/accounts/{account_id}/workers`):
 
 Every request needs `Authorization: Bearer <token>` (else 401, code 10000). An upload is checked in
 full (`validation.validate_upload`) before anything is stored, under one lock so the topology rule
-sees the registry the store is written against.
+sees the registry the store is written against. `on_upload` and `on_delete` let the local platform
+run what is uploaded (`LocalPlatform`): an upload is answered once it runs, or refused if it cannot start.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import asyncio
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -39,6 +40,12 @@ from dotdo_dev.cloudflare_api.errors import (
 )
 from dotdo_dev.cloudflare_api.store import ScriptStore
 from dotdo_dev.cloudflare_api.validation import DEFAULT_SIZE_LIMIT, MIB, check_script_name, validate_upload
+
+#: Called with (namespace or None, script name, bundle folder) once an upload is valid and its bundle
+#: kept, before it is recorded: the local platform runs it there, and raises `CloudflareError` to refuse it.
+UploadHook = Callable[[str | None, str, Path], Awaitable[None]]
+#: Called with (namespace or None, script name) after a script is deleted.
+DeleteHook = Callable[[str | None, str], Awaitable[None]]
 
 PREFIX = "/client/v4/accounts/"
 _NAMESPACE = re.compile(r"^/client/v4/accounts/([^/]+)/workers/dispatch/namespaces/([^/]+)/scripts(?:/([^/]+))?/?$")
@@ -58,7 +65,11 @@ class CloudflareAPI:
         account_scripts: Iterable[str] = (),
         account_id: str | None = None,
         size_limit: int = DEFAULT_SIZE_LIMIT,
+        on_upload: UploadHook | None = None,
+        on_delete: DeleteHook | None = None,
     ) -> None:
+        self.on_upload = on_upload
+        self.on_delete = on_delete
         self.tokens = [t for t in tokens if t]
         if not self.tokens:
             raise ValueError("CloudflareAPI needs at least one API token")
@@ -107,6 +118,8 @@ class CloudflareAPI:
                 async with self._lock:
                     if not self.store.delete(name, namespace=namespace):
                         raise _not_in_namespace(namespace, name)
+                    if self.on_delete is not None:
+                        await self.on_delete(namespace, name)
                 return 200, envelope(None)
             raise _method_not_allowed(method, path)
         if match := _ACCOUNT.match(path):
@@ -148,6 +161,8 @@ class CloudflareAPI:
                 resolves=lambda service: self._resolves(service, name, namespace),
                 size_limit=self.size_limit,
             )
+            if self.on_upload is not None:  # the local platform starts it; a refusal stores nothing
+                await self.on_upload(namespace, name, self.store.bundle_dir(self.store.write_bundle(upload)))
             return self.store.put(upload, namespace=namespace)
 
     def _resolves(self, service: str, uploading: str, namespace: str | None) -> bool:

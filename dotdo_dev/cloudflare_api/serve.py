@@ -1,15 +1,15 @@
-"""Serve the stand-in on loopback: `dotdo cloudflare-api` now, `LocalPlatform` later.
+"""Serve the stand-in on loopback: `dotdo cloudflare-api` alone, or `LocalPlatform` beside its front door.
 
     dotdo cloudflare-api [--port 8788] [--account-id ID] [--size-limit-mib 64]
 
-    server = CloudflareAPIServer(repo_root, port=0)     # what LocalPlatform can start beside the front door
+    server = CloudflareAPIServer(repo_root, port=0)     # what LocalPlatform starts beside the front door
     await server.start(); server.base_url               # http://127.0.0.1:<port>/client/v4
     await server.stop()
 
 The API token is `$CLOUDFLARE_API_TOKEN` if set, else the one kept in `<state>/cloudflare-api/token`
 (0600, made on first start). It is never printed: the deploy worker reads it from that file or the
 variable, as it would hold Cloudflare's token as a secret. Only loopback addresses are served.
-Uploaded scripts are stored, not yet run by the local platform.
+Served alone, uploaded scripts are stored; under `make dev` the platform also runs them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dotdo_dev.cloudflare_api import platform_scripts
-from dotdo_dev.cloudflare_api.app import CloudflareAPI
+from dotdo_dev.cloudflare_api.app import CloudflareAPI, DeleteHook, UploadHook
 from dotdo_dev.cloudflare_api.store import FOLDER
 from dotdo_dev.cloudflare_api.validation import DEFAULT_SIZE_LIMIT, MIB
 from dotdo_dev.preflight import StartError, bind_port, check_state_folder
@@ -74,6 +74,8 @@ class CloudflareAPIServer:
         account_id: str | None = None,
         size_limit: int = DEFAULT_SIZE_LIMIT,
         environ: dict[str, str] | None = None,
+        on_upload: UploadHook | None = None,
+        on_delete: DeleteHook | None = None,
     ) -> None:
         if not is_loopback(host):
             raise StartError(f"the Cloudflare API stand-in serves loopback only, not {host!r}")
@@ -86,6 +88,8 @@ class CloudflareAPIServer:
             account_scripts=platform_scripts(root),
             account_id=account_id,
             size_limit=size_limit,
+            on_upload=on_upload,
+            on_delete=on_delete,
         )
         self.host = host
         self.port = port

@@ -69,7 +69,7 @@ class ScriptStore:
     # -- writing ---------------------------------------------------------------------------------------
     def put(self, upload: Upload, *, namespace: str | None) -> dict[str, Any]:
         """Store a validated upload (namespace None: account-level); the record the API answers."""
-        etag = self._write_bundle(upload)
+        etag = self.write_bundle(upload)
         index = self._index()
         scripts = index["account"] if namespace is None else index["namespaces"].setdefault(namespace, {})
         previous = scripts.get(upload.name)
@@ -112,7 +112,8 @@ class ScriptStore:
         self._write_index(index)
         return True
 
-    def _write_bundle(self, upload: Upload) -> str:
+    def write_bundle(self, upload: Upload) -> str:
+        """Keep the upload's bundle (once per content); its etag."""
         etag = bundle_hash(upload)
         final = self.bundle_dir(etag)
         if final.is_dir():

@@ -215,13 +215,18 @@ def private_socket(path: Path) -> socket.socket:
     return sock
 
 
-async def serve(config_path: Path, *, state: Path, sockets: Path, token: str) -> None:
-    """Load the worker, start its consumers and crons, and serve until cancelled."""
+async def serve(
+    config_path: Path, *, state: Path, sockets: Path, token: str, overrides: dict[str, str] | None = None
+) -> None:
+    """Load the worker, start its consumers and crons, and serve until cancelled.
+
+    `overrides` are plain values set over the config's vars and secrets (the platform's `--vars-file`).
+    """
     import uvicorn
 
     config = load_local(config_path)
     peers = Peers(sockets, token)
-    isolate = Isolate(config, state=StateDir(state), peers=peers)
+    isolate = Isolate(config, state=StateDir(state), peers=peers, overrides=overrides)
     app = WorkerApp(isolate, token)
     tasks: list[asyncio.Task[Any]] = []
     for consumer in config.queue_consumers:
@@ -264,19 +269,29 @@ async def serve(config_path: Path, *, state: Path, sockets: Path, token: str) ->
         await peers.aclose()
 
 
+def read_vars_file(path: Path) -> dict[str, str]:
+    """The values the platform handed this worker (a 0600 file in its private sockets folder), read once."""
+    values = json.loads(path.read_text())
+    if not isinstance(values, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
+        sys.exit(f"{path}: expected a JSON object of strings")
+    return values
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Host one worker of the local platform.")
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--state", required=True, type=Path)
     parser.add_argument("--sockets", required=True, type=Path)
+    parser.add_argument("--vars-file", type=Path, help="a JSON object of values set over the worker's vars and secrets")
     args = parser.parse_args(argv)
+    overrides = read_vars_file(args.vars_file) if args.vars_file else None
     token = os.environ.get("DOTDO_RUNTIME_TOKEN")
     if not token:
         sys.exit("DOTDO_RUNTIME_TOKEN must be set (the platform sets it)")
     logging.basicConfig(level=os.environ.get("DOTDO_LOG_LEVEL", "INFO"), format="%(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal call is noise
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.config, state=args.state, sockets=args.sockets, token=token))
+        asyncio.run(serve(args.config, state=args.state, sockets=args.sockets, token=token, overrides=overrides))
 
 
 if __name__ == "__main__":

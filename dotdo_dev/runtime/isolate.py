@@ -55,6 +55,7 @@ class Isolate:
         peers: Peers | None = None,
         bindings: dict[str, Any] | None = None,
         environ: dict[str, str] | None = None,
+        overrides: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -63,7 +64,7 @@ class Isolate:
         self.clock = clock
         #: What binding kinds keep for the worker's host beside `env` (`BindingContext.resources`).
         self.resources: dict[str, Any] = {}
-        self.env = Env(self._plain_values(environ))
+        self.env = Env(self._plain_values(environ, overrides or {}))
         self.module = self._import_main()
         self.entrypoints = self._find_entrypoints()
         self._bind(bindings or {})
@@ -74,11 +75,12 @@ class Isolate:
         return self.resources.get(STORE_RESOURCE)
 
     # -- loading -----------------------------------------------------------------------------------
-    def _plain_values(self, environ: dict[str, str] | None) -> dict[str, Any]:
-        """`vars` and secrets (`.dev.vars`, then the process environment); a missing required secret is logged."""
+    def _plain_values(self, environ: dict[str, str] | None, overrides: dict[str, str]) -> dict[str, Any]:
+        """`vars` and secrets (`.dev.vars`, then the process environment, then the platform's `overrides`);
+        a missing required secret is logged."""
         cfg = self.config
         values: dict[str, Any] = dict(cfg.vars)
-        secrets = secrets_for(cfg, environ)
+        secrets = secrets_for(cfg, environ) | overrides
         for name in missing_secrets(cfg, secrets):
             log.warning(
                 "%s: secret %s is required (secrets.required) but not set in .dev.vars or the environment",
