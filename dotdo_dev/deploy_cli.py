@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from dotdo_dev.build import BuildError, build
+from dotdo_dev.cloudflare_api import PLATFORM_WORKERS
 from dotdo_dev.config import ConfigError, load_worker
 from dotdo_dev.deploy_order import DeployOrderError, deploy_order
 from dotdo_dev.platform import discover_workers
@@ -106,6 +107,11 @@ def deploy_metadata(
         if facts["commit"] != "unknown":
             version = f"{version}+{facts['commit'][:12]}"
     return {"service": service, "environment": environment, "version": version, **facts}
+
+
+def config_environment(environment: str) -> str | None:
+    """The `env` block of wrangler.jsonc an environment builds with: production is the top level."""
+    return None if environment == "production" else environment
 
 
 def pack(outdir: Path) -> tuple[bytes, list[tuple[str, int]]]:
@@ -211,7 +217,9 @@ class Deployer:
         metadata = deploy_metadata(service, self.environment, folder, facts, self.environ)
         with tempfile.TemporaryDirectory(prefix=f"dotdo-deploy-{service}-") as tmp:
             try:
-                bundle = build(self.root, folder, Path(tmp) / "bundle", environment=self.environment)
+                bundle = build(
+                    self.root, folder, Path(tmp) / "bundle", environment=config_environment(self.environment)
+                )
             except BuildError as exc:
                 raise DeployError(f"deploy: BUILD_FAILED: {service}: {exc}") from None
             archive, files = pack(bundle.outdir)
@@ -263,7 +271,8 @@ def deploy_one(root: Path, service: str, environment: str, *, dry_run: bool = Fa
 
 
 def deploy_all(root: Path, environment: str, *, dry_run: bool = False, **kwargs: Any) -> int:
-    """`dotdo deploy-all`: every worker in deployment order, stopping at the first failure."""
+    """`dotdo deploy-all`: every service of the dispatch namespace in deployment order, stopping at the first
+    failure. The platform's own workers are account-level (docs/architecture.md): named, not posted."""
     deployer = Deployer(root, environment, dry_run=dry_run, **kwargs)
     try:
         deployer.check_key()
@@ -274,6 +283,16 @@ def deploy_all(root: Path, environment: str, *, dry_run: bool = False, **kwargs:
     except DeployError as exc:
         deployer.err(str(exc))
         return exc.exit_code
+    account_level = [w.name for w in workers if w.name in PLATFORM_WORKERS]
+    workers = [w for w in workers if w.name not in PLATFORM_WORKERS]
+    if account_level:
+        deployer.out(
+            f"skipped (account-level platform workers, deployed with wrangler, not the deploy API): "
+            f"{', '.join(account_level)}"
+        )
+    if not workers:
+        deployer.out(f"nothing to deploy to {environment}: no service of the dispatch namespace in this repository")
+        return 0
     deployer.out(f"deploy order ({environment}): {' -> '.join(w.name for w in workers)}")
     for worker in workers:
         try:

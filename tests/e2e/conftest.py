@@ -20,11 +20,11 @@ SECRETS = {"API_KEY_SECRET": "e" * 48, "JWT_SECRET": "f" * 48, "BOOTSTRAP_ADMIN_
 
 
 @contextlib.asynccontextmanager
-async def running_platform(state: Path, *workers: str):
-    """The dispatcher and `workers` (folders under workers/) on a free port."""
+async def running_platform(state: Path, *workers: str, **options):
+    """The dispatcher and `workers` (folders under workers/) on a free port (`options`: LocalPlatform's)."""
     configs = [ROOT / "dispatcher" / "wrangler.jsonc"] + [ROOT / "workers" / w / "wrangler.jsonc" for w in workers]
     environ = dict(os.environ) | SECRETS
-    async with LocalPlatform(ROOT, configs=configs, state_dir=state, port=0, environ=environ) as platform:
+    async with LocalPlatform(ROOT, configs=configs, state_dir=state, port=0, environ=environ, **options) as platform:
         yield platform
 
 
@@ -33,11 +33,14 @@ async def rpc(platform, worker, method, *args):
     return await platform.peers.rpc(worker, None, method, list(args), {})
 
 
-async def new_key(platform, permissions):
-    """An API key with `permissions` of a new user of its own (each user has one rate budget)."""
+async def new_key(platform, permissions, *, grants=()):
+    """An API key with `permissions` of a new user of its own (each user has one rate budget), granted
+    `grants` beyond its role first (a key carries only what its user may do)."""
     admin = await rpc(platform, "auth", "validate_api_key", BOOTSTRAP)
     person = {"email": f"e2e-{uuid.uuid4().hex[:12]}@example.com", "name": "e2e"}
     user = await rpc(platform, "auth", "create_user", admin, person)
+    for permission in grants:
+        await rpc(platform, "auth", "grant_permission", admin, {"id": user["id"], "permission": permission})
     request = {"name": "e2e", "permissions": permissions, "owner_id": user["id"]}
     return (await rpc(platform, "auth", "create_api_key", admin, request))["key"]
 

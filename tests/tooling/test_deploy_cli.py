@@ -231,6 +231,7 @@ def test_dry_run_prints_files_sizes_and_metadata_and_sends_nothing(repo: Path, b
     assert f"would POST {URL}/deploy (nothing sent)" in text
     assert '"service": "gateway"' in text
     assert '"environment": "production"' in text
+    assert builds == [("gateway", None)]  # production is wrangler.jsonc's top level: no `--env production`
     assert '"commit": "0123456789abcdef0123456789abcdef01234567"' in text
     assert "3 files" in text
     assert any(line.split() == [str(len("# gateway entry\n")), "entry.py"] for line in output.out)
@@ -238,8 +239,15 @@ def test_dry_run_prints_files_sizes_and_metadata_and_sends_nothing(repo: Path, b
     assert "README.md" not in text
 
 
+SKIPPED = "skipped (account-level platform workers, deployed with wrangler, not the deploy API): "
+
+
 @respx.mock
-def test_deploy_all_follows_the_binding_order(repo: Path, builds: list) -> None:
+def test_deploy_all_posts_the_namespace_services_and_names_the_platform_workers_it_skips(
+    repo: Path, builds: list
+) -> None:
+    _worker(repo, "orders", ("auth", "db"))
+    _worker(repo, "invoices", ("auth",))
     services: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -250,29 +258,45 @@ def test_deploy_all_follows_the_binding_order(repo: Path, builds: list) -> None:
     respx.post(f"{URL}/deploy").mock(side_effect=answer)
     output = Output()
     assert deploy_all(repo, "staging", **output.kwargs()) == 0
-    assert services == ["auth", "db", "gateway", "dispatcher"]
+    assert services == ["invoices", "orders"]  # the platform's workers are account-level: never posted
     assert [name for name, _ in builds] == services
-    assert output.out[0] == "deploy order (staging): auth -> db -> gateway -> dispatcher"
+    assert output.out[0] == SKIPPED + "auth, db, gateway, dispatcher"
+    assert output.out[1] == "deploy order (staging): invoices -> orders"
+
+
+@respx.mock
+def test_deploy_all_with_only_platform_workers_posts_nothing(repo: Path, builds: list) -> None:
+    route = respx.post(url__regex=r".*")
+    output = Output()
+    assert deploy_all(repo, "production", **output.kwargs()) == 0
+    assert output.out == [
+        SKIPPED + "auth, db, gateway, dispatcher",
+        "nothing to deploy to production: no service of the dispatch namespace in this repository",
+    ]
+    assert not route.called
+    assert builds == []
 
 
 @respx.mock
 def test_deploy_all_stops_at_the_first_failure(repo: Path, builds: list) -> None:
+    _worker(repo, "orders", ("auth", "db"))
+    _worker(repo, "invoices", ("auth",))
     services: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         service = json.loads(_parts(request)["metadata"][2])["service"]
         services.append(service)
-        if service == "db":
+        if service == "invoices":
             return httpx.Response(400, json=_failure("BAD_REQUEST", "bundle: entry.py is missing"))
         return httpx.Response(201, json=_record(service))
 
     respx.post(f"{URL}/deploy").mock(side_effect=answer)
     output = Output()
     assert deploy_all(repo, "staging", **output.kwargs()) == 1
-    assert services == ["auth", "db"]
+    assert services == ["invoices"]
     assert output.err == [
         "deploy: BAD_REQUEST: bundle: entry.py is missing",
-        "deploy-all: stopped at db; not deployed: gateway, dispatcher",
+        "deploy-all: stopped at invoices; not deployed: orders",
     ]
 
 
@@ -289,10 +313,12 @@ def test_deploy_all_with_a_cycle_sends_nothing(repo: Path, builds: list) -> None
 
 
 def test_deploy_all_dry_run_lists_every_service(repo: Path, builds: list) -> None:
+    _worker(repo, "orders", ("auth", "db"))
+    _worker(repo, "invoices", ("auth",))
     output = Output()
     assert deploy_all(repo, "staging", dry_run=True, **output.kwargs()) == 0
-    assert [name for name, _ in builds] == ["auth", "db", "gateway", "dispatcher"]
-    assert sum(line.startswith("dry run:") for line in output.out) == 4
+    assert [name for name, _ in builds] == ["invoices", "orders"]
+    assert sum(line.startswith("dry run:") for line in output.out) == 2
 
 
 def test_commit_branch_and_author_come_from_git_without_github_variables() -> None:

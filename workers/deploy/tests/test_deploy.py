@@ -343,3 +343,17 @@ async def test_the_token_is_never_in_a_response_or_a_log(worker, cloudflare, cap
     out = capsys.readouterr()
     for text in [*texts, caplog.text, out.out, out.err]:
         assert CF_TOKEN not in text
+
+
+def test_the_front_door_takes_the_largest_request_the_route_takes_in_every_environment():
+    # The local front door (and a front proxy) cut a body at the service's MAX_BODY_BYTES var: a 64 MiB
+    # bundle sent as base64 JSON must get through to the route, which refuses anything larger itself.
+    from pathlib import Path
+
+    import routes
+    from dotdo_dev.config import load_worker
+
+    folder = Path(__file__).resolve().parents[1]
+    for environment in (None, "staging", "development"):
+        config = load_worker(folder / "wrangler.jsonc", environment=environment)
+        assert int(config.vars["MAX_BODY_BYTES"]) == routes.MAX_REQUEST_BYTES, environment
