@@ -26,6 +26,7 @@ from urllib.parse import quote
 import httpx
 from workers import Request, Response
 
+from dotdo_dev.registry import MANIFEST, declared_placement
 from dotdo_dev.runtime import wire
 from dotdo_dev.supervision import CRASHED_ON_START, RESTARTING
 from shared.envelope import failure
@@ -85,6 +86,7 @@ class Peers:
         self.token = token
         self.start_timeout = start_timeout
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._placements: dict[str, tuple[tuple[Path, int], str | None]] = {}  # per worker, by its manifest's mtime
 
     @classmethod
     def from_environ(cls) -> Peers | None:
@@ -103,6 +105,30 @@ class Peers:
 
     def is_registered(self, worker: str) -> bool:
         return (self.sockets_dir / f"{worker}.registered").exists()
+
+    def config_path(self, worker: str) -> Path | None:
+        """The `wrangler.jsonc` the platform runs `worker` from (its `.registered` marker holds the path)."""
+        try:
+            text = (self.sockets_dir / f"{worker}.registered").read_text().strip()
+        except OSError:
+            return None
+        return Path(text) if text else None
+
+    def placement(self, worker: str) -> str | None:
+        """Where `worker` lives on Cloudflare, as the manifest (`service.toml`) beside its config declares:
+        `account` or `namespace`; None for a worker without one (test fixtures), which nothing restricts."""
+        config = self.config_path(worker)
+        if config is None:
+            return None
+        folder = config if config.is_dir() else config.parent
+        try:
+            stamp = (folder / MANIFEST).stat().st_mtime_ns
+        except OSError:
+            return None
+        known = self._placements.get(worker)
+        if known is None or known[0] != (folder, stamp):
+            known = self._placements[worker] = ((folder, stamp), declared_placement(folder))
+        return known[1]
 
     def down(self, worker: str) -> str | None:
         """`restarting` or `crashed-on-start` while the platform restarts `worker`; None while it runs."""

@@ -147,12 +147,16 @@ async def test_a_forged_principal_header_is_dropped(http):
     assert direct.status_code == 401  # the dispatcher drops x-dotdo-* from outside
 
 
-async def test_unknown_and_unbound_routes_are_404_envelopes(http):
+async def test_unknown_and_undeployed_routes_are_404_envelopes(http):
     key = BOOTSTRAP
     nothing = await http.get("/", headers=bearer(key))
     assert (nothing.status_code, nothing.json()["error"]["code"]) == (404, "ROUTE_NOT_FOUND")
-    unbound = await http.get("/schedule/tasks", headers=bearer(key))
-    assert (unbound.status_code, unbound.json()["error"]["code"]) == (404, "SERVICE_NOT_BOUND")
+    itself = await http.get("/gateway/health", headers=bearer(key))  # not behind itself
+    assert (itself.status_code, itself.json()["error"]["code"]) == (404, "ROUTE_NOT_FOUND")
+    # no manifest here: looked for in the dispatch namespace (env.NAMESPACE.get), where it is not
+    missing = await http.get("/schedule/tasks", headers=bearer(key))
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "SERVICE_NOT_DEPLOYED")
+    assert missing.json()["error"]["details"] == {"service": "schedule"}
 
 
 async def test_public_auth_routes_need_no_key(http):

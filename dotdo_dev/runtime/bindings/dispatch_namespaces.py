@@ -1,7 +1,10 @@
-"""Workers for Platforms dispatch namespaces: `env.DISPATCHER.get("db")` is a fetcher to that worker.
+"""Workers for Platforms dispatch namespaces: `env.DISPATCHER.get("orders")` is a fetcher to that worker.
 
-A namespace hands out fetchers by script name and fails with "Worker not found" for a script that is
-not in the namespace, as workerd does. Locally every worker of the platform is in every namespace.
+A namespace hands out fetchers by script name and fails on first use with "Worker not found" for a
+script that is not in the namespace, as workerd does. Locally every worker of the platform that is
+not account-level is in every namespace: a worker whose manifest says `placement = "account"` (the
+dispatcher, gateway, auth, db, deploy) is not found, as on Cloudflare, where those are account-level
+Workers reached through service bindings. Workers without a manifest (test fixtures) are found.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 from workers import Request, Response
 
 from dotdo_dev.config_reader import ConfigReader
+from dotdo_dev.registry import ACCOUNT
 from dotdo_dev.runtime.bindings.kind import BindingContext, ListKind
 from dotdo_dev.runtime.bindings.services import Fetcher
 from dotdo_dev.runtime.peers import Peers, RemoteError, WorkerNotFound
@@ -20,7 +24,8 @@ __all__ = ["DispatchNamespace", "DispatchNamespaceConfig", "DispatchNamespacesKi
 
 
 class DispatchNamespace:
-    """A Workers for Platforms dispatch namespace. Locally every worker of the platform is in it."""
+    """A Workers for Platforms dispatch namespace. Locally every worker of the platform but the
+    account-level ones is in it."""
 
     def __init__(self, peers: Peers, namespace: str) -> None:
         self._peers = peers
@@ -38,7 +43,17 @@ class DispatchedWorker(Fetcher):
         super().__init__(peers, name)
         self._namespace = namespace
 
+    def _refuse(self) -> None:
+        """An account-level worker is no script of the namespace: "Worker not found", as on Cloudflare."""
+        if self._peers.placement(self._worker) == ACCOUNT:
+            raise Exception(
+                f"Worker not found: {self._worker!r} in dispatch namespace {self._namespace!r} "
+                f'({self._worker!r} is an account-level Worker, placement = "account": reach it through its '
+                "service binding)"
+            )
+
     async def _deliver(self, request: Request) -> Response:
+        self._refuse()
         try:
             return await self._peers.fetch(self._worker, None, request)
         except WorkerNotFound:

@@ -4,6 +4,10 @@
 and the result cross a serialization boundary exactly as on Cloudflare (see `workers.rpc`).
 `env.DB_SERVICE.fetch(request)` sends an HTTP request to its `fetch` handler. Dispatch namespaces
 hand out such fetchers by script name (`dispatch_namespaces.py`).
+
+As on Cloudflare, a service binding reaches account-level Workers only: a call through one to a
+worker whose manifest says `placement = "namespace"` (a script of the dispatch namespace, which
+Cloudflare would have refused at upload with code 10143) fails, naming the way that works.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from workers import Request, Response, fetch
 from workers.types import FetchKwargs
 
 from dotdo_dev.config_reader import ConfigReader
+from dotdo_dev.registry import NAMESPACE
 from dotdo_dev.runtime.bindings.kind import BindingContext, ListKind
 from dotdo_dev.runtime.peers import Peers, RemoteError, WorkerNotFound
 
@@ -37,7 +42,19 @@ class Fetcher:
         """Send a request to the bound worker's `fetch` handler."""
         return await fetch(resource, fetcher=self._deliver, **other_options)
 
+    def _refuse(self) -> None:
+        """Raise if this binding could not reach its worker on Cloudflare: a service binding names an
+        account-level Worker, never a script of the dispatch namespace."""
+        if self._peers.placement(self._worker) == NAMESPACE:
+            raise RuntimeError(
+                f"Service binding to {self._worker!r}: {self._worker!r} is a service of the dispatch namespace "
+                '(placement = "namespace" in its service.toml), and on Cloudflare a service binding can only name '
+                "an account-level Worker (the upload fails with code 10143); reach it through a dispatch_namespaces "
+                f"binding instead: env.NAMESPACE.get({self._worker!r})"
+            )
+
     async def _deliver(self, request: Request) -> Response:
+        self._refuse()
         try:
             return await self._peers.fetch(self._worker, self._entrypoint, request)
         except WorkerNotFound:
@@ -50,6 +67,7 @@ class Fetcher:
             raise AttributeError(method)
 
         async def call(*args: Any, **kwargs: Any) -> Any:
+            self._refuse()
             try:
                 return await self._peers.rpc(self._worker, self._entrypoint, method, args, kwargs)
             except WorkerNotFound:
