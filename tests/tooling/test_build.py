@@ -10,17 +10,17 @@ import pytest
 
 from dotdo_dev import wrangler
 from dotdo_dev.build import FREE_PLAN_LIMIT_BYTES, MIB, BuildError, budget_bytes, build, modules_in
-from dotdo_dev.testing import copy_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = {"dispatcher": ROOT / "dispatcher", **{p.name: p for p in sorted((ROOT / "workers").glob("*")) if p.is_dir()}}
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
+def repo(tmp_path_factory, build_copy):
     """A copy of the repo to build in: a build lays out `python_modules/` in the worker's folder and
-    fills the wheel cache, which tests/conformance, running at the same time, also builds."""
-    return copy_repo(ROOT, tmp_path_factory.mktemp("repo"))
+    fills the wheel cache, which tests/conformance, running at the same time, also builds (the copy's
+    cache is the session's, conftest.py)."""
+    return build_copy(tmp_path_factory.mktemp("repo"))
 
 
 def in_copy(repo: Path, name: str) -> Path:
@@ -133,8 +133,8 @@ def test_metadata_carries_rate_limit_bindings_as_wrangler_uploads_them():
 
 
 @pytest.mark.slow
-def test_a_bundle_over_its_budget_fails_the_build(tmp_path):
-    repo = copy_repo(ROOT, tmp_path / "repo")
+def test_a_bundle_over_its_budget_fails_the_build(tmp_path, build_copy):
+    repo = build_copy(tmp_path / "repo")
     pyproject = repo / "workers" / "gateway" / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("max-gzip-mb = 0.1", "max-gzip-mb = 0.01"))
     with pytest.raises(BuildError, match=r"gateway: the bundle is 0\.\d\d MB gzipped, over its budget of 0\.01 MB"):

@@ -14,7 +14,6 @@ from dotdo_dev.cloudflare_api import CloudflareAPI, platform_scripts
 from dotdo_dev.cloudflare_api.serve import TOKEN_ENV, CloudflareAPIServer, api_token, is_loopback
 from dotdo_dev.generator.create_service import create_service
 from dotdo_dev.preflight import StartError
-from dotdo_dev.testing import copy_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-0123456789"
@@ -473,8 +472,8 @@ async def test_a_client_encoder_is_understood(client):
 
 
 @pytest.mark.slow
-async def test_a_built_service_uploads_as_the_deploy_worker_sends_it(tmp_path, api, client):
-    repo = copy_repo(ROOT, tmp_path / "repo")
+async def test_a_built_service_uploads_as_the_deploy_worker_sends_it(tmp_path, api, client, build_copy):
+    repo = build_copy(tmp_path / "repo")
     service = create_service(repo, name="order-history", kind="domain", description="Orders.")
     bundle = build(repo, service, tmp_path / "bundle")
     sent = json.loads((bundle.outdir / "metadata.json").read_text())

@@ -16,7 +16,6 @@ from dotdo_dev.vendor import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / ".cache" / "pyodide-wheels"
 
 
 def worker(tmp_path, dependencies=None):
@@ -34,7 +33,7 @@ def test_a_worker_without_a_pyproject_gets_the_sdk_alone(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_path_source_is_built_and_vendored_as_uv_would(tmp_path):
+def test_a_path_source_is_built_and_vendored_as_uv_would(tmp_path, wheel_cache):
     folder = worker(tmp_path, ["dotdo-shared"])
     pyproject = folder / "pyproject.toml"
     pyproject.write_text(
@@ -43,7 +42,7 @@ def test_a_path_source_is_built_and_vendored_as_uv_would(tmp_path):
     wanted = worker_requirements(folder, ROOT)
     assert wanted.index == [SDK_REQUIREMENT]  # not asked of PyPI
     assert wanted.local == {"dotdo-shared": (ROOT / "shared").resolve()}
-    target = vendor(folder, ROOT, cache=CACHE)
+    target = vendor(folder, ROOT, cache=wheel_cache)
     assert (target / "shared" / "envelope.py").read_bytes() == (ROOT / "shared" / "envelope.py").read_bytes()
     assert (target / "dotdo_shared-0.1.0.dist-info" / "METADATA").is_file()
     assert not (target / "shared" / "pyproject.toml").exists()
@@ -65,8 +64,8 @@ def test_a_workers_own_pyproject_wins(tmp_path):
 
 
 @pytest.mark.slow
-def test_vendoring_lays_out_pyodide_wheels_and_the_sdk(tmp_path):
-    target = vendor(worker(tmp_path, ["pydantic==2.14.4"]), ROOT, cache=CACHE)
+def test_vendoring_lays_out_pyodide_wheels_and_the_sdk(tmp_path, wheel_cache):
+    target = vendor(worker(tmp_path, ["pydantic==2.14.4"]), ROOT, cache=wheel_cache)
     assert target == tmp_path / "svc" / "python_modules"
     assert (target / "workers" / "__init__.py").is_file()  # the real SDK, as Cloudflare requires
     compiled = list((target / "pydantic_core").glob("*.so"))
