@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,6 @@ import respx
 from dotdo_dev import deploy_cli
 from dotdo_dev.build import Bundle
 from dotdo_dev.deploy_cli import deploy_all, deploy_one
-from dotdo_dev.testing import copy_repo
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "dk_live_s3cr3t-key-that-must-never-be-printed"
@@ -360,9 +360,11 @@ def test_the_cli_parses_deploy_and_deploy_all(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.slow
-def test_a_real_dry_run_of_the_dispatcher_builds_and_lists_its_bundle(tmp_path: Path) -> None:
+def test_a_real_dry_run_of_the_dispatcher_builds_and_lists_its_bundle(
+    tmp_path: Path, build_copy: Callable[[Path], Path]
+) -> None:
     # In a copy: a build lays out python_modules/ in the worker's folder (as test_build.py does).
-    repo = copy_repo(REPO, tmp_path / "repo")
+    repo = build_copy(tmp_path / "repo")
     environ = {k: v for k, v in os.environ.items() if k != "DEPLOY_API_KEY"}
     environ |= {"DEPLOY_URL": "http://127.0.0.1:9", "GITHUB_SHA": "f" * 40, "GITHUB_REF_NAME": "main"}
     result = subprocess.run(
