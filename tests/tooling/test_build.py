@@ -1,15 +1,17 @@
 """`dotdo build`: a worker's upload bundle is what `wrangler deploy` would send, shared/ included, lean, in budget."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
 
 from dotdo_dev import wrangler
-from dotdo_dev.build import FREE_PLAN_LIMIT_BYTES, MIB, BuildError, budget_bytes, build, modules_in
+from dotdo_dev.build import FREE_PLAN_LIMIT_BYTES, MIB, BuildError, Bundle, budget_bytes, build, modules_in
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = {"dispatcher": ROOT / "dispatcher", **{p.name: p for p in sorted((ROOT / "workers").glob("*")) if p.is_dir()}}
@@ -28,15 +30,42 @@ def in_copy(repo: Path, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory, repo):
-    built = {}
+def bundles(request, tmp_path_factory, repo, wheel_cache):
+    """`bundles(name)`: the worker's bundle, built once in `repo`.
 
-    def get(name: str):
+    The first build fills the session's wheel cache (shared/ built into a wheel, the SDK downloaded); the
+    other workers the selected tests name as `name` are then built side by side, as many at once as there
+    are CPUs, each with a copy of that cache so that no two pip runs write into one folder, and all are
+    done before that first test goes on. A build's error is raised in the test that asks for that worker.
+    """
+    named = set()
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if getattr(item, "module", None) is request.module and callspec and "name" in callspec.params:
+            named.add(callspec.params["name"])
+    built: dict[str, Future[Bundle]] = {}
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+
+    def start(name: str, cache: Path | None = None) -> Future[Bundle]:
+        outdir = tmp_path_factory.mktemp(name) / "bundle"
+        return pool.submit(build, repo, in_copy(repo, name), outdir, cache=cache)
+
+    def get(name: str) -> Bundle:
+        if not built:
+            built[name] = start(name)
+            built[name].exception()  # the first build alone: it fills the cache the others copy
+            for other in sorted(named):
+                if other not in built:
+                    cache = tmp_path_factory.mktemp(f"wheels-{other}")
+                    shutil.copytree(wheel_cache, cache, dirs_exist_ok=True)
+                    built[other] = start(other, cache)
+            wait(built.values())
         if name not in built:
-            built[name] = build(repo, in_copy(repo, name), tmp_path_factory.mktemp(name) / "bundle")
-        return built[name]
+            built[name] = start(name)
+        return built[name].result()
 
-    return get
+    yield get
+    pool.shutdown()
 
 
 @pytest.mark.slow
