@@ -24,7 +24,7 @@ from dotdo_dev.compat import enabled_flags
 from dotdo_dev.config import WorkerConfig, load_local
 
 HERE = Path(__file__).resolve().parent
-HARNESS_FILES = [HERE / "conformance_harness.py"]
+HARNESS_FILES = [HERE / "conformance_harness.py", HERE / "runtime_patches.py"]
 #: The harness imports the runtime's handler rules as `dotdo_handlers` (standard library only).
 HANDLERS_MODULE = HERE.parent / "runtime" / "handlers.py"
 

@@ -21,6 +21,7 @@ import traceback
 import types
 
 import dotdo_handlers
+import runtime_patches
 
 BUNDLE = "/session/metadata"
 GLOBAL_SCOPE_MESSAGE = (
@@ -124,6 +125,7 @@ async def run(job, js) -> dict:
     from pyodide.ffi import create_proxy
 
     _install_runtime_stand_ins(job.get("compat_flags") or [])
+    runtime_patches.install()  # what workerd does to httpx when the worker imports it
     _forbid_threads_and_sockets()
     _guard_global_scope()
     result = {"ok": False, "stage": "import", "worker": job["worker"]}

@@ -7,10 +7,18 @@ converts them, and `scheduled`/`queue` are called as workerd calls them. Broken 
 fixtures must fail naming the cause.
 """
 
+import base64
+import io
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dotdo_dev.build import build
@@ -526,3 +534,72 @@ def test_auths_bundle_leaves_out_jose_parts_that_cannot_run_or_are_not_used(bund
     assert (modules / "backends" / "rsa_backend.py").is_file()
     assert not (modules / "backends" / "cryptography_backend.py").exists()
     assert not (modules / "jwe.py").exists()
+
+
+# -- the deploy worker's outbound calls --------------------------------------------------------------
+
+
+def _tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def cloudflare_api(tmp_path):
+    """The local Cloudflare API stand-in in a process of its own, on a free loopback port: (base URL, token)."""
+    token = "conformance-cloudflare-token-0123456789"
+    environ = {**os.environ, "DOTDO_STATE_DIR": str(tmp_path / "state"), "CLOUDFLARE_API_TOKEN": token}
+    command = [sys.executable, "-m", "dotdo_dev", "cloudflare-api", "--port", "0", "--account-id", "a" * 32]
+    process = subprocess.Popen(command, cwd=ROOT, env=environ, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stderr.readline()
+        match = re.search(r"on (http://127\.0\.0\.1:\d+/client/v4)", line)
+        assert match, line
+        yield match.group(1), token
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_deploy_uploads_with_httpx_through_the_sdks_fetch_under_pyodide(bundles, cloudflare_api):
+    # The deploy worker's httpx client runs on the SDK's fetch-backed transport under Pyodide: its
+    # multipart upload reaches a real HTTP server (the stand-in) and Cloudflare's refusal comes back.
+    base, token = cloudflare_api
+    principal = {"type": "user", "id": "usr_1", "role": "admin", "permissions": ["*"], "org_id": None, "key_id": "k1"}
+    auth = {"AUTH_SERVICE": {"validate_token": {"result": principal}, "validate_api_key": {"result": principal}}}
+    meta = {"main_module": "entry.py", "compatibility_date": "2026-11-01", "compatibility_flags": ["python_workers"]}
+
+    def bundle(*services: str) -> str:
+        bindings = [{"type": "service", "name": f"{s.upper()}_SERVICE", "service": s} for s in services]
+        files = {"metadata.json": json.dumps(meta | {"bindings": bindings}).encode(), "entry.py": b"# orders\n"}
+        return base64.b64encode(_tar_gz(files)).decode()
+
+    def post(service: str, data: str) -> dict:
+        body = {"service": service, "environment": "staging", "version": "1.0.0", "commit": "c" * 40, "bundle": data}
+        headers = {"authorization": "Bearer sk_live_" + "a" * 40, "content-type": "application/json"}
+        return {"method": "POST", "path": "/deploy", "headers": headers, "body": body}
+
+    result = run(
+        bundles,
+        ROOT / "workers" / "deploy",
+        secrets={"CLOUDFLARE_API_TOKEN": token},
+        vars={"CLOUDFLARE_ACCOUNT_ID": "a" * 32, "CLOUDFLARE_API_URL": base},
+        services=auth,
+        requests=[post("orders", bundle("auth")), post("ledger", bundle("orders"))],
+    )
+    assert result.ok, result.error
+    uploaded, refused = result.json(0), result.json(1)
+    assert result.responses[0]["status"] == 201, uploaded
+    assert (uploaded["data"]["status"], uploaded["data"]["service"]) == ("uploaded", "orders")
+    assert result.responses[1]["status"] == 400, refused
+    assert refused["error"]["details"]["cloudflare"]["code"] == 10143
+    listed = httpx.get(
+        f"{base}/accounts/{'a' * 32}/workers/dispatch/namespaces/dotdo-staging/scripts",
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert [s["id"] for s in listed.json()["result"]] == ["orders"]
