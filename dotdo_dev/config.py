@@ -8,7 +8,7 @@ fails on such warnings). Values of the wrong type raise `ConfigError` naming the
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ __all__ = [
     "WorkerConfig",
     "load_local",
     "load_worker",
+    "local_name",
     "missing_secrets",
     "read_dev_vars",
     "secrets_for",
@@ -126,15 +127,25 @@ LOCAL_ENVIRONMENT = "development"
 def load_local(path: str | Path) -> WorkerConfig:
     """A worker's config for the local platform: its `env.development` block if it has one.
 
-    Locally a worker keeps its own name (wrangler would call it `<name>-development`).
+    Locally a worker keeps its own name (wrangler would call it `<name>-development`), and so does
+    every worker it binds. On Cloudflare a service binding in `env.development` names the Worker of
+    that environment, `auth-development` (wrangler's `<name>-<environment>`); here it reaches the
+    local worker `auth` (`local_name`). This is the one place the local platform translates names: a
+    config without an `env.development` block (the top level) is read as it is written.
     """
     config = load_worker(path)
     envs = config.raw.get("env")
     if isinstance(envs, dict) and LOCAL_ENVIRONMENT in envs:
         local = load_worker(path, environment=LOCAL_ENVIRONMENT)
         local.name = config.name
+        local.bindings["services"] = [replace(s, service=local_name(s.service)) for s in local.services]
         return local
     return config
+
+
+def local_name(name: str) -> str:
+    """The local worker a service binding of `env.development` reaches: `auth-development` -> `auth`."""
+    return name.removesuffix(f"-{LOCAL_ENVIRONMENT}")
 
 
 def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | None) -> WorkerConfig:

@@ -3,7 +3,7 @@
 import pytest
 
 from dotdo_dev import jsonc
-from dotdo_dev.config import ConfigError, load_worker, read_dev_vars, secrets_for
+from dotdo_dev.config import ConfigError, load_local, load_worker, local_name, read_dev_vars, secrets_for
 
 BASE = (
     '"name": "svc", "main": "src/entry.py", "compatibility_date": "2026-11-01", '
@@ -183,6 +183,42 @@ def test_env_block_overrides_and_bindings_are_not_inherited(tmp_path):
     assert load_worker(path).secrets_required == ["TOP_SECRET"]
     assert staging.compatibility_date == "2026-11-01"
     assert load_worker(path).vars["ENVIRONMENT"] == "production"
+
+
+def test_locally_a_development_binding_to_name_development_reaches_the_worker_name(tmp_path):
+    # On Cloudflare env.development binds the Worker of that environment (`auth-development`); the local
+    # platform runs every worker under its own name, so load_local, and nothing else, translates.
+    path = write(
+        tmp_path,
+        "{"
+        + BASE
+        + """, "services": [{"binding": "AUTH_SERVICE", "service": "auth"}],
+  "env": {
+    "staging": {"services": [{"binding": "AUTH_SERVICE", "service": "auth-staging"}]},
+    "development": {"services": [
+      {"binding": "AUTH_SERVICE", "service": "auth-development", "entrypoint": "Rpc"},
+      {"binding": "ELSEWHERE", "service": "billing"}
+    ]}}}""",
+    )
+    local = load_local(path)
+    assert (local.name, local.environment) == ("svc", "development")
+    assert [(s.binding, s.service, s.entrypoint) for s in local.services] == [
+        ("AUTH_SERVICE", "auth", "Rpc"),
+        ("ELSEWHERE", "billing", None),
+    ]
+    assert local_name("auth-development") == "auth"
+    assert local_name("auth-staging") == "auth-staging"
+    # wrangler's own reading keeps the names it deploys with
+    development = load_worker(path, environment="development")
+    assert (development.name, development.services[0].service) == ("svc-development", "auth-development")
+    assert load_worker(path, environment="staging").services[0].service == "auth-staging"
+    assert load_worker(path).services[0].service == "auth"
+
+
+def test_a_config_without_a_development_block_is_run_as_written(tmp_path):
+    path = write(tmp_path, "{" + BASE + ', "services": [{"binding": "X", "service": "x-development"}]}')
+    local = load_local(path)
+    assert (local.environment, local.services[0].service) == (None, "x-development")
 
 
 def test_dev_vars_example_declares_names_and_make_dev_fills_it(tmp_path):
