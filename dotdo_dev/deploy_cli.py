@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -107,6 +108,19 @@ def deploy_metadata(
         if facts["commit"] != "unknown":
             version = f"{version}+{facts['commit'][:12]}"
     return {"service": service, "environment": environment, "version": version, **facts}
+
+
+#: What an API key may hold: printable ASCII without spaces (auth's keys are `sk_<env>_<id>_<secret>`).
+_KEY = re.compile(r"[!-~]{1,512}")
+
+
+def _environments(folder: Path) -> list[str] | None:
+    """The `env` blocks a worker's wrangler.jsonc declares (None if it cannot be read: the build says why)."""
+    try:
+        envs = load_worker(folder / "wrangler.jsonc").raw.get("env")
+    except ConfigError:
+        return None
+    return list(envs) if isinstance(envs, dict) else []
 
 
 def config_environment(environment: str) -> str | None:
@@ -206,13 +220,28 @@ class Deployer:
         self._err(self._scrub(line))
 
     def check_key(self) -> None:
-        if not self.dry_run and not self.key:
+        if self.dry_run:
+            return
+        if not self.key:
             raise DeployError(
                 "deploy: DEPLOY_API_KEY is not set (a deploy API key holding `deploy`; --dry-run needs none)", 2
+            )
+        if not _KEY.fullmatch(self.key):  # a header could not carry it, and an error would echo it
+            raise DeployError(
+                "deploy: DEPLOY_API_KEY is not one API key (it holds spaces, line breaks or other characters "
+                "no key has; the value is not shown)",
+                2,
             )
 
     def deploy(self, service: str, folder: Path) -> dict[str, Any]:
         """Build `folder` and post it as `service`; the deployment record (or the dry run's metadata)."""
+        block, declared = config_environment(self.environment), _environments(folder)
+        if block is not None and declared is not None and block not in declared:
+            raise DeployError(
+                f"deploy: NO_ENVIRONMENT: {service}'s wrangler.jsonc has no env.{block} block to build "
+                f"{self.environment} from (production builds from the top level)",
+                2,
+            )
         facts = git_facts(self.root, self.environ)
         metadata = deploy_metadata(service, self.environment, folder, facts, self.environ)
         with tempfile.TemporaryDirectory(prefix=f"dotdo-deploy-{service}-") as tmp:
@@ -276,7 +305,7 @@ def deploy_all(root: Path, environment: str, *, dry_run: bool = False, **kwargs:
     deployer = Deployer(root, environment, dry_run=dry_run, **kwargs)
     try:
         deployer.check_key()
-        workers = deploy_order(discover_workers(root), environment=environment)
+        workers = deploy_order(discover_workers(root), environment=config_environment(environment))
     except DeployOrderError as exc:
         deployer.err(f"deploy: ORDER: {exc}")
         return 2

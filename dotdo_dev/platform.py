@@ -319,6 +319,8 @@ class LocalPlatform:
             info = self.health[name].describe(now) if name in self.health else {"status": "starting"}
             if entry is not None and entry.process.returncode is None:
                 info["pid"] = entry.process.pid
+            if name in self.deployed:  # an upload through the Cloudflare API, not the repository's source
+                info["deployed"] = {"namespace": self.namespace, "bundle": self.deployed[name].name}
             workers[name] = info
         return {"workers": workers, "state": os.path.relpath(self.state.root.resolve(), self.root.resolve())}
 

@@ -92,7 +92,9 @@ async def test_an_upload_runs_at_its_host_with_its_vars_secrets_and_own_packages
         folder = platform.deployed["hello"]
         assert (folder / "lib" / "greeting").is_symlink()  # the upload's own package, first on its path
         assert stat.S_IMODE((folder / ".dev.vars").stat().st_mode) == 0o600
-        assert "hello" in platform.describe()["workers"]
+        shown = platform.describe()["workers"]["hello"]
+        assert shown["deployed"] == {"namespace": SERVED, "bundle": folder.name}
+        assert "deployed" not in platform.describe()["workers"]["dispatcher"]  # from source
 
         # v2 replaces v1 in place; an upload whose top level raises is refused, v2 goes on answering
         assert (await account.put("hello", parts("v2"))).status_code == 200

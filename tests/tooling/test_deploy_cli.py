@@ -49,6 +49,8 @@ def _worker(root: Path, name: str, binds: tuple[str, ...] = (), folder: str = ""
         "compatibility_flags": ["python_workers"],
         "services": [{"binding": f"{b.upper()}_SERVICE", "service": b} for b in binds],
     }
+    # wrangler carries no bindings into an environment: each block names its own
+    config["env"] = {env: {"services": config["services"]} for env in ("staging", "development")}
     (directory / "wrangler.jsonc").write_text(json.dumps(config))
     (directory / "pyproject.toml").write_text(f'[project]\nname = "{name}"\nversion = "1.2.3"\n')
 
@@ -383,3 +385,35 @@ def test_a_real_dry_run_of_the_dispatcher_builds_and_lists_its_bundle(
     listed = [line.split()[-1] for line in result.stdout.splitlines() if line.startswith("  ")]
     assert {"entry.py", "metadata.json", "python_modules/shared/errors.py"} <= set(listed)
     assert "README.md" not in listed
+
+
+def test_an_environment_without_its_env_block_is_refused_before_any_build(repo: Path, builds: list) -> None:
+    config = repo / "workers" / "db" / "wrangler.jsonc"
+    data = json.loads(config.read_text())
+    del data["env"]["staging"]
+    config.write_text(json.dumps(data))
+    output = Output()
+    assert deploy_one(repo, "db", "staging", **output.kwargs()) == 2
+    assert output.err == [
+        "deploy: NO_ENVIRONMENT: db's wrangler.jsonc has no env.staging block to build staging from "
+        "(production builds from the top level)"
+    ]
+    assert builds == []
+    assert deploy_one(repo, "db", "production", dry_run=True, **output.kwargs()) == 0  # the top level
+    assert builds == [("db", None)]
+
+
+@respx.mock
+@pytest.mark.parametrize("key", ["sk_test_a1\nb2c3", "sk_test_d4 e5f6", "sk_test_g7\th8i9", "sk_test_é0j1"])
+def test_a_key_that_is_not_one_token_is_refused_without_being_shown(repo: Path, builds: list, key: str) -> None:
+    route = respx.post(url__regex=r".*")
+    output = Output()
+    assert deploy_one(repo, "db", "staging", **output.kwargs(ENVIRON | {"DEPLOY_API_KEY": key})) == 2
+    assert output.err == [
+        "deploy: DEPLOY_API_KEY is not one API key (it holds spaces, line breaks or other characters "
+        "no key has; the value is not shown)"
+    ]
+    assert not route.called
+    assert builds == []
+    assert "sk_test_" not in output.text
+    assert all(part not in output.text for part in key.removeprefix("sk_test_").split())
