@@ -29,7 +29,8 @@ LOCAL = "development"  # the environment the local platform serves: its dispatch
 
 
 def _build(repo: Path, service: str, outdir: Path) -> bytes:
-    return pack(build(repo, repo / "workers" / service, outdir).outdir)[0]
+    """As `dotdo deploy <service> --env development` builds it: from its env.development block."""
+    return pack(build(repo, repo / "workers" / service, outdir, environment=LOCAL).outdir)[0]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def bundles(tmp_path_factory):
     config = repo / "workers" / "ledger" / "wrangler.jsonc"
     text = config.read_text()
     sibling = '"services": [{ "binding": "ORDERS", "service": "orders" }, '
-    config.write_text(text.replace('"services": [', sibling, 1))
+    config.write_text(text.replace('"services": [', sibling))  # the top level and every env block
     assert sibling in config.read_text()
     made["ledger"] = _build(repo, "ledger", out / "ledger")
     return made
