@@ -15,6 +15,7 @@ from typing import Any
 from dotdo_dev import jsonc
 from dotdo_dev.config_reader import ConfigError, ConfigReader
 from dotdo_dev.dev_vars import declared_names
+from dotdo_dev.registry import environment_name
 from dotdo_dev.runtime.bindings import BINDING_KINDS
 
 __all__ = [
@@ -117,7 +118,7 @@ def load_worker(path: str | Path, *, environment: str | None = None) -> WorkerCo
                 merged.pop(key, None)
             merged.update(block)
             if "name" not in block and "name" in raw:
-                merged["name"] = f"{raw['name']}-{environment}"
+                merged["name"] = environment_name(raw["name"], environment)
     return _parse(p, merged, raw, environment)
 
 
@@ -129,7 +130,7 @@ def load_local(path: str | Path) -> WorkerConfig:
 
     Locally a worker keeps its own name (wrangler would call it `<name>-development`), and so does
     every worker it binds. On Cloudflare a service binding in `env.development` names the Worker of
-    that environment, `auth-development` (wrangler's `<name>-<environment>`); here it reaches the
+    that environment, `auth-development` (`dotdo_dev.registry.environment_name`); here it reaches the
     local worker `auth` (`local_name`). This is the one place the local platform translates names: a
     config without an `env.development` block (the top level) is read as it is written.
     """

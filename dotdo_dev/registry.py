@@ -14,6 +14,12 @@ hand; three files are generated:
 - the dispatcher's service bindings, likewise in `dispatcher/wrangler.jsonc`: one per account-level
   service.
 
+Each binding names the target Worker of its own environment: `wrangler deploy --env staging` uploads
+a Worker as `<name>-staging` (`environment_name`), so the top level binds `"service": "auth"`
+(production), `env.staging` binds `"auth-staging"` and `env.development` `"auth-development"`; the
+suffix is the name of the env block the markers are in. `binding_problems` holds every
+`wrangler.jsonc` to the same rule, hand-written bindings too.
+
 `placement` (docs/architecture.md, deployment topology): `"account"` for the platform's own Workers
 (an account-level Worker, reached through service bindings), `"namespace"` (the default, and what
 `create-service` makes) for a service in the dispatch namespace `dotdo-<env>`, reached through a
@@ -282,22 +288,35 @@ def dispatcher_bindings(manifests: list[Manifest]) -> list[Manifest]:
     return sorted((m for m in manifests if m.bound), key=lambda m: m.binding)
 
 
-def render_bindings(text: str, bound: list[Manifest], where: Path | str) -> str:
-    """A wrangler.jsonc (`where`, for messages) with the lines between every pair of registry markers
-    replaced by one service binding per manifest of `bound`."""
-    lines = text.splitlines(keepends=True)
+def environment_name(name: str, environment: str | None) -> str:
+    """The name of the Worker `name` deployed with `wrangler deploy --env <environment>`: wrangler names
+    it `<name>-<environment>` (Cloudflare's docs, "Environments"); the top level (None) is `name`."""
+    return f"{name}-{environment}" if environment else name
+
+
+def config_blocks(raw: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
+    """A parsed wrangler.jsonc's top level (None) and each `env.<name>` block, with their names."""
+    envs = raw.get("env")
+    blocks: list[tuple[str | None, dict[str, Any]]] = [(None, raw)]
+    if isinstance(envs, dict):
+        blocks += [(env, block) for env, block in envs.items() if isinstance(block, dict)]
+    return blocks
+
+
+def _replace_between_markers(text: str, where: Path | str, lines_for: Any) -> tuple[str, int]:
+    """`text` with the lines between the i-th pair of registry markers replaced by `lines_for(i, indent)`;
+    and how many pairs there are."""
     out: list[str] = []
     inside = False
     found = 0
-    for line in lines:
+    for line in text.splitlines(keepends=True):
         stripped = line.strip()
         if stripped == BINDINGS_BEGIN:
             if inside:
                 raise ManifestError(f"{where}: a registry marker is not closed")
             inside, found = True, found + 1
             out.append(line)
-            indent = line[: len(line) - len(line.lstrip())]
-            out += [f'{indent}{{ "binding": "{m.binding}", "service": "{m.name}" }},\n' for m in bound]
+            out += lines_for(found - 1, line[: len(line) - len(line.lstrip())])
             continue
         if stripped == BINDINGS_END:
             if not inside:
@@ -310,7 +329,50 @@ def render_bindings(text: str, bound: list[Manifest], where: Path | str) -> str:
         raise ManifestError(f"{where}: a registry marker is not closed")
     if not found:
         raise ManifestError(f"{where}: no '{BINDINGS_BEGIN}' marker in its services")
-    result = "".join(out)
+    return "".join(out), found
+
+
+_PROBE = "registry-marker-"
+
+
+def marker_environments(text: str, where: Path | str) -> list[str | None]:
+    """The environment each pair of registry markers of a wrangler.jsonc is in, in order: None for the
+    top level's `services`, `<e>` for those of `env.<e>`. Found by parsing the file with a probe binding
+    between each pair; a pair anywhere else is refused."""
+    probed, count = _replace_between_markers(
+        text, where, lambda i, indent: [f'{indent}{{ "binding": "REGISTRY_PROBE", "service": "{_PROBE}{i}" }},\n']
+    )
+    try:
+        raw = jsonc.loads(probed)
+    except jsonc.JSONCError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+    found: dict[int, str | None] = {}
+    for env, block in config_blocks(raw if isinstance(raw, dict) else {}):
+        services = block.get("services")
+        for binding in services if isinstance(services, list) else []:
+            service = binding.get("service") if isinstance(binding, dict) else None
+            if isinstance(service, str) and service.startswith(_PROBE):
+                found[int(service.removeprefix(_PROBE))] = env
+    if sorted(found) != list(range(count)):
+        raise ManifestError(
+            f"{where}: registry markers belong in the `services` of the top level or of an `env.<name>` block"
+        )
+    return [found[i] for i in range(count)]
+
+
+def render_bindings(text: str, bound: list[Manifest], where: Path | str) -> str:
+    """A wrangler.jsonc (`where`, for messages) with the lines between every pair of registry markers
+    replaced by one service binding per manifest of `bound`, naming the Worker of the markers'
+    environment (`environment_name`: `auth` at the top level, `auth-staging` in `env.staging`)."""
+    environments = marker_environments(text, where)
+
+    def lines_for(i: int, indent: str) -> list[str]:
+        env = environments[i]
+        return [
+            f'{indent}{{ "binding": "{m.binding}", "service": "{environment_name(m.name, env)}" }},\n' for m in bound
+        ]
+
+    result, _ = _replace_between_markers(text, where, lines_for)
     jsonc.loads(result)  # still valid JSONC
     return result
 
@@ -360,32 +422,63 @@ def worker_configs(root: Path) -> list[Path]:
 
 
 def binding_problems(root: Path) -> list[str]:
-    """Service bindings that cannot work on Cloudflare: any, in any environment of any worker's
-    wrangler.jsonc, that names a namespace service (by its name, or `<name>-<environment>`). A
-    namespace script is reached through a `dispatch_namespaces` binding instead."""
+    """Service bindings, in any environment of any worker's wrangler.jsonc, that cannot work on
+    Cloudflare or reach the Worker of another environment:
+
+    - one naming a namespace service (by its name, or `<name>-<environment>`): a namespace script is
+      reached through a `dispatch_namespaces` binding instead;
+    - in `env.<e>`, one not naming `<target>-<e>`: `wrangler deploy --env <e>` uploads every Worker of
+      that environment as `<name>-<e>` (`environment_name`), so a bare `auth` there is production's;
+    - at the top level (production), one naming `<target>-<e>` for an environment `<e>` of these configs;
+    - a worker with service bindings and without an `env.<e>` block that another worker has: built with
+      `--env <e>`, wrangler would use its top level's bindings, which name production's Workers.
+    """
     in_namespace = {m.name for m in read_manifests(root) if not m.account_level}
-    problems = []
+    configs: list[tuple[Path, dict[str, Any]]] = []
     for path in worker_configs(root):
         try:
             raw = jsonc.load(path)
         except (OSError, jsonc.JSONCError) as exc:
             raise ManifestError(f"{path}: {exc}") from None
-        if not isinstance(raw, dict):
-            continue
-        blocks: list[tuple[str | None, Any]] = [(None, raw)]
-        blocks += [(env, block) for env, block in (raw.get("env") or {}).items() if isinstance(block, dict)]
-        for env, block in blocks:
-            for binding in block.get("services") or []:
-                target = binding.get("service") if isinstance(binding, dict) else None
-                if not isinstance(target, str):
-                    continue
-                name = target.removesuffix(f"-{env}") if env else target
-                if name in in_namespace:
+        if isinstance(raw, dict):
+            configs.append((path, raw))
+    environments = sorted({env for _, raw in configs for env, _ in config_blocks(raw) if env is not None})
+    problems = []
+    for path, raw in configs:
+        where = path.relative_to(root)
+        blocks = config_blocks(raw)
+        bindings = [(env, b) for env, block in blocks for b in block.get("services") or [] if isinstance(b, dict)]
+        for env, binding in bindings:
+            target = binding.get("service")
+            if not isinstance(target, str):
+                continue
+            name = target.removesuffix(f"-{env}") if env else target
+            label = f"{where} [{env or 'top'}]: service binding {binding.get('binding')!r} names {target!r}"
+            # the environment whose Worker it names, by its suffix (None: production's)
+            named = next((e for e in environments if target.endswith(f"-{e}")), None)
+            base = target.removesuffix(f"-{named}") if named else target
+            whose = f"the Worker of the {named} environment" if named else "production's Worker"
+            if name in in_namespace:
+                problems.append(
+                    f"{label}, a service of the dispatch namespace; on Cloudflare a service binding "
+                    "can only name an account-level Worker (reach it with a dispatch_namespaces binding: "
+                    f"env.NAMESPACE.get({name!r}))"
+                )
+            elif env and named != env:
+                problems.append(
+                    f"{label}, {whose}; in env.{env} a binding names the Worker of that environment, "
+                    f"{environment_name(base, env)!r} (wrangler deploy --env {env} names every Worker <name>-{env})"
+                )
+            elif not env and named:
+                problems.append(f"{label}, {whose}; the top level is production and names {base!r}")
+        if bindings:
+            have = {env for env, _ in blocks}
+            for env in environments:
+                if env not in have:
                     problems.append(
-                        f"{path.relative_to(root)} [{env or 'top'}]: service binding {binding.get('binding')!r} "
-                        f"names {target!r}, a service of the dispatch namespace; on Cloudflare a service binding "
-                        "can only name an account-level Worker (reach it with a dispatch_namespaces binding: "
-                        f"env.NAMESPACE.get({name!r}))"
+                        f"{where}: no env.{env} block; built with --env {env}, wrangler would deploy the top "
+                        f"level's service bindings, which name production's Workers (add env.{env} with "
+                        f"its own bindings, each naming <target>-{env})"
                     )
     return problems
 

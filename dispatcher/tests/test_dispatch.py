@@ -214,6 +214,7 @@ async def test_environment_selects_the_namespace(root):
     assert load_worker(root).dispatch_namespaces[0].namespace == "dotdo-production"
     assert load_worker(root, environment="staging").dispatch_namespaces[0].namespace == "dotdo-staging"
     assert load_worker(root, environment="development").vars["ENVIRONMENT"] == "development"
-    for environment in (None, "staging", "development"):  # the same account-level bindings everywhere
+    for environment in (None, "staging", "development"):  # the account-level Workers of each environment
         bound = {s.binding: s.service for s in load_worker(root, environment=environment).services}
-        assert bound == {binding: name for name, binding in ACCOUNT_LEVEL.items()}, environment
+        suffix = f"-{environment}" if environment else ""  # wrangler deploys them as <name>-<env>
+        assert bound == {binding: name + suffix for name, binding in ACCOUNT_LEVEL.items()}, environment

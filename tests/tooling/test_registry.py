@@ -65,14 +65,90 @@ def test_the_gateway_is_bound_to_every_account_level_service_with_a_gateway_tabl
     gateway = ROOT / "workers" / "gateway"
     for environment in (None, "staging", "development"):
         bound = {s.binding: s.service for s in load_worker(gateway, environment=environment).services}
-        assert bound == expected, environment
+        # each environment binds the Workers of that environment: wrangler deploys them as <name>-<env>
+        assert bound == {b: registry.environment_name(name, environment) for b, name in expected.items()}, environment
 
 
 def test_the_dispatcher_is_bound_to_every_account_level_service_but_itself_in_every_environment():
     expected = {"AUTH_SERVICE": "auth", "DB_SERVICE": "db", "DEPLOY_SERVICE": "deploy", "GATEWAY_SERVICE": "gateway"}
     for environment in (None, "staging", "development"):
         config = load_worker(ROOT / "dispatcher", environment=environment)
-        assert {s.binding: s.service for s in config.services} == expected, environment
+        named = {b: registry.environment_name(name, environment) for b, name in expected.items()}
+        assert {s.binding: s.service for s in config.services} == named, environment
+    staging = load_worker(ROOT / "dispatcher", environment="staging")
+    assert {s.service for s in staging.services} == {"auth-staging", "db-staging", "deploy-staging", "gateway-staging"}
+
+
+def test_the_generated_bindings_name_the_worker_of_the_markers_environment():
+    text = (
+        '{\n  "services": [\n    ' + registry.BINDINGS_BEGIN + "\n    " + registry.BINDINGS_END + "\n  ],\n"
+        '  "env": {\n    "qa": {\n      "services": [\n        ' + registry.BINDINGS_BEGIN + "\n"
+        '        { "binding": "STALE", "service": "orders" },\n        ' + registry.BINDINGS_END + "\n"
+        '        { "binding": "MINE", "service": "kept-qa" },\n      ],\n    },\n  },\n}\n'
+    )
+    manifest = registry.Manifest(name="orders", folder=Path("workers/orders"), placement="account", gateway={})
+    assert registry.marker_environments(text, "x") == [None, "qa"]
+    out = jsonc.loads(registry.render_gateway_bindings(text, [manifest]))
+    assert out["services"] == [{"binding": "ORDERS_SERVICE", "service": "orders"}]
+    assert out["env"]["qa"]["services"] == [
+        {"binding": "ORDERS_SERVICE", "service": "orders-qa"},  # the suffix is the block's name, any name
+        {"binding": "MINE", "service": "kept-qa"},
+    ]
+    astray = '{"routes": [\n' + registry.BINDINGS_BEGIN + "\n" + registry.BINDINGS_END + "\n]}"
+    with pytest.raises(registry.ManifestError, match="belong in the `services`"):
+        registry.render_gateway_bindings(astray, [manifest])
+
+
+def test_every_service_binding_names_the_worker_of_its_environment():
+    # the repository's configs: wrangler deploy --env <e> uploads every Worker as <name>-<e>
+    for path in registry.worker_configs(ROOT):
+        raw = jsonc.load(path)
+        for env, block in registry.config_blocks(raw):
+            for binding in block.get("services") or []:
+                base = binding["service"].removesuffix(f"-{env}") if env else binding["service"]
+                assert binding["service"] == registry.environment_name(base, env), (path, env, binding)
+                assert not base.endswith(("-staging", "-development")), (path, env, binding)
+
+
+def test_a_binding_to_another_environments_worker_or_a_missing_env_block_is_a_problem(tmp_path):
+    repo = _mini_repo(tmp_path)
+    for name in ("auth", "billing", "ledger"):
+        (repo / "workers" / name).mkdir()
+        (repo / "workers" / name / "service.toml").write_text(f'name = "{name}"\nplacement = "account"\n')
+    (repo / "workers" / "auth" / "wrangler.jsonc").write_text('{"name": "auth", "env": {"staging": {}, "dev": {}}}')
+    (repo / "workers" / "billing" / "wrangler.jsonc").write_text(
+        '{"name": "billing", "services": [{"binding": "A", "service": "auth"},'
+        ' {"binding": "B", "service": "auth-dev"}],'
+        ' "env": {"staging": {"services": [{"binding": "A", "service": "auth"},'
+        ' {"binding": "C", "service": "auth-dev"}, {"binding": "D", "service": "auth-staging"}]},'
+        ' "dev": {"services": [{"binding": "A", "service": "auth-dev"}]}}}'
+    )
+    (repo / "workers" / "ledger" / "wrangler.jsonc").write_text(
+        '{"name": "ledger", "services": [{"binding": "A", "service": "auth"}], "env": {"dev": {}}}'
+    )
+    problems = registry.binding_problems(repo)
+    assert problems == [
+        "workers/billing/wrangler.jsonc [top]: service binding 'B' names 'auth-dev', the Worker of the dev "
+        "environment; the top level is production and names 'auth'",
+        "workers/billing/wrangler.jsonc [staging]: service binding 'A' names 'auth', production's Worker; in "
+        "env.staging a binding names the Worker of that environment, 'auth-staging' (wrangler deploy --env "
+        "staging names every Worker <name>-staging)",
+        "workers/billing/wrangler.jsonc [staging]: service binding 'C' names 'auth-dev', the Worker of the dev "
+        "environment; in env.staging a binding names the Worker of that environment, 'auth-staging' (wrangler "
+        "deploy --env staging names every Worker <name>-staging)",
+        "workers/ledger/wrangler.jsonc: no env.staging block; built with --env staging, wrangler would deploy the "
+        "top level's service bindings, which name production's Workers (add env.staging with its own bindings, "
+        "each naming <target>-staging)",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "dotdo_dev.registry", "--check", "--root", str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "service binding 'C' names 'auth-dev'" in result.stdout
 
 
 def test_placement_says_where_each_service_lives():
