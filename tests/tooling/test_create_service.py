@@ -75,10 +75,27 @@ def test_generated_service_is_lint_clean(generated):
 
 
 @pytest.mark.slow
-def test_wrangler_accepts_the_generated_config(generated, tmp_path):
+@pytest.mark.parametrize("environment", [None, "staging", "development"])
+def test_wrangler_accepts_the_generated_config(generated, tmp_path, environment):
     repo, service = generated
-    result = wrangler.dry_run(repo, service / "wrangler.jsonc", tmp_path)
+    result = wrangler.dry_run(repo, service / "wrangler.jsonc", tmp_path, environment=environment)
     assert result.ok, result.output
+    assert "WARNING" not in result.output, result.output  # e.g. "No environment found"
+
+
+def test_the_generated_service_binds_the_auth_worker_of_each_environment(generated):
+    # wrangler deploy --env <e> uploads every Worker as <name>-<e>: staging's auth is auth-staging
+    from dotdo_dev.build import upload_metadata
+    from dotdo_dev.config import load_local, load_worker
+
+    repo, service = generated
+    for environment, auth in ((None, "auth"), ("staging", "auth-staging"), ("development", "auth-development")):
+        config = load_worker(service, environment=environment)
+        assert {s.binding: s.service for s in config.services} == {"AUTH_SERVICE": auth}, environment
+        uploaded = [b for b in upload_metadata(config, [])["bindings"] if b["type"] == "service"]
+        assert uploaded == [{"type": "service", "name": "AUTH_SERVICE", "service": auth}], environment
+    assert [s.service for s in load_local(service).services] == ["auth"]  # locally, the worker auth
+    assert registry.binding_problems(repo) == []
 
 
 @pytest.mark.slow
