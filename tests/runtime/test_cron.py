@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from dotdo_dev.runtime.cron import CronError, CronSchedule, CronScheduler
+from dotdo_dev.runtime.cron import CronScheduler
+from shared.cron import CronError, CronSchedule
 
 UTC = dt.UTC
 
@@ -390,3 +391,22 @@ async def test_run_without_crons_returns():
         raise AssertionError("never")
 
     await CronScheduler([], fire).run()
+
+
+def test_the_runtime_fires_with_the_one_implementation_workers_bundle():
+    import dotdo_dev.runtime.cron as runtime_cron
+    import shared.cron
+
+    assert runtime_cron.CronSchedule is shared.cron.CronSchedule
+    assert runtime_cron.CronError is shared.cron.CronError
+
+
+def test_next_times_lists_the_following_firings_in_order():
+    # Sunday is 1: SUN and 1 are the same day; 2026-11-26 is a Thursday.
+    times = CronSchedule.parse("0 4 * * SUN").next_times(at(2026, 11, 26, 12, 0), 3)
+    assert times == [at(2026, 11, 29, 4, 0), at(2026, 12, 6, 4, 0), at(2026, 12, 13, 4, 0)]
+    assert CronSchedule.parse("0 4 * * 1").next_times(at(2026, 11, 26, 12, 0), 3) == times
+    assert CronSchedule.parse("*/5 * * * *").next_times(at(2026, 11, 26, 12, 4, 59), 2) == [
+        at(2026, 11, 26, 12, 5),
+        at(2026, 11, 26, 12, 10),
+    ]
