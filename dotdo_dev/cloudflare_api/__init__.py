@@ -5,7 +5,9 @@
 
 An ASGI app on loopback with Cloudflare's envelope and checks: script uploads into dispatch namespaces
 and at account level (multipart, metadata, binding shapes, size limit, and the topology rule: a
-service binding names an account-level script, else 400 code 10143), list, get and delete.
+service binding names an account-level script, else 400 code 10143), list, get and delete. The
+account-level scripts it starts with are the platform's workers under each environment's name
+(`platform_scripts`: `auth`, `auth-staging`, `auth-development`, ...).
 Modules: `errors` (envelope, codes), `multipart`, `validation`, `store` (the state folder), `app`.
 Not yet served by `make dev`, and uploaded scripts are stored, not run.
 """
@@ -29,13 +31,18 @@ def platform_workers(root: Path | None = None) -> tuple[str, ...]:
 
 
 def platform_scripts(root: Path) -> list[str]:
-    """The account-level scripts the local platform runs: the names in the platform workers' wrangler.jsonc."""
-    from dotdo_dev.config import load_local
+    """The account-level scripts of the platform's workers in every environment their wrangler.jsonc
+    declares, named as wrangler deploys them: `auth` (production, the top level), `auth-staging`,
+    `auth-development` (`registry.environment_name`), so that an upload built for an environment may bind
+    the platform's Workers of that environment."""
+    from dotdo_dev.config import load_worker
+    from dotdo_dev.wrangler import environments
 
     names = []
     for manifest in registry.read_manifests(root):
-        if manifest.account_level and (manifest.folder / "wrangler.jsonc").is_file():
-            names.append(load_local(manifest.folder / "wrangler.jsonc").name)
+        config = manifest.folder / "wrangler.jsonc"
+        if manifest.account_level and config.is_file():
+            names += [load_worker(config, environment=environment).name for environment in environments(config)]
     return names
 
 

@@ -172,6 +172,55 @@ def test_platform_scripts_are_the_platform_workers():
     assert not {"orders", "order-history"} & set(platform_scripts(ROOT))
 
 
+def test_platform_scripts_are_the_platform_workers_under_each_environments_name():
+    # wrangler deploy --env <e> uploads a Worker as <name>-<e>: each is an account-level script of its own
+    scripts = platform_scripts(ROOT)
+    for name in ("dispatcher", "gateway", "auth", "db", "deploy"):
+        assert {name, f"{name}-staging", f"{name}-development"} <= set(scripts), name
+    assert len(scripts) == len(set(scripts))
+    assert not any(s.startswith(("orders", "order-history")) for s in scripts)
+
+
+@pytest.mark.parametrize("environment", ["staging", "development"])
+async def test_an_upload_binds_the_platform_workers_of_its_environment_and_never_a_sibling(tmp_path, environment):
+    api = CloudflareAPI(tmp_path / "state", tokens=[TOKEN], account_scripts=platform_scripts(ROOT), account_id=ACCOUNT)
+    namespace = f"dotdo-{environment}"
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        own = metadata(
+            bindings=[
+                {"type": "service", "name": "AUTH_SERVICE", "service": f"auth-{environment}"},
+                {"type": "service", "name": "DB_SERVICE", "service": f"db-{environment}", "entrypoint": "Records"},
+            ]
+        )
+        accepted = await put(client, "orders", upload_parts(own), namespace=namespace)
+        assert accepted.status_code == 200, accepted.json()
+        assert list(await stored(client, namespace)) == ["orders"]
+        # a sibling of the namespace, by its name or by the name wrangler would give it: 10143 still
+        for target in ("orders", f"orders-{environment}"):
+            sibling = metadata(
+                bindings=[
+                    {"type": "service", "name": "AUTH_SERVICE", "service": f"auth-{environment}"},
+                    {"type": "service", "name": "ORDERS", "service": target},
+                ]
+            )
+            refused(
+                await put(client, "ledger", upload_parts(sibling), namespace=namespace),
+                400,
+                10143,
+                NOT_FOUND_10143.format("ORDERS", target),
+            )
+        # an environment no platform worker is deployed to resolves to nothing
+        elsewhere = metadata(bindings=[{"type": "service", "name": "AUTH_SERVICE", "service": "auth-qa"}])
+        refused(
+            await put(client, "ledger", upload_parts(elsewhere), namespace=namespace),
+            400,
+            10143,
+            NOT_FOUND_10143.format("AUTH_SERVICE", "auth-qa"),
+        )
+        assert list(await stored(client, namespace)) == ["orders"]
+
+
 # -- the topology rule (10143) ---------------------------------------------------------------------
 
 

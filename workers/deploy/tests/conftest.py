@@ -103,7 +103,8 @@ METADATA = {
     "compatibility_flags": ["python_workers"],
     "bindings": [
         {"type": "plain_text", "name": "SERVICE_NAME", "text": "orders"},
-        {"type": "service", "name": "AUTH_SERVICE", "service": "auth"},
+        # built for staging (`target()`'s environment): the auth Worker of staging, as wrangler names it
+        {"type": "service", "name": "AUTH_SERVICE", "service": "auth-staging"},
         {"type": "d1", "name": "DB", "id": "1f2e3d4c-0000-4000-8000-000000000000"},
     ],
     "modules": [

@@ -4,15 +4,17 @@ binding to a sibling inside the namespace is refused with Cloudflare's 10143, re
 
 import pytest
 import respx
-from conftest import ACCOUNT, API, CF_TOKEN, DEPLOYER, METADATA, make_bundle, post_deploy, target
+from conftest import ACCOUNT, API, CF_TOKEN, DEPLOYER, METADATA, ROOT, make_bundle, post_deploy, target
 
-from dotdo_dev.cloudflare_api.app import CloudflareAPI
+from dotdo_dev.cloudflare_api import CloudflareAPI, platform_scripts
 from dotdo_dev.testing import envelope
 
 
 @pytest.fixture
 def standin(tmp_path):
-    app = CloudflareAPI(tmp_path / "cloudflare", tokens={CF_TOKEN}, account_scripts=["auth", "db"], account_id=ACCOUNT)
+    # the platform's workers under each environment's name (auth, auth-staging, auth-development, ...)
+    scripts = platform_scripts(ROOT.parents[1])
+    app = CloudflareAPI(tmp_path / "cloudflare", tokens={CF_TOKEN}, account_scripts=scripts, account_id=ACCOUNT)
     with respx.mock(assert_all_mocked=True) as mock:
         mock.route(url__startswith=API).mock(side_effect=respx.ASGIHandler(app))
         yield app
@@ -25,6 +27,8 @@ async def test_an_upload_the_standin_accepts(worker, standin):
     assert body["data"]["status"] == "uploaded"
     assert body["data"]["cloudflare_id"]
     assert "orders" in standin.store.namespace_scripts("dotdo-staging")
+    # its AUTH_SERVICE names staging's auth, `auth-staging` (METADATA): an account-level script there too
+    assert {"auth", "auth-staging", "auth-development"} <= standin.store.seeded
 
 
 async def test_a_sibling_service_binding_is_refused_with_10143(worker, standin):
