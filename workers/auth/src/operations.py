@@ -9,11 +9,12 @@ and `validate_api_key` (RPC, the gateway and services authenticate with them), a
 HTTP (`/login`, `/callback`, `/refresh`, `/logout`: redirects and cookies, in `routes.py`).
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 import api_keys
+import cleanup
 import principals
 import sessions
 import users
@@ -73,6 +74,15 @@ class CheckPermission(BaseModel):
 
     permission: str = Field(min_length=1, max_length=100)
     org_id: str | None = Field(default=None, max_length=64)
+
+
+class RemoveExpired(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Literal["sessions", "api_keys"] = Field(
+        description="sessions: expired sign-in states, refresh tokens, sessions ended 30 days ago; "
+        "api_keys: keys expired or revoked 90 days ago"
+    )
 
 
 def _caller(call: Call) -> dict[str, Any]:
@@ -174,3 +184,14 @@ async def set_user_disabled(call: Call, args: Disable) -> dict:
 async def grant_permission(call: Call, args: Grant) -> dict:
     """Grant a user a permission (in an organisation, if given)."""
     return await users.grant(call.env, _caller(call), args.id, args.permission, args.org_id)
+
+
+# -- housekeeping ------------------------------------------------------------------------------------
+
+
+@service.operation(http="POST /maintenance/remove-expired", permission="auth:maintain")
+async def remove_expired(call: Call, args: RemoveExpired) -> dict:
+    """Delete what can no longer be used (the schedule service runs it): how many records of each kind."""
+    if args.scope == "sessions":
+        return await cleanup.remove_expired(call.env)
+    return await cleanup.remove_old_api_keys(call.env)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+import maintenance
 import relationships
 import things
 from shared.service import Call, NoInput, Service
@@ -47,6 +48,12 @@ class EdgesOf(BaseModel):
     ns: str = Field(pattern=things.NS)
     id: str = Field(pattern=things.THING_ID)
     predicate: str | None = Field(default=None, pattern=relationships.PREDICATE)
+
+
+class Retention(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    older_than_days: int = Field(default=90, ge=maintenance.MIN_RETENTION_DAYS, le=3650)
 
 
 def _created(thing: dict[str, Any]) -> int:
@@ -139,3 +146,20 @@ async def get_relationships(call: Call, args: EdgesOf) -> dict:
 async def get_incoming_relationships(call: Call, args: EdgesOf) -> dict:
     """Incoming edges of a thing (what points at it)."""
     return await relationships.get_incoming_relationships(call.env, call.principal, args.ns, args.id, args.predicate)
+
+
+# -- housekeeping (the schedule service) ---------------------------------------------------------------
+
+
+@service.operation(http="POST /maintenance/purge-audit-log", permission="db:maintain")
+async def purge_audit_log(call: Call, args: Retention) -> dict:
+    """Delete audit log entries older than the retention (30 days at least; the purge is audited)."""
+    assert call.actor is not None  # the kit lets no operation here run without a principal
+    return await maintenance.purge_audit_log(call.env, call.actor, args.older_than_days)
+
+
+@service.operation(http="GET /maintenance/usage", permission="db:maintain")
+async def usage_stats(call: Call, args: NoInput) -> dict:
+    """Counts of things, relationships, namespaces and types over every owner (no content)."""
+    assert call.actor is not None
+    return await maintenance.usage_stats(call.env, call.actor)

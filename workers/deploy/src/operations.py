@@ -97,6 +97,12 @@ class DeploymentId(BaseModel):
     id: str = Field(min_length=1, max_length=64, pattern=r"^dep_[a-z0-9]+$")
 
 
+class PruneInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keep: int = Field(default=10, ge=2, le=1000, description="How many newest deployments per service and environment")
+
+
 def _principal(call: Call) -> dict[str, Any]:
     assert call.principal is not None  # the kit lets no operation here run without one
     return call.principal
@@ -150,3 +156,13 @@ async def get_deployment(call: Call, args: DeploymentId) -> dict:
     if record is None:
         raise NotFound(f"No deployment {args.id}", code="NOT_FOUND")
     return record
+
+
+@service.operation(http="POST /maintenance/prune-bundles", permission="deploy:maintain")
+async def prune_bundles(call: Call, args: PruneInput) -> dict:
+    """Delete stored bundles outside each service's newest deployments per environment (the schedule service runs it).
+
+    Kept: the bundles of the `keep` newest deployments of each service in each environment, and of its two
+    newest successful ones there (the live one, and the one a rollback would re-upload).
+    """
+    return await store.prune_bundles(call.env, args.keep)

@@ -80,3 +80,23 @@ async def get_bundle(env: Any, sha256: str) -> bytes | None:
     if not rows:
         return None
     return base64.b64decode("".join(row["data"] for row in rows))
+
+
+#: The bundles `prune_bundles` keeps: those of each service's `keep` newest deployments per environment,
+#: and of its two newest successful ones there (the live one and the one a rollback would re-upload).
+_KEPT = """SELECT bundle_sha256 FROM (
+    SELECT bundle_sha256, status,
+        row_number() OVER (PARTITION BY service, environment ORDER BY rowid DESC) AS newest,
+        row_number() OVER (PARTITION BY service, environment, status ORDER BY rowid DESC) AS newest_of_status
+    FROM deployments
+) WHERE newest <= ? OR (status = 'uploaded' AND newest_of_status <= 2)"""
+
+
+async def prune_bundles(env: Any, keep: int) -> dict[str, int]:
+    """Delete the stored bundles no kept deployment refers to (`_KEPT`); how many bundles and chunks."""
+    db = await DATABASE.open(env)
+    counted = "SELECT count(DISTINCT sha256) AS n FROM bundle_chunks"
+    before = await db.first(counted)
+    chunks = await db.run(f"DELETE FROM bundle_chunks WHERE sha256 NOT IN ({_KEPT})", [keep])  # noqa: S608 - fixed
+    after = await db.first(counted)
+    return {"bundles": int(before["n"]) - int(after["n"]) if before and after else 0, "chunks": chunks}
