@@ -33,6 +33,7 @@ SERVICES: dict[str, dict[str, Any]] = {
             "apikeys:admin": "Manage every user's API keys",
             "users:read": "Read users and organisations",
             "users:admin": "Create users, set roles, grant permissions",
+            "auth:maintain": "Delete expired sessions, sign-in states and old API keys (the schedule service's principal)",
         },
         "roles": {
             "user": [
@@ -60,6 +61,7 @@ SERVICES: dict[str, dict[str, Any]] = {
             "db:read": "Read the things and relationships you may see",
             "db:write": "Create, change and delete your things and relationships",
             "db:admin": "Run SQL on db's own tables (POST /sql)",
+            "db:maintain": "Purge the audit log past its retention, read usage totals (the schedule service's principal)",
         },
         "roles": {
             "user": [
@@ -92,6 +94,7 @@ SERVICES: dict[str, dict[str, Any]] = {
         "permissions": {
             "deploy": "Deploy services to staging and development, list deployments, roll back there",
             "deploy:production": "Deploy and roll back services in production (besides deploy)",
+            "deploy:maintain": "Delete stored bundles past the newest deployments (the schedule service's principal)",
         },
         "roles": {},
         "aliases": [],
@@ -114,5 +117,42 @@ SERVICES: dict[str, dict[str, Any]] = {
         "aliases": [
             "apis.do",
         ],
+    },
+    "queue": {
+        "name": "queue",
+        "description": "Background jobs: typed jobs enqueued once (idempotency keys), run with retries and backoff, dead letters kept, listed, replayed or discarded.",
+        "placement": "account",
+        "binding": "QUEUE_SERVICE",
+        "gateway": {
+            "read": "queue:read",
+            "write": "queue:write",
+            "rate_class": "default",
+            "public": [],
+        },
+        "permissions": {
+            "queue:read": "See the jobs you enqueued and their status",
+            "queue:write": "Enqueue jobs (send-email, webhook-delivery, deploy-notify)",
+            "queue:admin": "See every job; list, replay and discard dead letters",
+        },
+        "roles": {},
+        "aliases": [],
+    },
+    "schedule": {
+        "name": "schedule",
+        "description": "Cron tasks of the platform: housekeeping on auth, db and deploy, health checks; run history, leases, retries.",
+        "placement": "account",
+        "binding": "SCHEDULE_SERVICE",
+        "gateway": {
+            "read": "schedule:read",
+            "write": "schedule:admin",
+            "rate_class": "default",
+            "public": [],
+        },
+        "permissions": {
+            "schedule:read": "List the scheduled tasks, their next run times and the run history",
+            "schedule:admin": "Run a scheduled task now, enable or disable a task",
+        },
+        "roles": {},
+        "aliases": [],
     },
 }

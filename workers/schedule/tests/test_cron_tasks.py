@@ -1,0 +1,90 @@
+"""The scheduled handler runs exactly the tasks of the cron that fired, as workerd calls it, and every
+run is in the history; tasks of services that are not bound are skipped, saying so."""
+
+import pytest
+from conftest import ROOT, history
+
+import tasks
+from dotdo_dev.config import load_worker
+from shared.cron import CronSchedule
+
+
+def test_the_wrangler_crons_are_exactly_the_tasks_crons():
+    for environment in (None, "staging", "development"):
+        config = load_worker(ROOT, environment=environment)
+        assert sorted(config.crons) == sorted(tasks.crons()), environment
+
+
+@pytest.mark.parametrize("task", list(tasks.TASKS.values()), ids=lambda t: t.name)
+def test_every_task_has_a_cloudflare_cron_and_an_effect(task):
+    CronSchedule.parse(task.cron)  # CronError if Cloudflare would refuse it
+    assert task.effect
+    assert task.max_attempts >= 1
+
+
+def test_weekly_is_sunday_as_cloudflare_counts_it():
+    import datetime as dt
+
+    sunday = dt.datetime(2026, 11, 29, 4, 0, tzinfo=dt.UTC)  # a Sunday
+    assert CronSchedule.parse(tasks.WEEKLY).matches(sunday)
+    assert not CronSchedule.parse(tasks.WEEKLY).matches(sunday + dt.timedelta(days=1))
+
+
+async def test_the_hourly_cron_runs_its_tasks_and_no_other(worker, auth, db, deploy):
+    await worker.scheduled(tasks.HOURLY)
+    assert [c[0] for c in auth.calls if c[0] != "validate_token"] == ["remove_expired"]
+    assert auth.calls[0][2] == {"scope": "sessions"}
+    assert auth.calls[0][1]["id"] == "svc_schedule"  # schedule's own principal, not an admin
+    assert "*" not in auth.calls[0][1]["permissions"]
+    assert [c[0] for c in db.calls] == ["usage_stats"]
+    assert deploy.calls == []
+
+    runs, meta = await history(worker)
+    assert meta["total"] == 2
+    assert {r["task"] for r in runs} == {"auth-expire-sessions", "db-usage-rollup"}
+    for run in runs:
+        assert (run["trigger"], run["cron"], run["status"], run["attempts"]) == ("cron", tasks.HOURLY, "succeeded", 1)
+        assert run["finished_at"] >= run["started_at"]
+        assert run["duration_ms"] >= 0
+    rollup = next(r for r in runs if r["task"] == "db-usage-rollup")
+    assert rollup["result"]["things"] == 7
+
+
+async def test_the_daily_cron_skips_the_tasks_of_services_not_bound(worker, auth, db):
+    await worker.scheduled(tasks.DAILY)
+    runs, _ = await history(worker, limit=100)
+    by_task = {r["task"]: r for r in runs}
+    assert set(by_task) == {t.name for t in tasks.tasks_of(tasks.DAILY)}
+    assert by_task["webhooks-purge-events"]["status"] == "skipped"
+    assert by_task["webhooks-purge-events"]["reason"] == "webhooks not bound"
+    assert by_task["queue-purge-dead-letters"]["reason"] == "queue not bound"
+    assert by_task["queue-purge-dead-letters"]["attempts"] == 0
+    for name in ("auth-purge-api-keys", "db-purge-audit-log", "schedule-prune-history"):
+        assert by_task[name]["status"] == "succeeded", by_task[name]
+    assert ("remove_expired", {"scope": "api_keys"}) in [(c[0], c[2]) for c in auth.calls]
+    assert [c[0] for c in db.calls] == ["purge_audit_log"]
+
+
+async def test_the_weekly_cron_prunes_deploys_bundles(worker, deploy, db):
+    await worker.scheduled(tasks.WEEKLY)
+    assert [c[0] for c in deploy.calls] == ["prune_bundles"]
+    assert deploy.calls[0][2] == {"keep": tasks.KEEP_DEPLOYMENTS}
+    assert db.calls == []
+
+
+async def test_the_health_check_fails_after_its_retries_when_a_service_is_down(worker, db, deploy):
+    deploy.healthy = False
+    await worker.scheduled(tasks.EVERY_5_MINUTES)
+    runs, _ = await history(worker, task="health-check-services")
+    (run,) = runs
+    assert (run["status"], run["attempts"]) == ("failed", 3)
+    assert "SERVICES_UNHEALTHY" in run["error"]
+    assert "deploy" in run["error"]
+    assert len([c for c in db.calls if c[0] == "fetch"]) == 3
+
+
+async def test_a_cron_with_no_task_runs_nothing(worker, auth, db, deploy):
+    await worker.scheduled("1 2 3 4 5")
+    _, meta = await history(worker)
+    assert meta["total"] == 0
+    assert db.calls == deploy.calls == []
