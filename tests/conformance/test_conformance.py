@@ -603,3 +603,18 @@ def test_deploy_uploads_with_httpx_through_the_sdks_fetch_under_pyodide(bundles,
         headers={"authorization": f"Bearer {token}"},
     )
     assert [s["id"] for s in listed.json()["result"]] == ["orders"]
+
+
+def test_schedules_scheduled_handler_runs_exactly_its_crons_tasks_with_retries_under_pyodide(bundles):
+    # The hourly cron: auth's and db's housekeeping over their bindings (scripted stand-ins), in schedule's
+    # own D1 (node:sqlite here) with the lease taken and given back; db failing every time is tried three
+    # times (the backoff's asyncio.sleep and the attempt's wait_for under Pyodide's event loop).
+    services = {
+        "AUTH_SERVICE": {"remove_expired": {"result": {"oauth_states": 1, "refresh_tokens": 0, "sessions": 0}}},
+        "DB_SERVICE": {"usage_stats": {"error": "db is down"}},
+    }
+    result = run(bundles, ROOT / "workers" / "schedule", services=services, scheduled={"cron": "17 * * * *"})
+    assert result.ok, result.error
+    assert result.raw["scheduled"] is True
+    calls = [(c["binding"], c["method"]) for c in result.raw["calls"]]
+    assert calls == [("AUTH_SERVICE", "remove_expired")] + [("DB_SERVICE", "usage_stats")] * 3
