@@ -72,8 +72,29 @@ def first_party(python_modules: Path, third_party: frozenset[str] | None = None)
     return found
 
 
-def wrangler_config(name: str, metadata: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """(wrangler.jsonc as a dict, secrets) for an upload's metadata part."""
+#: What an environment block holds: wrangler carries none of these into an environment.
+ENVIRONMENT_KEYS = (
+    "vars",
+    "services",
+    "d1_databases",
+    "kv_namespaces",
+    "queues",
+    "durable_objects",
+    "ratelimits",
+    "dispatch_namespaces",
+)
+
+
+def wrangler_config(
+    name: str, metadata: dict[str, Any], *, environment: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(wrangler.jsonc as a dict, secrets) for an upload's metadata part.
+
+    With `environment` (the one the upload's namespace serves, e.g. `development`), the vars and
+    bindings are written into `env.<environment>` as well: an upload built for that environment binds
+    that environment's Workers (`auth-development`), and `config.load_local` reads them from there as
+    it reads every worker's development block (translating `auth-development` to the local `auth`).
+    """
     config: dict[str, Any] = {
         "name": name,
         "main": f"src/{metadata['main_module']}",
@@ -122,6 +143,8 @@ def wrangler_config(name: str, metadata: dict[str, Any]) -> tuple[dict[str, Any]
         else:
             raise LayoutError(f"the local platform cannot run a binding of type {kind!r} ({binding_name})")
     config.update(lists)
+    if environment is not None:
+        config["env"] = {environment: {key: config[key] for key in ENVIRONMENT_KEYS if key in config}}
     return config, secrets
 
 
@@ -129,14 +152,15 @@ def run_folder(into: Path, name: str, etag: str) -> Path:
     return into / f"{name}-{etag[:16]}"
 
 
-def lay_out(bundle_dir: Path, *, name: str, into: Path) -> Path:
-    """The run folder of the upload kept in `bundle_dir` (made once; the bundle never changes)."""
+def lay_out(bundle_dir: Path, *, name: str, into: Path, environment: str | None = None) -> Path:
+    """The run folder of the upload kept in `bundle_dir` (made once; the bundle never changes), its
+    config written for `environment` (`wrangler_config`)."""
     folder = run_folder(into, name, bundle_dir.name)
     config_path = folder / "wrangler.jsonc"
     if config_path.is_file():
         return folder
     metadata = json.loads((bundle_dir / "metadata.json").read_text())
-    config, secrets = wrangler_config(name, metadata)
+    config, secrets = wrangler_config(name, metadata, environment=environment)
     staging = folder.with_name(f".{folder.name}.{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)  # left by a start that died half-way
     staging.mkdir(mode=0o700, parents=True)

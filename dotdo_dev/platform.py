@@ -468,12 +468,13 @@ class LocalPlatform:
         if self.cloudflare_api is None:
             return []
         store = self.cloudflare_api.app.store
+        env = LOCAL_ENVIRONMENT  # the dispatcher's env.development serves this namespace
         configs = []
         for name, record in sorted(store.namespace_scripts(self.namespace).items()):
             if name in source or store.account_script_exists(name):
                 continue
             try:
-                folder = lay_out(store.bundle_dir(record["etag"]), name=name, into=store.root / "run")
+                folder = lay_out(store.bundle_dir(record["etag"]), name=name, into=store.root / "run", environment=env)
                 configs.append(load_local(folder / CONFIG_FILENAME))
             except (LayoutError, ConfigError, OSError) as exc:
                 log.error("not running %s, deployed to %s: %s", name, self.namespace, exc)
@@ -497,7 +498,8 @@ class LocalPlatform:
             log.warning("stored %s in %s; not run: an account-level worker has its name", name, namespace)
             return
         try:
-            folder = lay_out(bundle, name=name, into=self.cloudflare_api.app.store.root / "run")
+            run = self.cloudflare_api.app.store.root / "run"
+            folder = lay_out(bundle, name=name, into=run, environment=LOCAL_ENVIRONMENT)
             config = load_local(folder / CONFIG_FILENAME)
         except (LayoutError, ConfigError) as exc:
             raise CloudflareError(400, SCRIPT_INVALID, f"The local platform cannot run this script: {exc}") from None

@@ -106,3 +106,23 @@ def test_a_secret_spanning_lines_is_refused(tmp_path):
     bundle = _bundle(tmp_path, metadata)
     with pytest.raises(LayoutError, match="spans lines"):
         lay_out(bundle, name="orders", into=tmp_path / "run")
+
+
+def test_an_upload_built_for_development_binds_the_local_workers_of_its_environment(tmp_path):
+    metadata = dict(
+        METADATA,
+        bindings=[
+            {"type": "plain_text", "name": "SERVICE_NAME", "text": "orders"},
+            {"type": "service", "name": "AUTH_SERVICE", "service": "auth-development"},
+            {"type": "d1", "name": "DB", "id": "local-orders"},
+        ],
+    )
+    bundle = _bundle(tmp_path, metadata)
+    folder = lay_out(bundle, name="orders", into=tmp_path / "run", environment="development")
+    config = load_local(folder / "wrangler.jsonc")
+    assert config.name == "orders"
+    assert [(s.binding, s.service) for s in config.services] == [("AUTH_SERVICE", "auth")]  # as make dev runs it
+    assert config.vars == {"SERVICE_NAME": "orders"}
+    assert [d.database_id for d in config.d1_databases] == ["local-orders"]
+    raw = json.loads((folder / "wrangler.jsonc").read_text())
+    assert raw["services"] == [{"binding": "AUTH_SERVICE", "service": "auth-development"}]  # as uploaded
