@@ -53,13 +53,20 @@ def command(root: Path) -> list[str]:
     return [str(node), str(script)]
 
 
-def compile_cache(root: Path) -> Path:
+def compile_cache(root: Path) -> Path | None:
     """Where Node keeps the code it compiled for wrangler: beside the packages, shared by repo copies.
 
     Node checks each entry against the source it was compiled from and writes entries atomically,
     so concurrent runs and a changed wrangler are safe; a stale or broken entry is compiled again.
+    The folder is made here (Node 22 can spin on a base folder it fails to make): None if it cannot be,
+    and wrangler then runs without the cache.
     """
-    return root.resolve() / "node_modules" / ".cache" / "node-compile-cache"
+    folder = root.resolve() / "node_modules" / ".cache" / "node-compile-cache"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder
 
 
 def dry_run(root: Path, config: Path, outdir: Path, *, environment: str | None = None) -> WranglerResult:
@@ -75,8 +82,10 @@ def dry_run(root: Path, config: Path, outdir: Path, *, environment: str | None =
             "FORCE_COLOR": "0",
             "CI": "true",
             "WRANGLER_LOG_PATH": logs,
-            "NODE_COMPILE_CACHE": os.environ.get("NODE_COMPILE_CACHE") or str(compile_cache(root)),
         }
+        cache = None if os.environ.get("NODE_COMPILE_CACHE") else compile_cache(root)
+        if cache is not None:
+            env["NODE_COMPILE_CACHE"] = str(cache)
         proc = subprocess.run(  # noqa: S603 - fixed program (the repo's wrangler), arguments built here
             args,
             cwd=config.parent,

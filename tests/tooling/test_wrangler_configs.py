@@ -55,6 +55,25 @@ def test_wrangler_accepts_config(case, dry_runs):
     assert "--dry-run: exiting now." in result.output
 
 
+@pytest.mark.slow
+def test_wrangler_keeps_its_compiled_code_for_the_next_run(tmp_path, monkeypatch):
+    # Node's compile cache, its work shown by NODE_DEBUG_NATIVE: the runs after the first skip compiling cli.js
+    monkeypatch.delenv("NODE_COMPILE_CACHE", raising=False)
+    monkeypatch.setenv("NODE_DEBUG_NATIVE", "COMPILE_CACHE")
+    cache = wrangler.compile_cache(ROOT)
+    assert cache == ROOT / "node_modules" / ".cache" / "node-compile-cache"
+    result = wrangler.dry_run(ROOT, ROOT / "tests" / "fixtures" / "workers" / "hello" / "wrangler.jsonc", tmp_path)
+    assert result.returncode == 0, result.output
+    cli = [line for line in result.output.splitlines() if "[compile cache]" in line and "wrangler-dist/cli.js" in line]
+    assert any(f"reading cache from {cache}/" in line for line in cli), result.output[-3000:]
+    assert any("was accepted" in line or "writing cache for" in line for line in cli), result.output[-3000:]
+
+
+def test_without_a_place_for_the_compile_cache_wrangler_runs_without_it(tmp_path):
+    (tmp_path / "node_modules").write_text("not a folder")
+    assert wrangler.compile_cache(tmp_path) is None
+
+
 @pytest.mark.parametrize("cfg", wrangler.repo_configs(ROOT), ids=lambda c: str(c.parent.relative_to(ROOT)))
 def test_config_follows_platform_settings(cfg):
     config = load_worker(cfg)
