@@ -61,7 +61,13 @@ def test_roles_and_routes_and_aliases_come_from_the_manifests():
 def test_the_gateway_is_bound_to_every_account_level_service_with_a_gateway_table_in_every_environment():
     manifests = registry.read_manifests(ROOT)
     expected = {m.binding: m.name for m in manifests if m.gateway is not None and m.account_level}
-    assert expected == {"AUTH_SERVICE": "auth", "DB_SERVICE": "db", "DEPLOY_SERVICE": "deploy"}
+    assert expected == {
+        "AUTH_SERVICE": "auth",
+        "DB_SERVICE": "db",
+        "DEPLOY_SERVICE": "deploy",
+        "QUEUE_SERVICE": "queue",
+        "SCHEDULE_SERVICE": "schedule",
+    }
     gateway = ROOT / "workers" / "gateway"
     for environment in (None, "staging", "development"):
         bound = {s.binding: s.service for s in load_worker(gateway, environment=environment).services}
@@ -70,13 +76,20 @@ def test_the_gateway_is_bound_to_every_account_level_service_with_a_gateway_tabl
 
 
 def test_the_dispatcher_is_bound_to_every_account_level_service_but_itself_in_every_environment():
-    expected = {"AUTH_SERVICE": "auth", "DB_SERVICE": "db", "DEPLOY_SERVICE": "deploy", "GATEWAY_SERVICE": "gateway"}
+    expected = {
+        "AUTH_SERVICE": "auth",
+        "DB_SERVICE": "db",
+        "DEPLOY_SERVICE": "deploy",
+        "GATEWAY_SERVICE": "gateway",
+        "QUEUE_SERVICE": "queue",
+        "SCHEDULE_SERVICE": "schedule",
+    }
     for environment in (None, "staging", "development"):
         config = load_worker(ROOT / "dispatcher", environment=environment)
         named = {b: registry.environment_name(name, environment) for b, name in expected.items()}
         assert {s.binding: s.service for s in config.services} == named, environment
     staging = load_worker(ROOT / "dispatcher", environment="staging")
-    assert {s.service for s in staging.services} == {"auth-staging", "db-staging", "deploy-staging", "gateway-staging"}
+    assert {s.service for s in staging.services} == {f"{name}-staging" for name in expected.values()}
 
 
 def test_the_generated_bindings_name_the_worker_of_the_markers_environment():
