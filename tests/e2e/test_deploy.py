@@ -16,7 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import ROOT, as_, new_key, running_platform
+from conftest import BOOTSTRAP, ROOT, as_, new_key, running_platform
 
 from dotdo_dev.build import build
 from dotdo_dev.deploy_cli import pack
@@ -108,6 +108,9 @@ async def test_v1_answers_v2_breaks_a_rollback_brings_v1_back_and_three_deployme
     health = await http.get("/health", headers={"host": "orders.do"})
     assert health.status_code == 200, health.text
     assert health.json()["data"]["service"] == "orders"
+    # its AUTH_SERVICE (auth-development, as built for development) reaches the local auth: keys work
+    assert (await http.get("/items", headers=as_(BOOTSTRAP, "orders.do"))).status_code == 200
+    assert (await http.get("/items", headers={"host": "orders.do"})).status_code == 401
     assert platform.deployed["orders"].name.startswith("orders-")
 
     second = await _deploy(http, key, _metadata("orders", version="2.0.0", commit="2" * 40), bundles["v2"])
