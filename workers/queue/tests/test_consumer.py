@@ -285,3 +285,12 @@ def test_backoff_doubles_from_the_base_up_to_an_hour():
     env = type("Env", (), {"RETRY_BASE_SECONDS": "30"})()
     assert [consumer.backoff(env, n) for n in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 3600, 3600]
     assert consumer.backoff(type("Env", (), {})(), 1) == 30
+
+
+async def test_the_migrations_make_the_tables_as_declared(worker):
+    from tables import TABLES
+
+    await worker.fetch("/jobs", headers=ADMIN)  # the first open migrates
+    for name, spec in TABLES.items():
+        rows = (await worker.env.QUEUE_DB.prepare(f'PRAGMA table_info("{name}")').all())["results"]
+        assert {row["name"] for row in rows} == set(spec.all_columns), name
