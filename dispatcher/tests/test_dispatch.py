@@ -62,7 +62,14 @@ async def broken(request):
     raise RuntimeError("secret internals")
 
 
-ACCOUNT_LEVEL = {"gateway": "GATEWAY_SERVICE", "auth": "AUTH_SERVICE", "db": "DB_SERVICE", "deploy": "DEPLOY_SERVICE"}
+ACCOUNT_LEVEL = {
+    "gateway": "GATEWAY_SERVICE",
+    "auth": "AUTH_SERVICE",
+    "db": "DB_SERVICE",
+    "deploy": "DEPLOY_SERVICE",
+    "queue": "QUEUE_SERVICE",
+    "schedule": "SCHEDULE_SERVICE",
+}
 
 
 @pytest.fixture
