@@ -133,6 +133,7 @@ SERVICES: dict[str, dict[str, Any]] = {
             "queue:read": "See the jobs you enqueued and their status",
             "queue:write": "Enqueue jobs (send-email, webhook-delivery, deploy-notify)",
             "queue:admin": "See every job; list, replay and discard dead letters",
+            "queue:maintain": "Delete dead letters past their retention (the schedule service's principal)",
         },
         "roles": {},
         "aliases": [],

@@ -5,15 +5,27 @@ against the job type) and sends its message again; the dead letter becomes `repl
 fixed (the URL, a bound service, the payload) the job runs like any other. A dead letter without a job
 (a message that never was one) cannot be replayed, only discarded. Discarding marks the dead letter and its
 job `discarded`: nothing runs it any more.
+
+Dead letters are kept `RETENTION_DAYS` (30) days by default: `purge` (the schedule service's daily task,
+permission `queue:maintain`) deletes those recorded before a retention of at least `MIN_RETENTION_DAYS` (7),
+whatever their status; a job still `dead` whose dead letter goes is marked `discarded` (it could no longer be
+replayed).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import producer
 import store
+from shared.clock import iso_in
 from shared.errors import Conflict, NotFound
+
+#: How long dead letters are kept when the caller names no retention (days).
+RETENTION_DAYS = 30
+#: The shortest retention `purge` takes (days): a week to notice, fix and replay.
+MIN_RETENTION_DAYS = 7
 
 
 async def get(env: Any, letter_id: str) -> dict[str, Any]:
@@ -62,3 +74,11 @@ async def discard(env: Any, actor: str | None, letter_id: str) -> dict[str, Any]
     if letter["job_id"]:
         await store.set_job_status(env, letter["job_id"], "discarded", "dead")
     return resolved
+
+
+async def purge(env: Any, older_than_days: int) -> dict[str, Any]:
+    """Delete dead letters recorded more than `older_than_days` days ago; how many, and the cut-off."""
+    before = iso_in(-older_than_days * 86400)
+    removed = await store.purge_dead_letters(env, before)
+    print(json.dumps({"type": "cleanup", "service": "queue", "removed": removed, "before": before}))
+    return removed | {"before": before}

@@ -3,7 +3,8 @@
 Enqueueing needs `queue:write`; reading jobs `queue:read`, and a caller sees the jobs it enqueued (with
 `queue:admin`, every job); the dead-letter operations need `queue:admin`. Another service enqueues over
 RPC with a principal of its own: `env.QUEUE_SERVICE.enqueue(service_principal("deploy",
-permissions=("queue:write",)), {"type": "deploy-notify", "payload": {...}})`.
+permissions=("queue:write",)), {"type": "deploy-notify", "payload": {...}})`. `purge_dead_letters` needs
+`queue:maintain`, which no role grants: the schedule service's principal holds it (and admins, `*`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ service = Service(
 )
 
 ADMIN = "queue:admin"
+MAINTAIN = "queue:maintain"
 #: Cloudflare Queues' longest delay (12 hours).
 MAX_DELAY = 43_200
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
@@ -76,6 +78,18 @@ class ReplayInput(BaseModel):
 
     id: str = Field(min_length=1, max_length=128, pattern=_ID)
     payload: dict[str, Any] | None = Field(default=None, description="A corrected payload (checked against the type)")
+
+
+class Retention(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    older_than_days: int = Field(
+        default=dead_letters.RETENTION_DAYS,
+        ge=dead_letters.MIN_RETENTION_DAYS,
+        le=3650,
+        description=f"Delete dead letters recorded more than this many days ago ({dead_letters.MIN_RETENTION_DAYS} "
+        "at least)",
+    )
 
 
 def _principal(call: Call) -> dict[str, Any]:
@@ -168,3 +182,13 @@ async def replay_dead_letter(call: Call, args: ReplayInput) -> dict:
 async def discard_dead_letter(call: Call, args: JobId) -> dict:
     """Give up on a dead letter: it and its job are marked discarded and nothing runs it again."""
     return await dead_letters.discard(call.env, call.actor, args.id)
+
+
+# -- housekeeping (the schedule service) ---------------------------------------------------------------
+
+
+@service.operation(http="POST /maintenance/purge-dead-letters", permission=MAINTAIN)
+async def purge_dead_letters(call: Call, args: Retention) -> dict:
+    """Delete dead letters older than the retention (7 days at least, 30 by default): how many; their jobs
+    still dead are marked discarded."""
+    return await dead_letters.purge(call.env, args.older_than_days)

@@ -186,6 +186,23 @@ async def resolve_dead_letter(env: Any, letter_id: str, status: str, actor: str 
     return await records.update_record(db, TABLES, "dead_letters", letter_id, values, {"status": "dead"})
 
 
+async def purge_dead_letters(env: Any, before: str) -> dict[str, int]:
+    """Delete the dead letters recorded before `before` (whatever their status), in one batch with their jobs
+    still `dead` marked `discarded`: without its dead letter a job can no longer be replayed. How many of each."""
+    db = await DATABASE.open(env)
+    discarded, deleted = await db.batch(
+        [
+            (
+                "UPDATE jobs SET status = 'discarded', dead_letter_id = NULL, updated_at = ? WHERE status = 'dead' "
+                "AND dead_letter_id IN (SELECT id FROM dead_letters WHERE created_at < ?) RETURNING id",
+                [now_iso(), before],
+            ),
+            ("DELETE FROM dead_letters WHERE created_at < ? RETURNING id", [before]),
+        ]
+    )
+    return {"dead_letters": len(deleted), "jobs_discarded": len(discarded)}
+
+
 async def reopen_dead_letter(env: Any, letter_id: str) -> None:
     """Undo `resolve_dead_letter` (a replay whose message could not be sent)."""
     db = await DATABASE.open(env)
