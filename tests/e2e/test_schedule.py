@@ -1,6 +1,6 @@
-"""schedule on the platform, real processes (dispatcher, auth, db, schedule): the cron URLs at
-`schedule.do` run exactly that cron's tasks, their effects land in auth's and db's own databases, and
-the history shows each run. deploy is not started here: its binding reaches nothing, which the health
+"""schedule on the platform, real processes (dispatcher, auth, db, queue, schedule): the cron URLs at
+`schedule.do` run exactly that cron's tasks, their effects land in auth's, db's and queue's own databases,
+and the history shows each run. deploy is not started here: its binding reaches nothing, which the health
 check records as a failure naming it."""
 
 import httpx
@@ -10,6 +10,7 @@ from conftest import BOOTSTRAP, ROOT, as_, auth_database, new_key, running_platf
 
 from dotdo_dev.config import load_local
 from dotdo_dev.runtime.bindings.d1 import D1Database
+from shared.clock import iso_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -18,7 +19,7 @@ HOURLY, DAILY, EVERY_5_MINUTES = "17 * * * *", "30 3 * * *", "*/5 * * * *"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory):
-    async with running_platform(tmp_path_factory.mktemp("state"), "auth", "db", "schedule") as running:
+    async with running_platform(tmp_path_factory.mktemp("state"), "auth", "db", "queue", "schedule") as running:
         yield running
 
 
@@ -28,9 +29,13 @@ async def http(platform):
         yield client
 
 
-def db_database(platform) -> D1Database:
-    (database,) = load_local(ROOT / "workers" / "db").d1_databases
+def database_of(platform, worker: str) -> D1Database:
+    (database,) = load_local(ROOT / "workers" / worker).d1_databases
     return D1Database(platform.state.d1(database.database_id))
+
+
+def db_database(platform) -> D1Database:
+    return database_of(platform, "db")
 
 
 async def history(http, **query) -> dict:
@@ -64,7 +69,7 @@ async def test_the_cron_url_runs_exactly_the_hourly_tasks_and_auth_loses_its_exp
     assert left["results"] == []
 
 
-async def test_scheduled_runs_the_daily_tasks_purges_db_and_skips_unbound_services(http, platform):
+async def test_scheduled_runs_the_daily_tasks_purges_db_and_queue_and_skips_unbound_services(http, platform):
     key = await new_key(platform, ["db:read", "db:write"])
     thing = {"ns": "e2e", "id": "n1", "type": "Note", "content": "hello"}
     assert (await http.post("/things", json=thing, headers=as_(key, "db.do"))).status_code == 201
@@ -77,6 +82,28 @@ async def test_scheduled_runs_the_daily_tasks_purges_db_and_skips_unbound_servic
         .bind("aud_e2e_old", "usr_x", "sql", "things", "{}", "2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z")
         .run()
     )
+
+    # a dead letter recorded 40 days ago, and its job still dead; one of yesterday stays
+    assert (await http.get("/jobs", headers=as_(BOOTSTRAP, "queue.do"))).status_code == 200  # queue's schema made
+    queue_db = database_of(platform, "queue")
+    old, recent = "2020-01-01T00:00:00Z", iso_in(-86400)
+    for letter, job, created in (("dl_e2e_old", "job_e2e_old", old), ("dl_e2e_new", "job_e2e_new", recent)):
+        await (
+            queue_db.prepare(
+                "INSERT INTO jobs (id, type, payload, status, request_hash, dead_letter_id, created_at, updated_at) "
+                "VALUES (?, 'send-email', '{}', 'dead', 'h', ?, ?, ?)"
+            )
+            .bind(job, letter, created, created)
+            .run()
+        )
+        await (
+            queue_db.prepare(
+                "INSERT INTO dead_letters (id, message_id, job_id, type, reason, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, 'send-email', 'RETRIES_EXHAUSTED', 'dead', ?, ?)"
+            )
+            .bind(letter, f"msg_{letter}", job, created, created)
+            .run()
+        )
 
     fired = await http.get("/__scheduled", params={"cron": DAILY}, headers={"host": "schedule.do"})
     assert fired.status_code == 200, fired.text
@@ -95,7 +122,15 @@ async def test_scheduled_runs_the_daily_tasks_purges_db_and_skips_unbound_servic
         "skipped",
         "webhooks not bound",
     )
-    assert runs["queue-purge-dead-letters"]["reason"] == "queue not bound"
+    assert runs["queue-purge-dead-letters"]["status"] == "succeeded", runs["queue-purge-dead-letters"]
+    assert runs["queue-purge-dead-letters"]["result"]["dead_letters"] == 1
+    left = await queue_db.prepare("SELECT id FROM dead_letters ORDER BY id").all()
+    assert [row["id"] for row in left["results"]] == ["dl_e2e_new"]
+    jobs = await queue_db.prepare("SELECT id, status FROM jobs ORDER BY id").all()
+    assert [(row["id"], row["status"]) for row in jobs["results"]] == [
+        ("job_e2e_new", "dead"),
+        ("job_e2e_old", "discarded"),
+    ]
     assert runs["db-purge-audit-log"]["result"]["audit_log"] == 1
     gone = await db.prepare("SELECT id FROM audit_log WHERE id = ?").bind("aud_e2e_old").all()
     assert gone["results"] == []

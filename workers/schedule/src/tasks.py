@@ -6,7 +6,7 @@ acts on another service over its service binding, as schedule's own principal
 (`shared.principals.service_principal("schedule", ...)`): an ordinary principal holding only the
 `<service>:maintain` permissions those services define for their housekeeping operations.
 
-A task whose service is not bound here (webhooks, email and queue do not exist yet) is skipped and
+A task whose service is not bound here (webhooks and email do not exist yet) is skipped and
 recorded as `skipped: <service> not bound`, never reported as done. The RPC it would call is the
 contract that service is to offer.
 
@@ -37,8 +37,10 @@ PRINCIPAL = service_principal(
 HISTORY_DAYS = 30
 #: How long db's audit log is kept (days).
 AUDIT_LOG_DAYS = 90
-#: How long webhook events and dead letters past their end are kept (days).
+#: How long webhook events past their end are kept (days).
 EVENT_DAYS = 30
+#: How long queue keeps dead letters (days; queue takes 7 at least).
+DEAD_LETTER_DAYS = 30
 #: How many of a service's newest deployments per environment keep their bundle (for rollback).
 KEEP_DEPLOYMENTS = 10
 #: How long one health check may take (seconds).
@@ -152,7 +154,7 @@ async def email_retry_failed(ctx: TaskContext) -> dict[str, Any]:
 
 
 async def queue_purge_dead_letters(ctx: TaskContext) -> dict[str, Any]:
-    args = {"older_than_days": EVENT_DAYS}
+    args = {"older_than_days": DEAD_LETTER_DAYS}
     return await call(ctx.env.QUEUE_SERVICE.purge_dead_letters, ctx.principal, args, service="queue")
 
 
@@ -237,7 +239,8 @@ TASKS: dict[str, Task] = {
         Task(
             "queue-purge-dead-letters",
             DAILY,
-            f"Asks queue to delete dead letters older than {EVENT_DAYS} days (queue.purge_dead_letters)",
+            f"Deletes queue's dead letters recorded more than {DEAD_LETTER_DAYS} days ago; their jobs still dead "
+            "are marked discarded (queue.purge_dead_letters)",
             queue_purge_dead_letters,
             binding="QUEUE_SERVICE",
             service="queue",

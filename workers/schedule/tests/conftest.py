@@ -3,7 +3,7 @@ tasks act on.
 
 HTTP routes authenticate through `AUTH_SERVICE`: the stand-in (`FakeAuth`) answers `validate_token` for
 the tokens below as auth would, and records the housekeeping calls the tasks make (`remove_expired`).
-`FakeService` stands in for db and deploy: an RPC method per name, a `/health` answer, and every call
+`FakeService` stands in for db, deploy and queue: an RPC method per name, a `/health` answer, and every call
 recorded, so a test sees exactly which tasks ran.
 """
 
@@ -92,8 +92,15 @@ def deploy():
 
 
 @pytest.fixture
-def bindings(auth, db, deploy):
-    return {"AUTH_SERVICE": auth, "DB_SERVICE": db, "DEPLOY_SERVICE": deploy}
+def queue():
+    return FakeService(
+        "queue", {"purge_dead_letters": {"dead_letters": 2, "jobs_discarded": 1, "before": "2026-11-01"}}
+    )
+
+
+@pytest.fixture
+def bindings(auth, db, deploy, queue):
+    return {"AUTH_SERVICE": auth, "DB_SERVICE": db, "DEPLOY_SERVICE": deploy, "QUEUE_SERVICE": queue}
 
 
 @pytest.fixture(autouse=True)

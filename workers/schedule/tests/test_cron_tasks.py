@@ -6,6 +6,7 @@ from conftest import ROOT, history
 
 import tasks
 from dotdo_dev.config import load_worker
+from dotdo_dev.testing import WorkerHarness
 from shared.cron import CronSchedule
 
 
@@ -30,14 +31,14 @@ def test_weekly_is_sunday_as_cloudflare_counts_it():
     assert not CronSchedule.parse(tasks.WEEKLY).matches(sunday + dt.timedelta(days=1))
 
 
-async def test_the_hourly_cron_runs_its_tasks_and_no_other(worker, auth, db, deploy):
+async def test_the_hourly_cron_runs_its_tasks_and_no_other(worker, auth, db, deploy, queue):
     await worker.scheduled(tasks.HOURLY)
     assert [c[0] for c in auth.calls if c[0] != "validate_token"] == ["remove_expired"]
     assert auth.calls[0][2] == {"scope": "sessions"}
     assert auth.calls[0][1]["id"] == "svc_schedule"  # schedule's own principal, not an admin
     assert "*" not in auth.calls[0][1]["permissions"]
     assert [c[0] for c in db.calls] == ["usage_stats"]
-    assert deploy.calls == []
+    assert deploy.calls == queue.calls == []
 
     runs, meta = await history(worker)
     assert meta["total"] == 2
@@ -50,19 +51,33 @@ async def test_the_hourly_cron_runs_its_tasks_and_no_other(worker, auth, db, dep
     assert rollup["result"]["things"] == 7
 
 
-async def test_the_daily_cron_skips_the_tasks_of_services_not_bound(worker, auth, db):
+async def test_the_daily_cron_runs_its_tasks_and_skips_those_of_services_not_bound(worker, auth, db, queue):
     await worker.scheduled(tasks.DAILY)
     runs, _ = await history(worker, limit=100)
     by_task = {r["task"]: r for r in runs}
     assert set(by_task) == {t.name for t in tasks.tasks_of(tasks.DAILY)}
     assert by_task["webhooks-purge-events"]["status"] == "skipped"
     assert by_task["webhooks-purge-events"]["reason"] == "webhooks not bound"
-    assert by_task["queue-purge-dead-letters"]["reason"] == "queue not bound"
-    assert by_task["queue-purge-dead-letters"]["attempts"] == 0
-    for name in ("auth-purge-api-keys", "db-purge-audit-log", "schedule-prune-history"):
+    assert by_task["webhooks-purge-events"]["attempts"] == 0
+    for name in ("auth-purge-api-keys", "db-purge-audit-log", "queue-purge-dead-letters", "schedule-prune-history"):
         assert by_task[name]["status"] == "succeeded", by_task[name]
     assert ("remove_expired", {"scope": "api_keys"}) in [(c[0], c[2]) for c in auth.calls]
     assert [c[0] for c in db.calls] == ["purge_audit_log"]
+    # queue's dead letters past their retention, as schedule's own principal holding queue:maintain
+    ((method, principal, args),) = queue.calls
+    assert (method, args) == ("purge_dead_letters", {"older_than_days": tasks.DEAD_LETTER_DAYS})
+    assert principal["id"] == "svc_schedule"
+    assert "queue:maintain" in principal["permissions"]
+    assert "*" not in principal["permissions"]
+    assert by_task["queue-purge-dead-letters"]["result"]["dead_letters"] == 2
+
+
+async def test_without_the_queue_binding_its_task_is_skipped_saying_so(tmp_path, bindings, queue):
+    unbound = WorkerHarness(ROOT, state_dir=tmp_path, bindings=bindings | {"QUEUE_SERVICE": None})
+    await unbound.scheduled(tasks.DAILY)
+    (run,) = (await history(unbound, task="queue-purge-dead-letters"))[0]
+    assert (run["status"], run["reason"], run["attempts"]) == ("skipped", "queue not bound", 0)
+    assert queue.calls == []
 
 
 async def test_the_weekly_cron_prunes_deploys_bundles(worker, deploy, db):
