@@ -48,6 +48,8 @@ from workers import Request, Response
 from shared.errors import BadRequest, Forbidden, Unauthorized
 from shared.http import method_of, query_of
 from shared.mcp import Tool, ToolRegistry, mcp_endpoint
+from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
+from shared.middleware.authentication import Validate, validate_with_auth_service
 from shared.openapi import openapi_document
 from shared.permissions import allows
 from shared.routing import Context, Router
@@ -246,6 +248,35 @@ class Service:
             router.route(mcp, ["POST", "GET", "DELETE"])(
                 mcp_endpoint(self.tools(), name=self.name, version=self.version)
             )
+
+    def router(
+        self,
+        *,
+        public: tuple[str, ...] = (),
+        validate: Validate | None = None,
+        health: bool = True,
+    ) -> Router:
+        """A router with every service's middleware stack, outermost first: request ids, access log, errors
+        as envelopes, then authentication (every path but `/health`, the public operations', the OpenAPI
+        document and `public` needs a bearer token; `validate` replaces the AUTH_SERVICE check, as auth's
+        own does). With `health`, `GET /health` answers `{"service", "status": "ok", "version"}`.
+
+        Add hand-written routes, then `serve(router)` for the operations'.
+        """
+        router = Router()
+        router.use(RequestIdMiddleware())
+        router.use(AccessLogMiddleware(self.name))
+        router.use(ErrorMiddleware(self.name))
+        open_paths = ("/health", *public, *self.public_paths())
+        router.use(AuthenticationMiddleware(public=open_paths, validate=validate or validate_with_auth_service))
+        if health:
+            name, version = self.name, self.version
+
+            async def health_check(request: Request, ctx: Context) -> Any:
+                return {"service": name, "status": "ok", "version": version}
+
+            router.get("/health")(health_check)
+        return router
 
     def public_paths(self) -> tuple[str, ...]:
         """The HTTP paths that need no bearer token: public operations' and the OpenAPI document."""

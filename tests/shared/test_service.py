@@ -1152,3 +1152,46 @@ async def test_the_decorator_gives_back_the_handler(env):
 
     assert service.operation()(plain) is plain
     assert await plain(Call(env, READER), ItemQuery(limit=3)) == 3
+
+
+# -- the standard router ------------------------------------------------------------------------------
+
+
+async def test_the_standard_router_has_health_the_stack_and_authentication(service, env, request_for):
+    router = service.router()
+    service.serve(router)
+    response = await router.handle(request_for("/health"), env, WorkerCtx())
+    assert response.status == 200
+    assert (await response.json())["data"] == {"service": service.name, "status": "ok", "version": service.version}
+    assert response.headers.get("x-request-id", "").startswith("req_")  # the request-id middleware ran
+    unauthenticated = await router.handle(request_for("/items/blog/a"), env, WorkerCtx())
+    assert unauthenticated.status == 401
+    assert (await unauthenticated.json())["error"]["code"] == "UNAUTHORIZED"  # an envelope, from the stack
+    item = seed(env)
+    status, body = await answer(router, env, send(request_for, "/items/blog/a", who=READER))
+    assert (status, body["data"]) == (200, item)
+    assert (await router.handle(request_for("/openapi.json"), env, WorkerCtx())).status == 200  # public
+
+
+async def test_the_standard_router_takes_more_public_paths_a_validator_and_no_health(service, env, request_for):
+    checked = []
+
+    async def validate(env, token, request_id):
+        checked.append(token)
+        return {"type": "user", "id": "usr_v", "permissions": ["items:read"]}
+
+    router = service.router(public=("/login",), validate=validate, health=False)
+
+    @router.get("/login")
+    async def login(request, ctx):
+        return {"principal": ctx.state.get("principal")}
+
+    service.serve(router)
+    assert (await router.handle(request_for("/health"), env, WorkerCtx())).status == 404
+    status, body = await answer(router, env, request_for("/login"))
+    assert (status, body["data"]) == (200, {"principal": None})
+    seed(env)
+    bearer = {"authorization": "Bearer tok_123"}
+    response = await router.handle(request_for("/items/blog/a", headers=bearer), env, WorkerCtx())
+    assert response.status == 200
+    assert checked == ["tok_123"]

@@ -17,26 +17,18 @@ import sessions
 from operations import service
 from shared.errors import BadRequest
 from shared.http import query_of, with_headers
-from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
 from shared.middleware.authentication import bearer_token
-from shared.routing import Context, Router
+from shared.routing import Context
 from shared.validation import read_json_object
 
 SERVICE = service.name
 VERSION = service.version
 REFRESH_COOKIE = "dotdo_refresh"
-PUBLIC = ("/health", "/login", "/callback", "/refresh", "/logout", *service.public_paths())
+#: Sign-in needs no token (besides /health, the public operations' paths and /openapi.json).
+SIGN_IN = ("/login", "/callback", "/refresh", "/logout")
 
-router = Router()
-router.use(RequestIdMiddleware())
-router.use(AccessLogMiddleware(SERVICE))
-router.use(ErrorMiddleware(SERVICE))
-router.use(AuthenticationMiddleware(public=PUBLIC, validate=principals.validate_token))
-
-
-@router.get("/health")
-async def health(request: Request, ctx: Context) -> Any:
-    return {"service": SERVICE, "status": "ok", "version": VERSION}
+# auth checks bearer tokens itself (the others ask it over AUTH_SERVICE)
+router = service.router(public=SIGN_IN, validate=principals.validate_token)
 
 
 # -- sign-in ------------------------------------------------------------------------------------------

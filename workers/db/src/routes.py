@@ -13,20 +13,15 @@ import admin_sql
 from operations import service
 from shared.errors import recent_storage_problem, storage_error
 from shared.http import query_of
-from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
 from shared.middleware.authentication import require_permission
-from shared.routing import Context, Router
+from shared.routing import Context
 from shared.validation import read_json
 from storage import storage
 
 SERVICE = service.name
 VERSION = service.version
 
-router = Router()
-router.use(RequestIdMiddleware())
-router.use(AccessLogMiddleware(SERVICE))
-router.use(ErrorMiddleware(SERVICE))
-router.use(AuthenticationMiddleware(public=("/health", *service.public_paths())))
+router = service.router(health=False)  # request ids, access log, errors, authentication; /health below
 
 
 #: A write that changes nothing (the newest migration's row set to itself): it still needs the

@@ -19,26 +19,14 @@ import bundles
 import deployments
 from operations import DeployInput, Target, decode_bundle, service
 from shared.errors import BadRequest, Forbidden, Unauthorized
-from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
 from shared.permissions import allows
-from shared.routing import Context, Router
+from shared.routing import Context
 from shared.validation import validate
 
-SERVICE = service.name
-VERSION = service.version
 #: The largest request body taken: the largest bundle, in base64 or multipart, and its metadata.
 MAX_REQUEST_BYTES = bundles.MAX_BUNDLE_BYTES * 4 // 3 + 1024 * 1024
 
-router = Router()
-router.use(RequestIdMiddleware())
-router.use(AccessLogMiddleware(SERVICE))
-router.use(ErrorMiddleware(SERVICE))
-router.use(AuthenticationMiddleware(public=("/health", *service.public_paths())))
-
-
-@router.get("/health")
-async def health(request: Request, ctx: Context) -> Any:
-    return {"service": SERVICE, "status": "ok", "version": VERSION}
+router = service.router()  # request ids, access log, errors, authentication, GET /health
 
 
 @router.post("/deploy")
