@@ -299,14 +299,28 @@ def test_the_same_randomness_inside_a_handler_passes(bundles, tmp_path):
 # -- handlers as workerd calls them --------------------------------------------------------------------
 
 
-def test_auths_cron_cleanup_runs_as_workerd_calls_it(bundles):
-    result = run(bundles, ROOT / "workers" / "auth", secrets=AUTH_SECRETS, scheduled={"cron": "0 * * * *"})
-    assert result.ok, result.error
-    assert result.raw["scheduled"] is True
+def test_auths_housekeeping_runs_over_rpc_as_the_schedule_service_calls_it(bundles):
+    # auth has no cron of its own: schedule's hourly task calls remove_expired over RPC (its scheduled
+    # handler under Pyodide: test_schedules_scheduled_handler_runs_exactly_its_crons_tasks_with_retries_under_pyodide).
+    # Here the cleanup itself runs under Pyodide, on auth's own D1, for both scopes.
+    schedule = {"id": "svc_schedule", "type": "service", "role": "service", "permissions": ["auth:maintain"]}
+    auth = ROOT / "workers" / "auth"
+    sessions = run(bundles, auth, secrets=AUTH_SECRETS, rpc=("remove_expired", [schedule, {"scope": "sessions"}]))
+    assert sessions.ok, sessions.error
+    assert sessions.rpc == {"oauth_states": 0, "refresh_tokens": 0, "sessions": 0}
+    keys = run(bundles, auth, secrets=AUTH_SECRETS, rpc=("remove_expired", [schedule, {"scope": "api_keys"}]))
+    assert keys.ok, keys.error
+    assert keys.rpc == {"api_keys": 0}
+    no_cron = run(bundles, auth, secrets=AUTH_SECRETS, scheduled={"cron": "17 * * * *"})
+    assert (no_cron.ok, no_cron.stage) == (False, "scheduled")
+    assert "has no scheduled handler" in no_cron.error
 
 
 def test_a_scheduled_handler_with_the_old_arity_names_the_signature(bundles, tmp_path):
+    # A fixture worker given handlers of the old arity (no service here has them to break).
     folder = FIXTURES / "hello"
+    without = check(ROOT, folder, bundle=bundles(folder), scheduled={"cron": "* * * * *"})
+    assert "has no scheduled handler" in without.error  # the one below is the one added
     copy = tmp_path / "old-arity"
     shutil.copytree(bundles(folder), copy)
     entry = copy / "entry.py"

@@ -1,5 +1,6 @@
-"""Housekeeping: drop what can no longer be used. Run hourly by auth's own cron (`17 * * * *`) and by
-the schedule service over RPC (`remove_expired`, permission `auth:maintain`; workers/schedule).
+"""Housekeeping: drop what can no longer be used. Run by the schedule service over RPC (`remove_expired`,
+permission `auth:maintain`; workers/schedule): the `sessions` scope hourly, the `api_keys` scope daily.
+auth has no cron of its own.
 
 Expired sign-in states and refresh tokens are deleted; sessions are kept 30 days past their end
 (for "where am I signed in" and audits), then deleted with their refresh tokens gone already.

@@ -10,7 +10,6 @@ the methods that make a principal (`validate_token`, `validate_api_key`) and end
 from workers import WorkerEntrypoint
 
 import api_keys
-import cleanup
 import principals
 import routes
 import sessions
@@ -49,6 +48,4 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request):
         return await routes.router.handle(request, self.env, self.ctx)
 
-    # -- cron: housekeeping ------------------------------------------------------------------------------
-    async def scheduled(self, controller, env, ctx):  # workerd always passes all three
-        await cleanup.remove_expired(self.env)
+    # Housekeeping has no handler here: the schedule service calls `remove_expired` (operations.py).

@@ -59,3 +59,13 @@ async def test_only_a_principal_holding_auth_maintain_may_run_it(auth, principal
 async def test_an_unknown_scope_is_400(auth):
     refused = await rpc_fails(auth, "remove_expired", SCHEDULE, {"scope": "everything"})
     assert (refused.status, refused.code) == (400, "VALIDATION_ERROR")
+
+
+def test_auth_has_no_cron_of_its_own_the_schedule_service_runs_its_housekeeping(auth):
+    from conftest import ROOT
+
+    from dotdo_dev.config import load_worker
+
+    for environment in (None, "staging", "development"):
+        assert load_worker(ROOT, environment=environment).crons == [], environment
+    assert not hasattr(auth.isolate.module.Default, "scheduled")

@@ -15,6 +15,7 @@ import sessions
 import store
 import tokens
 from shared.errors import from_rpc_exception
+from shared.principals import service_principal
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -268,7 +269,7 @@ async def test_a_user_lists_and_ends_their_own_sessions(auth, session):
     assert (await auth.rpc("validate_token", issued["access_token"]))["id"] == user["id"]
 
 
-async def test_the_hourly_cron_removes_what_can_no_longer_be_used(auth, session):
+async def test_the_schedule_services_hourly_housekeeping_removes_what_can_no_longer_be_used(auth, session):
     _, issued = session
     env = auth.env
     old = await store.insert(env, "oauth_states", {"redirect_uri": "https://x", "expires_at": "2020-01-01T00:00:00Z"})
@@ -279,7 +280,8 @@ async def test_the_hourly_cron_removes_what_can_no_longer_be_used(auth, session)
         env, "refresh_tokens", {"session_id": "ses_gone", "token_hash": "h", "expires_at": "2020-01-01T00:00:00Z"}
     )
     ended = await store.insert(env, "sessions", {"user_id": "usr_gone", "expires_at": "2020-01-01T00:00:00Z"})
-    await auth.scheduled("17 * * * *")
+    schedule = service_principal("schedule", permissions=["auth:maintain"])
+    await auth.rpc("remove_expired", schedule, {"scope": "sessions"})  # what its auth-expire-sessions task calls
     assert await store.get(env, "oauth_states", old["id"]) is None
     assert await store.get(env, "refresh_tokens", dead_token["id"]) is None
     assert await store.get(env, "sessions", ended["id"]) is None
