@@ -8,7 +8,8 @@ downloads a Pyodide interpreter to resolve them, which cannot be done offline; p
 PyPI for wheels of Pyodide's platform or pure ones. The platform and Python come from the worker's
 compatibility date and flags (`dotdo_dev.compat`, pywrangler's rule: `pyemscripten_2026_0_wasm32`
 and CPython 3.14 from 2026-09-08).
-Versions are pinned by the repo's `constraints.txt`, so the bundle carries what the tests ran.
+Versions are pinned by the repo's `constraints.txt`, so the bundle carries what the tests ran. The
+wheel cache (`.cache/pyodide-wheels`) is resolved offline first; PyPI is asked only when it lacks a pin.
 
 What a worker needs: its `pyproject.toml` `[project.dependencies]`, plus the SDK. A dependency with a local path source
 (`[tool.uv.sources] dotdo-shared = { path = "../../shared" }`, the way workers bundle `shared/`) is
@@ -207,18 +208,24 @@ def vendor(worker_dir: Path, repo_root: Path, *, cache: Path | None = None, targ
     constraints = repo_root / "constraints.txt"
     wanted = worker_requirements(worker_dir, repo_root)
     runtime = runtime_of(worker_dir)
-    wheels = download(wanted.index, cache, constraints=constraints, runtime=runtime)
+    try:
+        # The wheel cache first, offline: the pins of constraints.txt decide, so PyPI is asked only
+        # when the cache lacks one of them (a new pin, a fresh clone).
+        needed = _needed(wanted.index, cache, constraints, runtime) if cache.is_dir() else None
+    except VendorError:
+        needed = None
+    if needed is None:
+        download(wanted.index, cache, constraints=constraints, runtime=runtime)
+        needed = _needed(wanted.index, cache, constraints, runtime)
     local = [build_local(folder, cache) for folder in wanted.local.values()]
-    # Only the wheels this worker needs: resolve again into a fresh folder listing.
     target = target or worker_dir / TARGET
-    install([*_needed(wheels, wanted.index, cache, constraints, runtime), *local], target)
+    install([*needed, *local], target)
     return target
 
 
-def _needed(
-    wheels: list[Path], requirements: list[str], cache: Path, constraints: Path, runtime: PythonRuntime
-) -> list[Path]:
-    """The subset of cached wheels pip resolves for `requirements` (the cache may hold other workers' wheels)."""
+def _needed(requirements: list[str], cache: Path, constraints: Path, runtime: PythonRuntime) -> list[Path]:
+    """The cached wheels pip resolves for `requirements` under the constraints, offline (the cache may hold
+    other workers' wheels and other versions); VendorError if the cache cannot satisfy them."""
     args = [
         sys.executable,
         "-m",
@@ -248,5 +255,5 @@ def _needed(
     if result.returncode != 0:
         raise VendorError(f"cannot resolve {requirements} from the wheel cache: {result.stderr.strip()[-500:]}")
     report = json.loads(result.stdout)
-    chosen = {Path(item["download_info"]["url"].removeprefix("file://")).name for item in report["install"]}
-    return [w for w in wheels if w.name in chosen] or wheels
+    chosen = sorted(Path(item["download_info"]["url"].removeprefix("file://")).name for item in report["install"])
+    return [cache / name for name in chosen]

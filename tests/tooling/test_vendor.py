@@ -1,10 +1,12 @@
 """Vendoring a worker's dependencies for Pyodide (python_modules/), offline from PyPI."""
 
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from dotdo_dev import vendor as vendor_module
 from dotdo_dev.vendor import (
     SDK_REQUIREMENT,
     VendorError,
@@ -20,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def worker(tmp_path, dependencies=None):
     folder = tmp_path / "svc"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     if dependencies is not None:
         listed = ", ".join(f'"{d}"' for d in dependencies)
         (folder / "pyproject.toml").write_text(f'[project]\nname = "svc"\nversion = "0"\ndependencies = [{listed}]\n')
@@ -101,3 +103,26 @@ def test_the_wheel_platform_follows_the_workers_compatibility_date(tmp_path, dat
     )
     runtime = runtime_of(folder)
     assert (runtime.python, runtime.wheel_platform) == (python, platform)
+
+
+@pytest.mark.slow
+def test_a_warm_cache_vendors_offline_and_a_missing_pin_asks_the_index(tmp_path, wheel_cache, monkeypatch):
+    first = vendor(worker(tmp_path / "a", ["pydantic==2.14.4"]), ROOT, cache=wheel_cache)
+    asked = []
+    real_download = vendor_module.download
+
+    def counting_download(requirements, *args, **kwargs):
+        asked.append(list(requirements))
+        return real_download(requirements, *args, **kwargs)
+
+    monkeypatch.setattr(vendor_module, "download", counting_download)
+    second = vendor(worker(tmp_path / "b", ["pydantic==2.14.4"]), ROOT, cache=wheel_cache)
+    assert asked == []  # every pin was in the cache: the index was not asked
+    assert sorted(p.name for p in second.iterdir()) == sorted(p.name for p in first.iterdir())
+
+    partial = tmp_path / "partial-cache"  # the same cache without idna: that pin must come from the index
+    shutil.copytree(wheel_cache, partial, ignore=shutil.ignore_patterns("idna-*"))
+    third = vendor(worker(tmp_path / "c", ["pydantic==2.14.4", "idna==3.20"]), ROOT, cache=partial)
+    assert len(asked) == 1
+    assert "idna==3.20" in asked[0]
+    assert (third / "idna" / "__init__.py").is_file()
