@@ -8,6 +8,10 @@ the main module under workerd's global-scope rules, sends requests through the r
 and `Response`, and can call an RPC method, a plain function, a Durable Object, and the `scheduled`
 and `queue` handlers as workerd calls them. Bindings are JavaScript stand-ins with Cloudflare's
 class names; service bindings can be scripted (`services=`) to stand in for auth or db.
+
+A job enqueued in one stage can be consumed in a later one: `queue={"from_sent": "JOBS"}` makes the
+queue stage's batch of what the worker sent to its producer binding `JOBS` during the stages before
+(the `rpc` stage, say), as Cloudflare would deliver it; `inspect=` reads the worker's D1 afterwards.
 """
 
 from __future__ import annotations
@@ -62,6 +66,16 @@ class Result:
     def settled(self) -> dict[str, Any]:
         """What a queue handler did with its batch: `acked`, `retried`, `ackAll`, `retryAll`."""
         return self.raw.get("settled", {})
+
+    @property
+    def sent(self) -> dict[str, list[dict[str, Any]]]:
+        """What the worker sent to each queue producer binding: `[{body, options, timestamp}]`, in order."""
+        return self.raw.get("sent", {})
+
+    @property
+    def inspected(self) -> dict[str, list[dict[str, Any]]]:
+        """The rows each `inspect=` query read from the worker's D1 once every stage ran, by label."""
+        return self.raw.get("inspected", {})
 
 
 def bindings_of(config: WorkerConfig) -> dict[str, dict[str, Any]]:
@@ -128,6 +142,7 @@ def check(
     call: dict[str, Any] | None = None,
     scheduled: dict[str, Any] | None = None,
     queue: dict[str, Any] | None = None,
+    inspect: dict[str, tuple[str, str]] | None = None,
     bindings: dict[str, dict[str, Any]] | None = None,
     repeat: int = 1,
     snapshot: bool = True,
@@ -138,12 +153,18 @@ def check(
     `bundle` is a folder built by `dotdo_dev.build.build` (built into a temporary folder when not
     given). `secrets` and `vars` join the config's vars, as on Cloudflare. `requests` replaces the
     single `GET path`. `scheduled={"cron": ...}` and `queue={"queue": ..., "messages": [{id, body,
-    attempts}]}` run those handlers after the requests. `bindings` replaces stand-ins the config gives
+    attempts}]}` run those handlers after the requests (and `rpc`, `call`). `queue={"from_sent": "JOBS"}`
+    delivers, after any `messages`, what the worker sent to its producer binding `JOBS` in the stages
+    before (ids `sent-1`, ...; first attempt; delays not waited for); `queue` defaults to that binding's
+    queue (the development environment's name, as `load_local` reads the config). `inspect={"jobs":
+    ("QUEUE_DB", "SELECT ...")}` runs each query on that D1 binding once every stage ran (`Result.inspected`).
+    `Result.sent` lists what each producer binding was sent. `bindings` replaces stand-ins the config gives
     (`{"LIMITER": {"kind": "ratelimit", "namespace_id": "1", "limit": 2, "period": 60}}`). `repeat` sends
     the requests that many times over (each timed in `request_ms`; answers are the first pass's).
     `snapshot=False` boots Pyodide instead of restoring `pyodide_snapshot`.
     """
     config = load_local(worker_dir)
+    queue = _queue_stage(config, queue)
     with tempfile.TemporaryDirectory() as tmp:
         if bundle is None:
             from dotdo_dev.build import build
@@ -171,6 +192,8 @@ def check(
             "call": call,
             "scheduled": scheduled,
             "queue": queue,
+            # {label: [D1 binding, SQL]}: what the worker's databases hold after every stage
+            "inspect": {label: list(query) for label, query in (inspect or {}).items()},
             "snapshot": str(image) if image else None,
         }
         handlers_copy = Path(tmp) / "dotdo_handlers.py"
@@ -208,6 +231,18 @@ def check(
         responses=responses,
         raw=data,
     )
+
+
+def _queue_stage(config: WorkerConfig, queue: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The queue stage's job: `from_sent` must name a producer binding of the worker; `queue` defaults to
+    its queue, `messages` to none."""
+    if not queue or not queue.get("from_sent"):
+        return queue
+    producers = {p.binding: p.queue for p in config.queue_producers}
+    binding = queue["from_sent"]
+    if binding not in producers:
+        raise ValueError(f"queue.from_sent: {binding!r} is not a queue producer binding of {config.name} ({producers})")
+    return {"queue": producers[binding], "messages": []} | queue
 
 
 def bundle_bytes(bundle: Path) -> int:

@@ -81,10 +81,23 @@ class KvNamespace {
   async delete(key) { this.map.delete(key); }
   async list() { return { keys: [...this.map.keys()].map((name) => ({ name })), list_complete: true }; }
 }
+// A queue producer: what the worker sends is kept (`sent`: body and options, reported per binding), and
+// `job.queue.from_sent` turns it into the queue stage's batch, as Cloudflare would deliver it.
+function copied(body) {
+  try { return structuredClone(body); } catch { return body; } // Queues serialise a message (v8 by default)
+}
 class WorkerQueue {
   constructor() { this.sent = []; }
-  async send(body) { this.sent.push(body); }
-  async sendBatch(messages) { this.sent.push(...messages); }
+  async send(body, options) {
+    this.sent.push({ body: copied(body), options: { ...(options ?? {}) }, timestamp: Date.now() });
+  }
+  async sendBatch(messages, options) {
+    for (const m of messages) {
+      const delaySeconds = m.delaySeconds ?? options?.delaySeconds;
+      const sentOptions = delaySeconds === undefined ? {} : { delaySeconds };
+      this.sent.push({ body: copied(m.body), options: sentOptions, timestamp: Date.now() });
+    }
+  }
 }
 // A service binding: RPC answers come from job.services[name][method] when the job scripts them
 // (a stand-in auth that validates a token, say); fetch answers from job.services[name].fetch, else
@@ -221,6 +234,17 @@ class MessageBatch {
   ackAll() { settled.ackAll = true; }
   retryAll() { settled.retryAll = true; }
 }
+// The queue stage's messages: job.queue.messages, then (job.queue.from_sent: a producer binding's name)
+// every message the worker sent to that binding in the stages before, ids `sent-1`, `sent-2`, ..., first
+// attempt. Delays (`delaySeconds`) are not waited for: the batch is what Cloudflare would deliver in time.
+function queueMessages(env) {
+  const given = job.queue.messages ?? [];
+  const from = job.queue.from_sent;
+  if (!from) return given;
+  const producer = env[from];
+  if (!(producer instanceof WorkerQueue)) throw new Error(`queue.from_sent: ${from} is not a queue producer binding`);
+  return [...given, ...producer.sent.map((m, i) => ({ id: `sent-${i + 1}`, body: m.body, attempts: 1, timestamp: m.timestamp }))];
+}
 
 function buildEnv() {
   const env = { ...job.vars };
@@ -250,6 +274,7 @@ for (const file of job.harness_files) {
 }
 const waitUntil = [];
 const ctx = { waitUntil: (p) => waitUntil.push(p), passThroughOnException: () => {} };
+const env = buildEnv();
 let result;
 try {
   pyodide.runPython(`import sys; sys.path[:0] = ['${BUNDLE_AT}', '${BUNDLE_AT}/python_modules']; sys.path.append('/harness')`);
@@ -260,10 +285,10 @@ try {
     body: r.body === undefined || r.body === null ? undefined : (typeof r.body === "string" ? r.body : JSON.stringify(r.body)),
   }));
   const js = {
-    env: buildEnv(), ctx, hooks, scope, requests,
+    env, ctx, hooks, scope, requests,
     newDurableObjectState: (hex) => new DurableObjectState(new DurableObjectId(hex)),
     scheduledController: () => new ScheduledController(job.scheduled.cron, job.scheduled.scheduled_time ?? Date.now()),
-    messageBatch: () => new MessageBatch(job.queue.queue, job.queue.messages),
+    messageBatch: () => new MessageBatch(job.queue.queue, queueMessages(env)),
   };
   const run = await harness.run(pyodide.toPy(job), js);
   result = run.toJs({ dict_converter: Object.fromEntries });
@@ -271,6 +296,22 @@ try {
   result = { ok: false, stage: "runner", error: String(error && error.message ? error.message : error) };
 }
 await Promise.allSettled(waitUntil);
+// What each queue producer binding was sent, and (job.inspect: {label: [D1 binding, SQL]}) what the worker
+// left in its D1 databases once every stage ran: rows per label.
+result.sent = Object.fromEntries(
+  Object.entries(env).filter(([, b]) => b instanceof WorkerQueue).map(([name, b]) => [name, b.sent]),
+);
+result.inspected = {};
+for (const [label, [binding, sql]] of Object.entries(job.inspect ?? {})) {
+  try {
+    if (!(env[binding] instanceof D1Database)) throw new Error(`${binding} is not a D1 binding`);
+    result.inspected[label] = env[binding].sqlite.prepare(sql).all().map((r) => ({ ...r }));
+  } catch (error) {
+    result.ok = false;
+    result.stage = "inspect";
+    result.error = `inspect ${label}: ${error.message ?? error}`;
+  }
+}
 result.settled = settled;
 result.calls = calls;
 result.pyodide_load_ms = Math.round(loadMs);
