@@ -18,7 +18,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory):
-    async with running_platform(tmp_path_factory.mktemp("state"), "gateway", "db", "auth", "deploy") as running:
+    # every account-level service the gateway binds (the registry: placement = "account")
+    services = ("gateway", "db", "auth", "deploy", "queue", "schedule")
+    async with running_platform(tmp_path_factory.mktemp("state"), *services) as running:
         yield running
 
 
@@ -52,7 +54,9 @@ async def test_health_and_deep_health(http):
     assert deep["services"] == {
         "db": {"status": "ok", "http_status": 200},
         "auth": {"status": "ok", "http_status": 200},
-        "deploy": {"status": "ok", "http_status": 200},  # every service the gateway binds
+        "deploy": {"status": "ok", "http_status": 200},
+        "queue": {"status": "ok", "http_status": 200},
+        "schedule": {"status": "ok", "http_status": 200},  # every service the gateway binds
     }
 
 
@@ -154,9 +158,9 @@ async def test_unknown_and_undeployed_routes_are_404_envelopes(http):
     itself = await http.get("/gateway/health", headers=bearer(key))  # not behind itself
     assert (itself.status_code, itself.json()["error"]["code"]) == (404, "ROUTE_NOT_FOUND")
     # no manifest here: looked for in the dispatch namespace (env.NAMESPACE.get), where it is not
-    missing = await http.get("/schedule/tasks", headers=bearer(key))
+    missing = await http.get("/billing/invoices", headers=bearer(key))
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "SERVICE_NOT_DEPLOYED")
-    assert missing.json()["error"]["details"] == {"service": "schedule"}
+    assert missing.json()["error"]["details"] == {"service": "billing"}
 
 
 async def test_public_auth_routes_need_no_key(http):
