@@ -105,7 +105,7 @@ async def deploy_prune_bundles(ctx: TaskContext) -> dict[str, Any]:
 
 
 #: The services `health-check-services` asks, by binding.
-HEALTH_CHECKED = {"AUTH_SERVICE": "auth", "DB_SERVICE": "db", "DEPLOY_SERVICE": "deploy"}
+HEALTH_CHECKED = {"AUTH_SERVICE": "auth", "DB_SERVICE": "db", "DEPLOY_SERVICE": "deploy", "QUEUE_SERVICE": "queue"}
 
 
 class Unhealthy(AppError):
@@ -176,7 +176,7 @@ TASKS: dict[str, Task] = {
         Task(
             "health-check-services",
             EVERY_5_MINUTES,
-            "GET /health of auth, db and deploy over their bindings; fails (and is retried) when one is not ok",
+            "GET /health of auth, db, deploy and queue over their bindings; fails (and is retried) when one is not ok",
             health_check_services,
             timeout=HEALTH_TIMEOUT * 2 + 1,
         ),
