@@ -65,6 +65,16 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _FACES = ("rpc", "http", "mcp")
 
 
+#: The meta keys of a page made by `offset_page`: `@service.operation(..., page=OFFSET_PAGE)`.
+OFFSET_PAGE = ("total", "limit", "offset", "has_more")
+
+
+def offset_page(items: list[Any], *, total: int, limit: int, offset: int) -> dict[str, Any]:
+    """One page of a listing read by offset: `{"items", "total", "limit", "offset", "has_more"}`. Over HTTP
+    the items are the envelope's `data` and the rest its `meta` (declare `page=OFFSET_PAGE`)."""
+    return {"items": items, "total": total, "limit": limit, "offset": offset, "has_more": offset + len(items) < total}
+
+
 class NoInput(BaseModel):
     """The input of an operation that takes none (unknown fields are refused like anywhere else)."""
 

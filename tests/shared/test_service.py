@@ -10,7 +10,7 @@ from shared.errors import AppError, NotFound, from_rpc_exception
 from shared.middleware import AuthenticationMiddleware
 from shared.middleware.authentication import PRINCIPAL_HEADER
 from shared.routing import Router
-from shared.service import Call, NoInput, Service
+from shared.service import OFFSET_PAGE, Call, NoInput, Service, offset_page
 
 # -- the service under test ----------------------------------------------------------------------------
 
@@ -1195,3 +1195,14 @@ async def test_the_standard_router_takes_more_public_paths_a_validator_and_no_he
     response = await router.handle(request_for("/items/blog/a", headers=bearer), env, WorkerCtx())
     assert response.status == 200
     assert checked == ["tok_123"]
+
+
+@pytest.mark.parametrize(
+    ("count", "total", "offset", "has_more"),
+    [(2, 5, 0, True), (2, 5, 3, False), (0, 0, 0, False), (1, 5, 3, True), (0, 5, 10, False)],
+)
+def test_an_offset_page_has_more_exactly_while_records_lie_beyond_it(count, total, offset, has_more):
+    items = list(range(count))
+    page = offset_page(items, total=total, limit=2, offset=offset)
+    assert page == {"items": items, "total": total, "limit": 2, "offset": offset, "has_more": has_more}
+    assert set(page) - {"items"} == set(OFFSET_PAGE)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import deployments
 import store
 from shared.errors import BadRequest, NotFound
-from shared.service import Call, Service
+from shared.service import OFFSET_PAGE, Call, Service, offset_page
 from tables import STATUSES
 
 service = Service(
@@ -132,7 +132,7 @@ async def rollback(call: Call, args: RollbackInput) -> dict:
     http="GET /deployments",
     permission="deploy",
     tool="deploy_list_deployments",
-    page=("total", "limit", "offset", "has_more"),
+    page=OFFSET_PAGE,
 )
 async def list_deployments(call: Call, args: ListInput) -> dict:
     """Deployments, newest first, filtered by service, environment and status: `{"items": [...], "total", ...}`."""
@@ -140,13 +140,7 @@ async def list_deployments(call: Call, args: ListInput) -> dict:
     where = {column: value for column, value in filters.items() if value}
     items = await store.newest(call.env, where, limit=args.limit, offset=args.offset)
     total = await store.count(call.env, where)
-    return {
-        "items": items,
-        "total": total,
-        "limit": args.limit,
-        "offset": args.offset,
-        "has_more": args.offset + len(items) < total,
-    }
+    return offset_page(items, total=total, limit=args.limit, offset=args.offset)
 
 
 @service.operation(http="GET /deployments/{id}", permission="deploy", tool="deploy_get_deployment")

@@ -19,7 +19,7 @@ import store
 from jobs import JOB_TYPES
 from shared.errors import NotFound
 from shared.permissions import allows
-from shared.service import Call, NoInput, Service
+from shared.service import OFFSET_PAGE, Call, NoInput, Service, offset_page
 from tables import DEAD_LETTER_STATUSES, STATUSES
 
 service = Service(
@@ -101,10 +101,6 @@ def _is_admin(call: Call) -> bool:
     return allows(_principal(call).get("permissions") or (), ADMIN)
 
 
-def _page(items: list[dict[str, Any]], total: int, limit: int, offset: int) -> dict[str, Any]:
-    return {"items": items, "total": total, "limit": limit, "offset": offset, "has_more": offset + len(items) < total}
-
-
 @service.operation(
     http="POST /jobs",
     permission="queue:write",
@@ -137,7 +133,7 @@ async def get_job(call: Call, args: JobId) -> dict:
     http="GET /jobs",
     permission="queue:read",
     tool="queue_list_jobs",
-    page=("total", "limit", "offset", "has_more"),
+    page=OFFSET_PAGE,
 )
 async def list_jobs(call: Call, args: ListJobs) -> dict:
     """Jobs, newest first, filtered by status and type: yours, or every job with queue:admin."""
@@ -145,7 +141,8 @@ async def list_jobs(call: Call, args: ListJobs) -> dict:
     items, total = await store.list_jobs(
         call.env, status=args.status, type=args.type, created_by=owner, limit=args.limit, offset=args.offset
     )
-    return _page([store.public(job) for job in items], total, args.limit, args.offset)  # type: ignore[misc]
+    jobs = [store.public(job) for job in items]
+    return offset_page(jobs, total=total, limit=args.limit, offset=args.offset)
 
 
 @service.operation(http="GET /job-types", permission="queue:read", tool="queue_job_types")
@@ -158,12 +155,12 @@ async def job_types(call: Call, args: NoInput) -> dict:
     http="GET /dead-letters",
     permission=ADMIN,
     tool="queue_list_dead_letters",
-    page=("total", "limit", "offset", "has_more"),
+    page=OFFSET_PAGE,
 )
 async def list_dead_letters(call: Call, args: ListDeadLetters) -> dict:
     """Dead letters, newest first: each with its job, reason and error (filter by status: dead, replayed, discarded)."""
     items, total = await store.list_dead_letters(call.env, status=args.status, limit=args.limit, offset=args.offset)
-    return _page(items, total, args.limit, args.offset)
+    return offset_page(items, total=total, limit=args.limit, offset=args.offset)
 
 
 @service.operation(http="GET /dead-letters/{id}", permission=ADMIN, tool="queue_get_dead_letter")

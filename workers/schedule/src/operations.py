@@ -17,7 +17,7 @@ import store
 import tasks
 from shared.clock import now_iso, parse_iso, to_iso
 from shared.errors import NotFound
-from shared.service import Call, Service
+from shared.service import OFFSET_PAGE, Call, Service, offset_page
 
 service = Service(
     "schedule",
@@ -135,17 +135,11 @@ async def _switch(call: Call, name: str, enabled: bool) -> dict:
     http="GET /history",
     permission="schedule:read",
     tool="schedule_history",
-    page=("total", "limit", "offset", "has_more"),
+    page=OFFSET_PAGE,
 )
 async def list_history(call: Call, args: HistoryQuery) -> dict:
     """Task runs, newest first, filtered by task, status, trigger, cron and start time: `{"items": [...], ...}`."""
     filters = args.model_dump(exclude={"limit", "offset"})
     items = await store.find_runs(call.env, filters, limit=args.limit, offset=args.offset)
     total = await store.count_runs(call.env, filters)
-    return {
-        "items": items,
-        "total": total,
-        "limit": args.limit,
-        "offset": args.offset,
-        "has_more": args.offset + len(items) < total,
-    }
+    return offset_page(items, total=total, limit=args.limit, offset=args.offset)
