@@ -174,6 +174,18 @@ class StandInAuth:
         return dict(self.principals[token])
 
 
+def multipart_body(parts: list[tuple[str, str | None, bytes]], boundary: str = "XboundaryX") -> tuple[bytes, str]:
+    """(body, content type) of a multipart/form-data upload from (name, content type or None, bytes) parts,
+    each part carrying its name as its file name, as wrangler sends a Worker's modules."""
+    out = b""
+    for name, content_type, data in parts:
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'.encode()
+        if content_type:
+            out += f"Content-Type: {content_type}\r\n".encode()
+        out += b"\r\n" + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
 def bearer(token: str) -> dict[str, str]:
     """`{"authorization": "Bearer <token>"}`."""
     return {"authorization": f"Bearer {token}"}

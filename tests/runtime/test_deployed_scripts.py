@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from dotdo_dev.platform import LocalPlatform
+from dotdo_dev.testing import multipart_body
 
 ROOT = Path(__file__).resolve().parents[2]
 DISPATCHER = ROOT / "dispatcher" / "wrangler.jsonc"
@@ -48,14 +49,6 @@ def parts(text: str = "v1", *, extra: str = "", bindings: list | None = None) ->
     ]
 
 
-def encode(items, boundary="XboundaryX"):
-    out = b""
-    for name, content_type, data in items:
-        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'.encode()
-        out += f"Content-Type: {content_type}\r\n\r\n".encode() + data + b"\r\n"
-    return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
 class Account:
     """The stand-in, called as the deploy worker calls it."""
 
@@ -65,7 +58,7 @@ class Account:
         self.client = httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {server.token}"}, timeout=60)
 
     async def put(self, name: str, items, namespace: str = SERVED) -> httpx.Response:
-        body, content_type = encode(items)
+        body, content_type = multipart_body(items)
         url = f"/dispatch/namespaces/{namespace}/scripts/{name}"
         return await self.client.put(url, content=body, headers={"content-type": content_type})
 

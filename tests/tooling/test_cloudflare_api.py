@@ -14,6 +14,7 @@ from dotdo_dev.cloudflare_api import CloudflareAPI, platform_scripts
 from dotdo_dev.cloudflare_api.serve import TOKEN_ENV, CloudflareAPIServer, api_token, is_loopback
 from dotdo_dev.generator.create_service import create_service
 from dotdo_dev.preflight import StartError
+from dotdo_dev.testing import multipart_body
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-0123456789"
@@ -40,17 +41,6 @@ def metadata(**overrides):
     return base
 
 
-def encode(parts, boundary="XboundaryX"):
-    """A multipart/form-data body from (name, content type or None, bytes) triples."""
-    out = b""
-    for name, content_type, data in parts:
-        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'.encode()
-        if content_type:
-            out += f"Content-Type: {content_type}\r\n".encode()
-        out += b"\r\n" + data + b"\r\n"
-    return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
 def upload_parts(meta=None, modules=None):
     meta = metadata() if meta is None else meta
     raw = meta if isinstance(meta, bytes) else json.dumps(meta).encode()
@@ -71,7 +61,7 @@ async def client(api):
 
 
 async def put(client, name, parts=None, *, namespace=NS, headers=None):
-    body, content_type = encode(upload_parts() if parts is None else parts)
+    body, content_type = multipart_body(upload_parts() if parts is None else parts)
     url = f"{BASE}/dispatch/namespaces/{namespace}/scripts/{name}" if namespace else f"{BASE}/scripts/{name}"
     return await client.put(url, content=body, headers={"content-type": content_type, **(headers or {})})
 
@@ -398,7 +388,7 @@ async def test_the_body_must_be_multipart(client, api):
     url = f"{BASE}/dispatch/namespaces/{NS}/scripts/orders"
     refused(await client.put(url, json=metadata()), 400, 10014)
     refused(await client.put(url, content=b"x", headers={"content-type": "multipart/form-data"}), 400, 10014)
-    truncated, content_type = encode(upload_parts())
+    truncated, content_type = multipart_body(upload_parts())
     refused(await client.put(url, content=truncated[:-30], headers={"content-type": content_type}), 400, 10014)
     assert bundles(api) == []
 
@@ -578,7 +568,7 @@ async def test_the_server_answers_over_http(tmp_path):
         async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as http:
             listed = await http.get(f"/accounts/{ACCOUNT}/workers/scripts")
             assert set(PLATFORM) <= {s["id"] for s in listed.json()["result"]}
-            body, content_type = encode(upload_parts())
+            body, content_type = multipart_body(upload_parts())
             url = f"/accounts/{ACCOUNT}/workers/dispatch/namespaces/{NS}/scripts/orders"
             response = await http.put(url, content=body, headers={"content-type": content_type})
             assert response.status_code == 200, response.json()
