@@ -1,9 +1,14 @@
 """wrangler.jsonc is read as wrangler reads it: JSONC syntax, bindings, env blocks, secrets."""
 
+import datetime
+from pathlib import Path
+
 import pytest
 
 from dotdo_dev import jsonc
 from dotdo_dev.config import ConfigError, load_local, load_worker, local_name, read_dev_vars, secrets_for
+
+REPO = Path(__file__).resolve().parents[2]
 
 BASE = (
     '"name": "svc", "main": "src/entry.py", "compatibility_date": "2026-11-01", '
@@ -244,6 +249,46 @@ def test_dev_vars_example_declares_names_and_make_dev_fills_it(tmp_path):
     write(other, "{" + BASE + "}")
     (other / ".dev.vars.example").write_text(example)
     assert read_dev_vars(ensure_dev_vars(other))["JWT_SECRET"] != first["JWT_SECRET"]
+
+
+def test_a_base64_placeholder_makes_a_valid_svix_secret(tmp_path):
+    """`<generate-base64:whsec_>` (workers/webhooks/.dev.vars.example): whsec_ + the base64 of 32 random bytes,
+    which the official svix library takes as a signing secret (it base64-decodes what follows whsec_)."""
+    import base64
+
+    from svix.webhooks import Webhook
+
+    from dotdo_dev.dev_vars import ensure_dev_vars
+
+    write(tmp_path, "{" + BASE + "}")
+    (tmp_path / ".dev.vars.example").write_text("RESEND_WEBHOOK_SECRET=<generate-base64:whsec_>\nPLAIN=<generate>\n")
+    values = read_dev_vars(ensure_dev_vars(tmp_path))
+    secret = values["RESEND_WEBHOOK_SECRET"]
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret.removeprefix("whsec_"), validate=True)) == 32
+    signature = Webhook(secret).sign("msg_1", datetime.datetime.now(datetime.UTC), "{}")
+    assert signature.startswith("v1,")
+    assert not values["PLAIN"].startswith("whsec_")
+
+
+def test_the_webhooks_example_makes_usable_secrets(tmp_path):
+    import shutil
+
+    from dotdo_dev.dev_vars import ensure_dev_vars
+
+    shutil.copy(REPO / "workers" / "webhooks" / ".dev.vars.example", tmp_path / ".dev.vars.example")
+    values = read_dev_vars(ensure_dev_vars(tmp_path))
+    assert set(values) == {
+        "STRIPE_WEBHOOK_SECRET",
+        "WORKOS_WEBHOOK_SECRET",
+        "GITHUB_WEBHOOK_SECRET",
+        "RESEND_WEBHOOK_SECRET",
+    }
+    assert all(len(v) >= 32 for v in values.values())
+    assert values["STRIPE_WEBHOOK_SECRET"].startswith("whsec_")
+    import base64
+
+    base64.b64decode(values["RESEND_WEBHOOK_SECRET"].removeprefix("whsec_"), validate=True)
 
 
 def test_dev_vars_and_environment(tmp_path):
