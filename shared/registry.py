@@ -34,6 +34,7 @@ SERVICES: dict[str, dict[str, Any]] = {
             "users:read": "Read users and organisations",
             "users:admin": "Create users, set roles, grant permissions",
             "auth:maintain": "Delete expired sessions, sign-in states and old API keys (the schedule service's principal)",
+            "auth:webhooks": "Apply WorkOS directory-sync events to users and organisations (the webhooks service's principal)",
         },
         "roles": {
             "user": [
@@ -152,6 +153,28 @@ SERVICES: dict[str, dict[str, Any]] = {
         "permissions": {
             "schedule:read": "List the scheduled tasks, their next run times and the run history",
             "schedule:admin": "Run a scheduled task now, enable or disable a task",
+        },
+        "roles": {},
+        "aliases": [],
+    },
+    "webhooks": {
+        "name": "webhooks",
+        "description": "Inbound webhooks from Stripe, WorkOS, GitHub and Resend: signatures verified, each event recorded once and processed exactly once through a queue; events listed and replayed by admins.",
+        "placement": "account",
+        "binding": "WEBHOOKS_SERVICE",
+        "gateway": {
+            "read": "webhooks:admin",
+            "write": "webhooks:admin",
+            "rate_class": "default",
+            "public": [
+                "POST /github",
+                "POST /resend",
+                "POST /stripe",
+                "POST /workos",
+            ],
+        },
+        "permissions": {
+            "webhooks:admin": "List the received webhook events, read one with its payload, replay one",
         },
         "roles": {},
         "aliases": [],

@@ -69,6 +69,7 @@ ACCOUNT_LEVEL = {
     "deploy": "DEPLOY_SERVICE",
     "queue": "QUEUE_SERVICE",
     "schedule": "SCHEDULE_SERVICE",
+    "webhooks": "WEBHOOKS_SERVICE",
 }
 
 

@@ -17,6 +17,14 @@ from dotdo_dev.runtime.bindings.d1 import D1Database
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = "sk_test_e2e_bootstrap_key_0123456789abcdefghijklmnop"
 SECRETS = {"API_KEY_SECRET": "e" * 48, "JWT_SECRET": "f" * 48, "BOOTSTRAP_ADMIN_KEY": BOOTSTRAP}
+#: webhooks' signing secrets, as its .dev.vars would give them (the Resend one: whsec_ + base64 of its key).
+WEBHOOK_SECRETS = {
+    "STRIPE_WEBHOOK_SECRET": "whsec_e2e_stripe_0123456789abcdefghij",
+    "WORKOS_WEBHOOK_SECRET": "w" * 40,
+    "GITHUB_WEBHOOK_SECRET": "g" * 40,
+    "RESEND_WEBHOOK_SECRET": "whsec_ZTJlLXJlc2VuZC1rZXktMDEyMzQ1Njc4OWFiY2RlZg==",
+}
+SECRETS |= WEBHOOK_SECRETS
 
 
 @contextlib.asynccontextmanager

@@ -67,6 +67,7 @@ def test_the_gateway_is_bound_to_every_account_level_service_with_a_gateway_tabl
         "DEPLOY_SERVICE": "deploy",
         "QUEUE_SERVICE": "queue",
         "SCHEDULE_SERVICE": "schedule",
+        "WEBHOOKS_SERVICE": "webhooks",
     }
     gateway = ROOT / "workers" / "gateway"
     for environment in (None, "staging", "development"):
@@ -83,6 +84,7 @@ def test_the_dispatcher_is_bound_to_every_account_level_service_but_itself_in_ev
         "GATEWAY_SERVICE": "gateway",
         "QUEUE_SERVICE": "queue",
         "SCHEDULE_SERVICE": "schedule",
+        "WEBHOOKS_SERVICE": "webhooks",
     }
     for environment in (None, "staging", "development"):
         config = load_worker(ROOT / "dispatcher", environment=environment)

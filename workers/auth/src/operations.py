@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import api_keys
 import cleanup
+import directory
 import principals
 import sessions
 import users
@@ -195,3 +196,14 @@ async def remove_expired(call: Call, args: RemoveExpired) -> dict:
     if args.scope == "sessions":
         return await cleanup.remove_expired(call.env)
     return await cleanup.remove_old_api_keys(call.env)
+
+
+# -- directory sync (the webhooks service) -----------------------------------------------------------
+
+
+@service.operation(permission="auth:webhooks")
+async def apply_directory_event(call: Call, args: directory.DirectoryEvent) -> dict:
+    """Apply a WorkOS directory-sync event: an organisation made, a user made or updated (linked by WorkOS id or
+    email, joined to the organisation, disabled while inactive) or deactivated. RPC only: the webhooks service
+    calls it after verifying WorkOS's signature."""
+    return await directory.apply(call.env, args)

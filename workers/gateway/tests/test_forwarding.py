@@ -213,6 +213,7 @@ async def test_deep_health_asks_namespace_services_through_the_namespace(tmp_pat
     namespace = Namespace({"orders": orders})
     ok = Answers(200, '{"success": true, "data": {}}')
     account = {"AUTH_SERVICE": ok, "DB_SERVICE": db, "DEPLOY_SERVICE": ok, "QUEUE_SERVICE": ok, "SCHEDULE_SERVICE": ok}
+    account |= {"WEBHOOKS_SERVICE": ok}
     bindings = account | {"NAMESPACE": namespace}
     gateway = WorkerHarness(ROOT, state_dir=tmp_path, bindings=bindings, host="gateway.do")
     deep = (await (await gateway.fetch("/health?deep=1")).json())["data"]

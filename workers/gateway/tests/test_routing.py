@@ -22,8 +22,8 @@ def more_services(monkeypatch):
     """Two services whose manifests say more than the defaults: their own permissions, public paths."""
     monkeypatch.setitem(routing.ROUTES, "deploy", routing.route_of(manifest("deploy", read="deploy", write="deploy")))
     monkeypatch.setitem(routing.ROUTES, "email", routing.route_of(manifest("email", write="email:send")))
-    webhooks = manifest("webhooks", placement="namespace", public=["POST /github", "POST /stripe"])
-    monkeypatch.setitem(routing.ROUTES, "webhooks", routing.route_of(webhooks))
+    hooks = manifest("hooks", placement="namespace", public=["POST /github", "POST /stripe"])
+    monkeypatch.setitem(routing.ROUTES, "hooks", routing.route_of(hooks))
 
 
 def test_the_table_is_every_manifest_with_a_gateway_table_and_nothing_else():
@@ -65,7 +65,7 @@ def test_account_level_services_go_by_their_binding_and_the_rest_through_the_nam
             assert route.in_namespace is (SERVICES[name]["placement"] == "namespace"), name
     # a generated service (placement "namespace") and a name no manifest here knows: no binding
     assert routing.route_of(manifest("orders", placement="namespace")).binding is None
-    assert routing.match("/webhooks/x")[0].in_namespace
+    assert routing.match("/hooks/x")[0].in_namespace
     generated, _ = routing.match("/order-history/x")
     assert (generated.binding, generated.in_namespace) == (None, True)
 
@@ -108,9 +108,14 @@ def test_only_the_short_public_list_is_public():
     assert not auth.is_public("GET", "/me")
     assert not auth.is_public("POST", "/apikeys")
     assert not auth.is_public("POST", "/login")
-    webhooks, _ = routing.match("/webhooks/x")
-    assert webhooks.is_public("POST", "/stripe")
+    hooks, _ = routing.match("/hooks/x")
+    assert hooks.is_public("POST", "/stripe")
+    assert not hooks.is_public("GET", "/events")
+    webhooks, _ = routing.match("/webhooks/x")  # the real one (workers/webhooks/service.toml): its receivers
+    assert (webhooks.binding, webhooks.in_namespace) == ("WEBHOOKS_SERVICE", False)
+    assert all(webhooks.is_public("POST", f"/{p}") for p in ("stripe", "workos", "github", "resend"))
     assert not webhooks.is_public("GET", "/events")
+    assert not webhooks.is_public("POST", "/events/whe_1/replay")
     db, _ = routing.match("/db/x")
     assert not any(db.is_public(m, "/health") for m in ("GET", "POST"))
 
