@@ -14,6 +14,9 @@ wheel cache (`.cache/pyodide-wheels`) is resolved offline first; PyPI is asked o
 What a worker needs: its `pyproject.toml` `[project.dependencies]`, plus the SDK. A dependency with a local path source
 (`[tool.uv.sources] dotdo-shared = { path = "../../shared" }`, the way workers bundle `shared/`) is
 built into a wheel from that folder, as uv builds it for `pywrangler sync`, and installed like any other.
+A path source also satisfies the PyPI dependencies' requirements of its project, as uv resolves it: the email
+worker's `markupsafe = { path = "vendor/markupsafe" }` (MarkupSafe's pure-Python part; PyPI has no wheel of
+it for Pyodide) is what jinja2's `MarkupSafe>=2.0` gets, never a build from the index.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import tomllib
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,9 +140,15 @@ def runtime_of(worker_dir: Path) -> PythonRuntime:
 
 
 def download(
-    requirements: list[str], cache: Path, *, constraints: Path | None = None, runtime: PythonRuntime = PYTHON_314
+    requirements: list[str],
+    cache: Path,
+    *,
+    constraints: Path | None = None,
+    runtime: PythonRuntime = PYTHON_314,
+    local: Sequence[Path] = (),
 ) -> list[Path]:
-    """Wheels for Pyodide (its platform, or pure Python) of `requirements` and their dependencies."""
+    """Wheels for Pyodide (its platform, or pure Python) of `requirements` and their dependencies; `local`:
+    wheels built from path sources, which satisfy dependencies on their projects."""
     cache.mkdir(parents=True, exist_ok=True)
     report = cache / "report.txt"
     args = [
@@ -159,6 +169,7 @@ def download(
     ]
     if constraints is not None:
         args += ["-c", str(constraints)]
+    args += _find_links(local)
     result = subprocess.run(  # noqa: S603 - pip of this interpreter, arguments built here
         [*args, *requirements], capture_output=True, text=True, check=False
     )
@@ -172,7 +183,7 @@ def download(
             "uses where the network exists) builds more (lxml, markupsafe, ...), so such a package may still deploy."
         )
     report.write_text(result.stdout)
-    return _resolved(cache, requirements, runtime)
+    return _without_local(_resolved(cache, requirements, runtime), local)
 
 
 def _resolved(cache: Path, requirements: list[str], runtime: PythonRuntime) -> list[Path]:
@@ -208,24 +219,47 @@ def vendor(worker_dir: Path, repo_root: Path, *, cache: Path | None = None, targ
     constraints = repo_root / "constraints.txt"
     wanted = worker_requirements(worker_dir, repo_root)
     runtime = runtime_of(worker_dir)
+    local = [build_local(folder, cache) for folder in wanted.local.values()]
     try:
         # The wheel cache first, offline: the pins of constraints.txt decide, so PyPI is asked only
         # when the cache lacks one of them (a new pin, a fresh clone).
-        needed = _needed(wanted.index, cache, constraints, runtime) if cache.is_dir() else None
+        needed = _needed(wanted.index, cache, constraints, runtime, local) if cache.is_dir() else None
     except VendorError:
         needed = None
     if needed is None:
-        download(wanted.index, cache, constraints=constraints, runtime=runtime)
-        needed = _needed(wanted.index, cache, constraints, runtime)
-    local = [build_local(folder, cache) for folder in wanted.local.values()]
+        download(wanted.index, cache, constraints=constraints, runtime=runtime, local=local)
+        needed = _needed(wanted.index, cache, constraints, runtime, local)
     target = target or worker_dir / TARGET
     install([*needed, *local], target)
     return target
 
 
-def _needed(requirements: list[str], cache: Path, constraints: Path, runtime: PythonRuntime) -> list[Path]:
+def _find_links(local: Sequence[Path]) -> list[str]:
+    """pip arguments that offer the wheels built from path sources (each in a folder of its own)."""
+    return [f"--find-links={wheel.parent}" for wheel in local]
+
+
+def _project(wheel: Path) -> str:
+    return _name(wheel.name.split("-")[0])
+
+
+def _without_local(wheels: list[Path], local: Sequence[Path]) -> list[Path]:
+    """`wheels` less those of projects a path source provides (pip may have copied a local build into the
+    cache: the path source's current build is installed instead)."""
+    mine = {_project(wheel) for wheel in local}
+    return [wheel for wheel in wheels if _project(wheel) not in mine]
+
+
+def _needed(
+    requirements: list[str],
+    cache: Path,
+    constraints: Path,
+    runtime: PythonRuntime,
+    local: Sequence[Path] = (),
+) -> list[Path]:
     """The cached wheels pip resolves for `requirements` under the constraints, offline (the cache may hold
-    other workers' wheels and other versions); VendorError if the cache cannot satisfy them."""
+    other workers' wheels and other versions); VendorError if the cache cannot satisfy them. `local`: wheels
+    of path sources, offered to satisfy dependencies on their projects and left out of the answer."""
     args = [
         sys.executable,
         "-m",
@@ -248,6 +282,7 @@ def _needed(requirements: list[str], cache: Path, constraints: Path, runtime: Py
         "-",
         "-c",
         str(constraints),
+        *_find_links(local),
     ]
     result = subprocess.run(  # noqa: S603 - pip of this interpreter, arguments built here
         [*args, *requirements], capture_output=True, text=True, check=False
@@ -256,4 +291,4 @@ def _needed(requirements: list[str], cache: Path, constraints: Path, runtime: Py
         raise VendorError(f"cannot resolve {requirements} from the wheel cache: {result.stderr.strip()[-500:]}")
     report = json.loads(result.stdout)
     chosen = sorted(Path(item["download_info"]["url"].removeprefix("file://")).name for item in report["install"])
-    return [cache / name for name in chosen]
+    return _without_local([cache / name for name in chosen], local)
