@@ -108,6 +108,25 @@ SERVICES: dict[str, dict[str, Any]] = {
         "roles": {},
         "aliases": [],
     },
+    "email": {
+        "name": "email",
+        "description": "Transactional email: jinja2 templates (escaped), sent through Resend, every send recorded with its delivery events, suppressions honoured.",
+        "placement": "account",
+        "binding": "EMAIL_SERVICE",
+        "gateway": {
+            "read": "email:send",
+            "write": "email:send",
+            "rate_class": "default",
+            "public": [],
+        },
+        "permissions": {
+            "email:send": "Send email (templates or your own text) and preview templates",
+            "email:admin": "See every send; list, add and remove suppressed addresses",
+            "email:events": "Apply Resend's delivery events to the sends (the webhooks service's principal)",
+        },
+        "roles": {},
+        "aliases": [],
+    },
     "gateway": {
         "name": "gateway",
         "description": "The front door: routing, enforced authentication, exact rate limits, request ids and access logs.",

@@ -67,6 +67,7 @@ ACCOUNT_LEVEL = {
     "auth": "AUTH_SERVICE",
     "db": "DB_SERVICE",
     "deploy": "DEPLOY_SERVICE",
+    "email": "EMAIL_SERVICE",
     "queue": "QUEUE_SERVICE",
     "schedule": "SCHEDULE_SERVICE",
     "webhooks": "WEBHOOKS_SERVICE",

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory):
     # every account-level service the gateway binds (the registry: placement = "account")
-    services = ("gateway", "db", "auth", "deploy", "queue", "schedule", "webhooks")
+    services = ("gateway", "db", "auth", "deploy", "email", "queue", "schedule", "webhooks")
     async with running_platform(tmp_path_factory.mktemp("state"), *services) as running:
         yield running
 
@@ -55,6 +55,7 @@ async def test_health_and_deep_health(http):
         "db": {"status": "ok", "http_status": 200},
         "auth": {"status": "ok", "http_status": 200},
         "deploy": {"status": "ok", "http_status": 200},
+        "email": {"status": "ok", "http_status": 200},
         "queue": {"status": "ok", "http_status": 200},
         "schedule": {"status": "ok", "http_status": 200},
         "webhooks": {"status": "ok", "http_status": 200},  # every service the gateway binds
