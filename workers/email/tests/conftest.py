@@ -6,6 +6,7 @@ Resend documents it (200 `{"id": <uuid>}`) unless a test routes another answer; 
 """
 
 import json
+import time
 import uuid
 
 import httpx
@@ -49,9 +50,24 @@ def environ():
     return {"RESEND_API_KEY": API_KEY}
 
 
+class Clock:
+    """A settable clock (the rate limiter's fixed windows), starting mid-window so a test never crosses one."""
+
+    def __init__(self) -> None:
+        self.now = (time.time() // 60) * 60 + 1
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def worker(tmp_path, bindings, environ):
-    return WorkerHarness(ROOT, state_dir=tmp_path, bindings=bindings, environ=environ)
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def worker(tmp_path, bindings, environ, clock):
+    return WorkerHarness(ROOT, state_dir=tmp_path, bindings=bindings, environ=environ, clock=clock)
 
 
 class ResendStub:
