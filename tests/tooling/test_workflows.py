@@ -117,7 +117,12 @@ def test_make_deploy_runs_the_same_commands_locally() -> None:
 
     def dry(*args: str) -> list[str]:
         out = subprocess.run(
-            ["make", "-n", "deploy", *args], cwd=REPO, capture_output=True, text=True, check=True, env=environ
+            ["make", "-n", "-o", ".venv/.installed", "-o", "node_modules/.installed", "deploy", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environ,
         )
         return [line for line in out.stdout.splitlines() if "bin/dotdo " in line]
 
@@ -125,9 +130,17 @@ def test_make_deploy_runs_the_same_commands_locally() -> None:
     assert dry("ENV=production", "SERVICE=db", "DRY_RUN=1") == [
         '.venv/bin/dotdo deploy "db" --env "production" --dry-run'
     ]
-    result = subprocess.run(["make", "deploy"], cwd=REPO, capture_output=True, text=True, check=False, env=environ)
+    # -o: the environment counts as made. Without it a pyproject.toml newer than .venv/.installed made this
+    # test reinstall the venv, and a missing stamp ran `npm ci`, emptying node_modules under every other
+    # suite running at the time.
+    no_bootstrap = ["-o", ".venv/.installed", "-o", "node_modules/.installed"]
+    result = subprocess.run(
+        ["make", *no_bootstrap, "deploy"], cwd=REPO, capture_output=True, text=True, check=False, env=environ
+    )
     assert result.returncode != 0
     assert "usage: make deploy ENV=<environment>" in result.stdout
+    assert "pip install" not in result.stdout + result.stderr
+    assert "npm ci" not in result.stdout + result.stderr
 
 
 def test_pyyaml_is_pinned_like_the_other_dev_packages() -> None:
