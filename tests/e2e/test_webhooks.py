@@ -2,19 +2,22 @@
 official library is accepted at `webhooks.do` and through the gateway with no token (its receivers are public
 there), processed by webhooks' own queue consumer into a billing record, and seen done through the admin API;
 the same event again is a duplicate; a bad signature is 401 at both doors; over 1 MiB is 413 from the front door.
-A WorkOS directory user reaches the real auth as a user with its WorkOS id."""
+A WorkOS directory user reaches the real auth as a user with its WorkOS id; a Resend event reaches the real email
+service (signed with the official svix library)."""
 
 import asyncio
 import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 import pytest_asyncio
 import stripe
 from conftest import BOOTSTRAP, WEBHOOK_SECRETS, as_, running_platform
+from svix.webhooks import Webhook
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -23,7 +26,8 @@ STRIPE_SECRET = WEBHOOK_SECRETS["STRIPE_WEBHOOK_SECRET"]
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory):
-    async with running_platform(tmp_path_factory.mktemp("state"), "auth", "webhooks", "gateway") as running:
+    services = ("auth", "webhooks", "gateway", "email")
+    async with running_platform(tmp_path_factory.mktemp("state"), *services) as running:
         yield running
 
 
@@ -113,3 +117,19 @@ async def test_a_workos_directory_user_becomes_an_auth_user(http, platform):
         "grace@example.com",
         "directory_user_e2e",
     )
+
+
+async def test_a_resend_event_reaches_the_email_service(http):
+    body = json.dumps(
+        {"type": "email.delivered", "created_at": "2026-12-02T10:00:00.000Z", "data": {"email_id": "re_not_ours"}}
+    )
+    now = int(time.time())
+    resend = Webhook(WEBHOOK_SECRETS["RESEND_WEBHOOK_SECRET"])
+    signature = resend.sign("msg_e2e_1", datetime.fromtimestamp(now, UTC), body)
+    headers = {"svix-id": "msg_e2e_1", "svix-timestamp": str(now), "svix-signature": signature, "host": "webhooks.do"}
+    reply = await http.post("/resend", content=body.encode(), headers=headers)
+    assert reply.status_code == 200, reply.text
+    event = await settled(http, reply.json()["data"]["id"])
+    assert event["status"] == "done", event
+    # email answered for a provider id none of its sends has (another sender on the Resend account)
+    assert event["result"]["email"]["applied"] is False
