@@ -1,9 +1,10 @@
-"""queue on the platform, real processes (dispatcher, auth, db, queue): a job enqueued over HTTP at `queue.do`
+"""queue on the platform, real processes (dispatcher, auth, db, queue, email): a job enqueued over HTTP at `queue.do`
 is consumed by queue's own consumer (the local runtime's Queues on SQLite) and its status shows it done; a
 webhook-delivery reaches a loopback receiver (allowed only by the local-development flag
 `WEBHOOK_ALLOW_LOOPBACK`, given through the environment as `.dev.vars` would give it) with a signature the
-receiver verifies; the metadata address stays refused even with the flag; a job needing the email service,
-which does not exist yet, ends in the dead letters with its reason."""
+receiver verifies; the metadata address stays refused even with the flag; a send-email job reaches the real email
+service over EMAIL_SERVICE, which sends it to a stand-in of Resend's API on 127.0.0.1 (`RESEND_API_URL`), the
+job's id as the email's idempotency key."""
 
 import asyncio
 import json
@@ -13,6 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from conftest import BOOTSTRAP, ROOT, as_, new_key, running_platform
+from test_email import API_KEY, PROVIDER_ID, ResendStandIn
 
 from dotdo_dev.testing import worker_root
 
@@ -53,11 +55,23 @@ async def receiver():
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def platform(tmp_path_factory):
+async def resend():
+    stand_in = ResendStandIn()
+    server = await asyncio.start_server(stand_in.handle, "127.0.0.1", 0)
+    stand_in.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server:
+        yield stand_in
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def platform(tmp_path_factory, resend):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("WEBHOOK_SIGNING_SECRET", SECRET)
         env.setenv("WEBHOOK_ALLOW_LOOPBACK", "1")
-        async with running_platform(tmp_path_factory.mktemp("state"), "auth", "db", "queue") as running:
+        env.setenv("RESEND_API_KEY", API_KEY)
+        env.setenv("RESEND_API_URL", resend.url)
+        services = ("auth", "db", "queue", "email")
+        async with running_platform(tmp_path_factory.mktemp("state"), *services) as running:
             yield running
 
 
@@ -121,14 +135,22 @@ async def test_the_metadata_address_is_refused_even_with_the_local_flag(http, ke
     assert "169.254.169.254" in job["last_error"]
 
 
-async def test_an_email_job_without_the_email_service_is_a_dead_letter_with_its_reason(http, key):
+async def test_an_email_job_is_sent_through_the_email_service(http, key, resend):
     payload = {"to": ["ada@example.com"], "subject": "Hello", "text": "Hi"}
     reply = await http.post("/jobs", json={"type": "send-email", "payload": payload}, headers=as_(key, "queue.do"))
+    assert reply.status_code == 201, reply.text
     job = await settled(http, key, reply.json()["data"]["id"])
-    assert (job["status"], job["error_code"]) == ("dead", "EMAIL_SERVICE_UNAVAILABLE")
+    assert (job["status"], job["attempts"]) == ("done", 1), job
+    sent = job["result"]["email"]
+    assert (sent["status"], sent["provider_id"], sent["idempotency_key"]) == ("sent", PROVIDER_ID, job["id"])
+    ((path, headers, email),) = resend.requests
+    assert path == "/emails"
+    assert headers["authorization"] == f"Bearer {API_KEY}"
+    assert (email["to"], email["subject"], email["text"]) == (["ada@example.com"], "Hello", "Hi")
+    assert headers["idempotency-key"] == f"dotdo-email/{sent['id']}"
     letters = await http.get("/dead-letters", headers=as_(BOOTSTRAP, "queue.do"))
     assert letters.status_code == 200, letters.text
-    assert job["id"] in {letter["job_id"] for letter in letters.json()["data"]}
+    assert job["id"] not in {letter["job_id"] for letter in letters.json()["data"]}
     assert (await http.get("/dead-letters", headers=as_(key, "queue.do"))).status_code == 403
 
 

@@ -184,8 +184,8 @@ class DeployNotify(BaseModel):
 async def send_through_email_service(env: Any, message: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
     """Hand an email to the email service (`EMAIL_SERVICE.send(principal, message)`); its answer.
 
-    The email service does not exist yet: without the binding the job fails for good (recorded, not
-    retried: replay it once the service is bound). Its 4xx answers are final, anything else is retried.
+    wrangler.jsonc binds it; a deployment without the binding fails the job for good (recorded, not retried:
+    replay it once the service is bound). Its 4xx answers are final, anything else is retried.
     """
     service = getattr(env, "EMAIL_SERVICE", None)
     if service is None:

@@ -164,6 +164,7 @@ async def test_a_job_failing_every_time_is_retried_with_backoff_then_dead_letter
 
 
 async def test_a_job_needing_the_missing_email_service_fails_for_good_and_runs_once_it_is_bound(worker, clock):
+    del worker.env.EMAIL_SERVICE  # wrangler.jsonc binds it; a deployment without the binding:
     job = (await envelope(await enqueue(worker, WRITER, "send-email", EMAIL)))["data"]
     await drain(worker, clock)
     dead = await job_of(worker, job["id"])
@@ -188,6 +189,15 @@ async def test_a_job_needing_the_missing_email_service_fails_for_good_and_runs_o
     ((sender, message),) = email.sent
     assert sender == "svc_queue"
     assert (message["to"], message["idempotency_key"]) == (["ada@example.com"], job["id"])
+
+
+async def test_the_email_service_is_bound_and_a_send_while_it_is_not_running_is_retried(worker, clock):
+    assert "EMAIL_SERVICE" in vars(worker.env)  # wrangler.jsonc: email (email-staging, email-development)
+    job = (await envelope(await enqueue(worker, WRITER, "send-email", EMAIL)))["data"]
+    await drain(worker, clock)
+    dead = await job_of(worker, job["id"])
+    assert (dead["status"], dead["error_code"], dead["attempts"]) == ("dead", "RETRIES_EXHAUSTED", 4)
+    assert dead["last_error"] == "email: The email service failed"  # a 5xx: retried, then dead
 
 
 async def test_a_deploy_notification_is_mailed_through_the_email_service(worker, clock):
