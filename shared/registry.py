@@ -194,6 +194,7 @@ SERVICES: dict[str, dict[str, Any]] = {
         },
         "permissions": {
             "webhooks:admin": "List the received webhook events, read one with its payload, replay one",
+            "webhooks:maintain": "Delete processed events past their retention, send failed ones again (the schedule service's principal)",
         },
         "roles": {},
         "aliases": [],

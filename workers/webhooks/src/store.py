@@ -130,6 +130,29 @@ async def mark_unsent(env: Any, event_id: str, error: str) -> None:
     )
 
 
+# -- housekeeping (the schedule service) --------------------------------------------------------------------
+
+
+async def purge_processed(env: Any, before: str) -> int:
+    """Delete the events settled `done` or `unhandled` before `before` (`processed_at`, or the last change for an
+    unhandled one); events still received, processing or failed stay. How many went."""
+    db = await DATABASE.open(env)
+    return await db.run(
+        "DELETE FROM events WHERE status IN ('done', 'unhandled') AND coalesce(processed_at, updated_at) < ?",
+        [before],
+    )
+
+
+async def failed_since(env: Any, before: str, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` events `failed` with no change since `before`, the longest waiting first."""
+    db = await DATABASE.open(env)
+    rows = await db.all(
+        "SELECT * FROM events WHERE status = 'failed' AND updated_at < ? ORDER BY updated_at, id LIMIT ?",
+        [before, limit],
+    )
+    return [records._decode(TABLES["events"], row) for row in rows]
+
+
 # -- effects ------------------------------------------------------------------------------------------------
 
 
