@@ -1,7 +1,8 @@
-"""schedule on the platform, real processes (dispatcher, auth, db, queue, schedule): the cron URLs at
-`schedule.do` run exactly that cron's tasks, their effects land in auth's, db's and queue's own databases,
-and the history shows each run. deploy is not started here: its binding reaches nothing, which the health
-check records as a failure naming it."""
+"""schedule on the platform, real processes (dispatcher, auth, db, queue, webhooks, schedule): the cron URLs at
+`schedule.do` run exactly that cron's tasks, their effects land in auth's, db's, queue's and webhooks' own
+databases (webhooks' housekeeping over WEBHOOKS_SERVICE, as schedule's principal holding webhooks:maintain),
+email's task is skipped (not bound), and the history shows each run. deploy is not started here: its binding
+reaches nothing, which the health check records as a failure naming it."""
 
 import httpx
 import pytest
@@ -19,7 +20,8 @@ HOURLY, DAILY, EVERY_5_MINUTES = "17 * * * *", "30 3 * * *", "*/5 * * * *"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def platform(tmp_path_factory):
-    async with running_platform(tmp_path_factory.mktemp("state"), "auth", "db", "queue", "schedule") as running:
+    services = ("auth", "db", "queue", "webhooks", "schedule")
+    async with running_platform(tmp_path_factory.mktemp("state"), *services) as running:
         yield running
 
 
@@ -69,7 +71,7 @@ async def test_the_cron_url_runs_exactly_the_hourly_tasks_and_auth_loses_its_exp
     assert left["results"] == []
 
 
-async def test_scheduled_runs_the_daily_tasks_purges_db_and_queue_and_skips_unbound_services(http, platform):
+async def test_scheduled_runs_the_daily_tasks_and_purges_db_queue_and_webhooks(http, platform):
     key = await new_key(platform, ["db:read", "db:write"])
     thing = {"ns": "e2e", "id": "n1", "type": "Note", "content": "hello"}
     assert (await http.post("/things", json=thing, headers=as_(key, "db.do"))).status_code == 201
@@ -105,6 +107,24 @@ async def test_scheduled_runs_the_daily_tasks_purges_db_and_queue_and_skips_unbo
             .run()
         )
 
+    # webhooks: an event done in 2020 goes; one done yesterday and one failed in 2020 stay
+    assert (await http.get("/events", headers=as_(BOOTSTRAP, "webhooks.do"))).status_code == 200  # schema made
+    webhooks_db = database_of(platform, "webhooks")
+    for event, status, moment in (
+        ("whe_e2e_old", "done", old),
+        ("whe_e2e_new", "done", recent),
+        ("whe_e2e_failed", "failed", old),
+    ):
+        processed = moment if status == "done" else None
+        await (
+            webhooks_db.prepare(
+                "INSERT INTO events (id, provider, event_id, type, status, payload, processed_at, created_at, "
+                "updated_at) VALUES (?, 'github', ?, 'ping', ?, '{}', ?, ?, ?)"
+            )
+            .bind(event, f"d-{event}", status, processed, moment, moment)
+            .run()
+        )
+
     fired = await http.get("/__scheduled", params={"cron": DAILY}, headers={"host": "schedule.do"})
     assert fired.status_code == 200, fired.text
 
@@ -116,12 +136,11 @@ async def test_scheduled_runs_the_daily_tasks_purges_db_and_queue_and_skips_unbo
         "queue-purge-dead-letters",
         "schedule-prune-history",
     }
-    for name in ("auth-purge-api-keys", "db-purge-audit-log", "schedule-prune-history"):
+    for name in ("auth-purge-api-keys", "db-purge-audit-log", "schedule-prune-history", "webhooks-purge-events"):
         assert runs[name]["status"] == "succeeded", runs[name]
-    assert (runs["webhooks-purge-events"]["status"], runs["webhooks-purge-events"]["reason"]) == (
-        "skipped",
-        "webhooks not bound",
-    )
+    assert runs["webhooks-purge-events"]["result"]["events"] == 1
+    kept = await webhooks_db.prepare("SELECT id FROM events ORDER BY id").all()
+    assert [row["id"] for row in kept["results"]] == ["whe_e2e_failed", "whe_e2e_new"]
     assert runs["queue-purge-dead-letters"]["status"] == "succeeded", runs["queue-purge-dead-letters"]
     assert runs["queue-purge-dead-letters"]["result"]["dead_letters"] == 1
     left = await queue_db.prepare("SELECT id FROM dead_letters ORDER BY id").all()
@@ -145,6 +164,11 @@ async def test_the_health_check_fails_naming_the_service_that_does_not_answer(ht
     assert run["status"] == "failed"
     assert "deploy" in run["error"]
     assert run["attempts"] >= 2  # retried with backoff before it was recorded failed
+    # webhooks sent the event failed in 2020 back to its queue; email's task is skipped, not faked
+    (retry,) = (await history(http, task="webhooks-retry-failed"))["data"]
+    assert (retry["status"], retry["result"]["retried"]) == ("succeeded", ["whe_e2e_failed"]), retry
+    (email,) = (await history(http, task="email-retry-failed"))["data"]
+    assert (email["status"], email["reason"]) == ("skipped", "email not bound")
 
 
 async def test_the_api_needs_a_key_and_schedule_permissions(http, platform):

@@ -6,7 +6,7 @@ acts on another service over its service binding, as schedule's own principal
 (`shared.principals.service_principal("schedule", ...)`): an ordinary principal holding only the
 `<service>:maintain` permissions those services define for their housekeeping operations.
 
-A task whose service is not bound here (webhooks and email do not exist yet) is skipped and
+A task whose service is not bound here (email: it offers no `retry_failed` yet) is skipped and
 recorded as `skipped: <service> not bound`, never reported as done. The RPC it would call is the
 contract that service is to offer.
 
@@ -37,7 +37,7 @@ PRINCIPAL = service_principal(
 HISTORY_DAYS = 30
 #: How long db's audit log is kept (days).
 AUDIT_LOG_DAYS = 90
-#: How long webhook events past their end are kept (days).
+#: How long processed webhook events are kept (days; webhooks takes 7 at least).
 EVENT_DAYS = 30
 #: How long queue keeps dead letters (days; queue takes 7 at least).
 DEAD_LETTER_DAYS = 30
@@ -183,7 +183,7 @@ TASKS: dict[str, Task] = {
         Task(
             "webhooks-retry-failed",
             EVERY_5_MINUTES,
-            "Asks webhooks to deliver again the events whose delivery failed (webhooks.retry_failed)",
+            "Asks webhooks to process again the events failed for an hour or more, 50 at most (webhooks.retry_failed)",
             webhooks_retry_failed,
             binding="WEBHOOKS_SERVICE",
             service="webhooks",
@@ -231,7 +231,8 @@ TASKS: dict[str, Task] = {
         Task(
             "webhooks-purge-events",
             DAILY,
-            f"Asks webhooks to delete processed events older than {EVENT_DAYS} days (webhooks.purge_events)",
+            f"Deletes webhooks' processed events (done, unhandled) settled more than {EVENT_DAYS} days ago "
+            "(webhooks.purge_events)",
             webhooks_purge_events,
             binding="WEBHOOKS_SERVICE",
             service="webhooks",

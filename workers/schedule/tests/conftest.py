@@ -3,7 +3,7 @@ tasks act on.
 
 HTTP routes authenticate through `AUTH_SERVICE`: the stand-in (`FakeAuth`) answers `validate_token` for
 the tokens below as auth would, and records the housekeeping calls the tasks make (`remove_expired`).
-`FakeService` stands in for db, deploy and queue: an RPC method per name, a `/health` answer, and every call
+`FakeService` stands in for db, deploy, queue and webhooks: an RPC method per name, a `/health` answer, and every call
 recorded, so a test sees exactly which tasks ran.
 """
 
@@ -99,8 +99,25 @@ def queue():
 
 
 @pytest.fixture
-def bindings(auth, db, deploy, queue):
-    return {"AUTH_SERVICE": auth, "DB_SERVICE": db, "DEPLOY_SERVICE": deploy, "QUEUE_SERVICE": queue}
+def webhooks():
+    return FakeService(
+        "webhooks",
+        {
+            "purge_events": {"events": 3, "before": "2026-11-01"},
+            "retry_failed": {"retried": ["whe_1"], "count": 1, "has_more": False},
+        },
+    )
+
+
+@pytest.fixture
+def bindings(auth, db, deploy, queue, webhooks):
+    return {
+        "AUTH_SERVICE": auth,
+        "DB_SERVICE": db,
+        "DEPLOY_SERVICE": deploy,
+        "QUEUE_SERVICE": queue,
+        "WEBHOOKS_SERVICE": webhooks,
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """The scheduled handler runs exactly the tasks of the cron that fired, as workerd calls it, and every
-run is in the history; tasks of services that are not bound are skipped, saying so."""
+run is in the history; tasks of services that are not bound are skipped, saying so (email's, and webhooks' when
+its binding is missing)."""
 
 import pytest
 from conftest import ROOT, history
@@ -51,16 +52,19 @@ async def test_the_hourly_cron_runs_its_tasks_and_no_other(worker, auth, db, dep
     assert rollup["result"]["things"] == 7
 
 
-async def test_the_daily_cron_runs_its_tasks_and_skips_those_of_services_not_bound(worker, auth, db, queue):
+async def test_the_daily_cron_runs_its_tasks(worker, auth, db, queue, webhooks):
     await worker.scheduled(tasks.DAILY)
     runs, _ = await history(worker, limit=100)
     by_task = {r["task"]: r for r in runs}
     assert set(by_task) == {t.name for t in tasks.tasks_of(tasks.DAILY)}
-    assert by_task["webhooks-purge-events"]["status"] == "skipped"
-    assert by_task["webhooks-purge-events"]["reason"] == "webhooks not bound"
-    assert by_task["webhooks-purge-events"]["attempts"] == 0
-    for name in ("auth-purge-api-keys", "db-purge-audit-log", "queue-purge-dead-letters", "schedule-prune-history"):
+    for name in by_task:
         assert by_task[name]["status"] == "succeeded", by_task[name]
+    # webhooks' processed events past their retention, as schedule's own principal holding webhooks:maintain
+    ((method, principal, args),) = webhooks.calls
+    assert (method, args) == ("purge_events", {"older_than_days": tasks.EVENT_DAYS})
+    assert principal["id"] == "svc_schedule"
+    assert "webhooks:maintain" in principal["permissions"]
+    assert by_task["webhooks-purge-events"]["result"]["events"] == 3
     assert ("remove_expired", {"scope": "api_keys"}) in [(c[0], c[2]) for c in auth.calls]
     assert [c[0] for c in db.calls] == ["purge_audit_log"]
     # queue's dead letters past their retention, as schedule's own principal holding queue:maintain
@@ -78,6 +82,35 @@ async def test_without_the_queue_binding_its_task_is_skipped_saying_so(tmp_path,
     (run,) = (await history(unbound, task="queue-purge-dead-letters"))[0]
     assert (run["status"], run["reason"], run["attempts"]) == ("skipped", "queue not bound", 0)
     assert queue.calls == []
+
+
+async def test_every_5_minutes_webhooks_retries_its_failed_events(worker, webhooks):
+    await worker.scheduled(tasks.EVERY_5_MINUTES)
+    assert [(c[0], c[2]) for c in webhooks.calls if c[0] != "fetch"] == [("retry_failed", {})]
+    assert "webhooks:maintain" in webhooks.calls[-1][1]["permissions"]
+    (run,) = (await history(worker, task="webhooks-retry-failed"))[0]
+    assert (run["status"], run["result"]["retried"]) == ("succeeded", ["whe_1"])
+    (skipped,) = (await history(worker, task="email-retry-failed"))[0]
+    assert (skipped["status"], skipped["reason"], skipped["attempts"]) == ("skipped", "email not bound", 0)
+
+
+async def test_without_the_webhooks_binding_its_tasks_are_skipped_saying_so(tmp_path, bindings, webhooks):
+    unbound = WorkerHarness(ROOT, state_dir=tmp_path, bindings=bindings | {"WEBHOOKS_SERVICE": None})
+    await unbound.scheduled(tasks.DAILY)
+    (run,) = (await history(unbound, task="webhooks-purge-events"))[0]
+    assert (run["status"], run["reason"], run["attempts"]) == ("skipped", "webhooks not bound", 0)
+    assert webhooks.calls == []
+
+
+def test_webhooks_is_bound_in_every_environment():
+    for environment, name in (
+        (None, "webhooks"),
+        ("staging", "webhooks-staging"),
+        ("development", "webhooks-development"),
+    ):
+        services = {s.binding: s.service for s in load_worker(ROOT, environment=environment).services}
+        assert services["WEBHOOKS_SERVICE"] == name, environment
+    assert "EMAIL_SERVICE" not in services  # email offers no retry_failed yet: its task is skipped
 
 
 async def test_the_weekly_cron_prunes_deploys_bundles(worker, deploy, db):

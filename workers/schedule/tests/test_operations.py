@@ -55,7 +55,8 @@ async def test_the_task_list_shows_each_cron_and_its_next_run_times(worker):
         assert entry["enabled"] is True
         assert entry["last_run"] is None
     by_name = {t["name"]: t for t in listed}
-    assert by_name["webhooks-retry-failed"]["bound"] is False
+    assert by_name["webhooks-retry-failed"]["bound"] is True
+    assert by_name["email-retry-failed"]["bound"] is False
     assert by_name["auth-expire-sessions"]["bound"] is True
     assert by_name["schedule-prune-history"]["binding"] is None
 
