@@ -3,7 +3,7 @@ official library is accepted at `webhooks.do` and through the gateway with no to
 there), processed by webhooks' own queue consumer into a billing record, and seen done through the admin API;
 the same event again is a duplicate; a bad signature is 401 at both doors; over 1 MiB is 413 from the front door.
 A WorkOS directory user reaches the real auth as a user with its WorkOS id; a Resend event reaches the real email
-service (signed with the official svix library)."""
+service (signed with the official svix library), one without `created_at` at the time it was received."""
 
 import asyncio
 import hashlib
@@ -132,4 +132,18 @@ async def test_a_resend_event_reaches_the_email_service(http):
     event = await settled(http, reply.json()["data"]["id"])
     assert event["status"] == "done", event
     # email answered for a provider id none of its sends has (another sender on the Resend account)
+    assert event["result"]["email"]["applied"] is False
+
+
+async def test_a_resend_event_without_created_at_reaches_the_email_service_at_its_received_time(http):
+    body = json.dumps({"type": "email.delivery_delayed", "data": {"email_id": "re_not_ours_either"}})
+    now = int(time.time())
+    resend = Webhook(WEBHOOK_SECRETS["RESEND_WEBHOOK_SECRET"])
+    signature = resend.sign("msg_e2e_2", datetime.fromtimestamp(now, UTC), body)
+    headers = {"svix-id": "msg_e2e_2", "svix-timestamp": str(now), "svix-signature": signature, "host": "webhooks.do"}
+    reply = await http.post("/resend", content=body.encode(), headers=headers)
+    assert reply.status_code == 200, reply.text
+    event = await settled(http, reply.json()["data"]["id"])
+    # email took the received time (it answers a missing time with 400): applied false, an id none of its sends has
+    assert event["status"] == "done", event
     assert event["result"]["email"]["applied"] is False

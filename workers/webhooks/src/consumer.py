@@ -85,7 +85,8 @@ async def process(env: Any, message: Any) -> tuple[str, int | None]:
         return "unhandled", None
     try:
         payload = json.loads(event["payload"] or "null")
-        result = await handler(env, Event(event["id"], event["provider"], event["type"], event["event_id"], payload))
+        received = Event(event["id"], event["provider"], event["type"], event["event_id"], payload, event["created_at"])
+        result = await handler(env, received)
     except Exception as exc:
         if isinstance(exc, HandlerError):
             error = str(exc)

@@ -1,4 +1,4 @@
-"""What each of the 25 event types does (the README's table lists them). Each handler gets the verified payload
+"""What each of the 28 event types does (the README's table lists them). Each handler gets the verified payload
 and answers a small result (kept with the event); an exception fails the try and the event stays retryable.
 
 Every effect may be applied twice without changing anything (the event is marked `done` only after its
@@ -27,13 +27,15 @@ HANDLERS: dict[tuple[str, str], Handler] = {}
 
 @dataclass(frozen=True)
 class Event:
-    """One recorded event being processed: its row's id, provider, type, the provider's event id, the payload."""
+    """One recorded event being processed: its row's id, provider, type, the provider's event id, the payload, and
+    when it was received here (its row's `created_at`: the first delivery)."""
 
     id: str
     provider: str
     type: str
     event_id: str
     payload: Any
+    received_at: str | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -225,11 +227,24 @@ async def github_event(env: Any, event: Event) -> dict[str, Any]:
 # -- Resend: the email log of the email service -----------------------------------------------------------------
 
 
-@handles(
-    "resend", "email.sent", "email.delivered", "email.opened", "email.clicked", "email.bounced", "email.complained"
+#: Resend's delivery events, each applied by the email service to the send it names.
+RESEND_DELIVERY = (
+    "email.sent",
+    "email.delivered",
+    "email.delivery_delayed",
+    "email.opened",
+    "email.clicked",
+    "email.bounced",
+    "email.complained",
+    "email.failed",
+    "email.suppressed",
 )
+
+
+@handles("resend", *RESEND_DELIVERY)
 async def resend_delivery(env: Any, event: Event) -> dict[str, Any]:
-    """The email's record in the email service updated (`apply_delivery_event`, permission email:events)."""
+    """The email's record in the email service updated (`apply_delivery_event`, permission email:events). A
+    payload without `created_at` is applied at the time the event was received here (email requires a time)."""
     email = getattr(env, "EMAIL_SERVICE", None)
     if email is None:
         raise HandlerError("EMAIL_SERVICE is not bound: the email service is not deployed here")
@@ -237,6 +252,9 @@ async def resend_delivery(env: Any, event: Event) -> dict[str, Any]:
     if not provider_id:
         raise HandlerError("the event's data has no email_id")
     created = _text(event.payload.get("created_at"), 64) if isinstance(event.payload, dict) else None
+    created = created or event.received_at
+    if not created:
+        raise HandlerError("the event has no created_at and no time it was received")
     args = {"provider_id": provider_id, "type": event.type, "created_at": created}
     result = await call(email.apply_delivery_event, PRINCIPAL, args, service="email")
     result = result.to_py() if hasattr(result, "to_py") else result

@@ -1,6 +1,6 @@
-"""Each of the 25 event types and its effect (the README's table): Stripe's 7 on billing records, WorkOS's 8 on
-auth's users and organisations and the directory objects kept here, GitHub's 4 recorded, Resend's 6 through
-the email service."""
+"""Each of the 28 event types and its effect (the README's table): Stripe's 7 on billing records, WorkOS's 8 on
+auth's users and organisations and the directory objects kept here, GitHub's 4 recorded, Resend's 9 through
+the email service (a Resend event without `created_at` at the time it was received)."""
 
 import time
 
@@ -31,10 +31,21 @@ WORKOS = [
     "dsync.group.deleted",
 ]
 GITHUB = ["push", "pull_request", "issues", "release"]
-RESEND = ["email.sent", "email.delivered", "email.opened", "email.clicked", "email.bounced", "email.complained"]
+RESEND = [
+    "email.sent",
+    "email.delivered",
+    "email.delivery_delayed",
+    "email.opened",
+    "email.clicked",
+    "email.bounced",
+    "email.complained",
+    "email.failed",
+    "email.suppressed",
+]
 
 
-def test_there_are_25_handled_types():
+def test_there_are_28_handled_types():
+    assert len(handlers.HANDLERS) == 28
     assert sorted(handlers.HANDLERS) == sorted(
         [("stripe", t) for t in STRIPE]
         + [("workos", t) for t in WORKOS]
@@ -180,3 +191,24 @@ async def test_resend_events_reach_the_email_service(worker, clock, email, kind)
     event = await _done(worker, reply)
     assert email.events[-1][1] == {"provider_id": "re_7", "type": kind, "created_at": "2026-12-02T10:00:00.000Z"}
     assert event["result"]["email"]["provider_id"] == "re_7"
+
+
+async def test_a_resend_event_without_created_at_is_applied_at_the_time_it_was_received(worker, clock, email):
+    from shared.clock import parse_iso
+
+    payload = {"type": "email.delivered", "data": {"email_id": "re_8"}}
+    reply = await post(worker, "resend", payload, msg_id="msg_no_time")
+    await deliver(worker, clock)
+    event = await _done(worker, reply)
+    ((_, args),) = email.events
+    assert args == {"provider_id": "re_8", "type": "email.delivered", "created_at": event["created_at"]}
+    parse_iso(args["created_at"])  # a time with a zone, as email's apply_delivery_event requires
+
+
+async def test_a_resend_event_whose_created_at_is_null_is_applied_at_the_time_it_was_received(worker, clock, email):
+    payload = {"type": "email.failed", "created_at": None, "data": {"email_id": "re_9"}}
+    reply = await post(worker, "resend", payload, msg_id="msg_null_time")
+    await deliver(worker, clock)
+    event = await _done(worker, reply)
+    ((_, args),) = email.events
+    assert (args["type"], args["created_at"]) == ("email.failed", event["created_at"])
