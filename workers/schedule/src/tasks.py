@@ -105,7 +105,13 @@ async def deploy_prune_bundles(ctx: TaskContext) -> dict[str, Any]:
 
 
 #: The services `health-check-services` asks, by binding.
-HEALTH_CHECKED = {"AUTH_SERVICE": "auth", "DB_SERVICE": "db", "DEPLOY_SERVICE": "deploy", "QUEUE_SERVICE": "queue"}
+HEALTH_CHECKED = {
+    "AUTH_SERVICE": "auth",
+    "DB_SERVICE": "db",
+    "DEPLOY_SERVICE": "deploy",
+    "QUEUE_SERVICE": "queue",
+    "WEBHOOKS_SERVICE": "webhooks",
+}
 
 
 class Unhealthy(AppError):
@@ -176,7 +182,7 @@ TASKS: dict[str, Task] = {
         Task(
             "health-check-services",
             EVERY_5_MINUTES,
-            "GET /health of auth, db, deploy and queue over their bindings; fails (and is retried) when one is not ok",
+            "GET /health of auth, db, deploy, queue and webhooks; fails (and is retried) if one is not ok",
             health_check_services,
             timeout=HEALTH_TIMEOUT * 2 + 1,
         ),

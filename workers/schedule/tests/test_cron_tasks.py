@@ -131,14 +131,16 @@ async def test_the_health_check_fails_after_its_retries_when_a_service_is_down(w
     assert len([c for c in db.calls if c[0] == "fetch"]) == 3
 
 
-async def test_the_health_check_asks_queue_too(worker, queue):
-    queue.healthy = False
+@pytest.mark.parametrize("name", ["queue", "webhooks"])
+async def test_the_health_check_asks_every_bound_platform_service(worker, request, name):
+    service = request.getfixturevalue(name)
+    service.healthy = False
     await worker.scheduled(tasks.EVERY_5_MINUTES)
     runs, _ = await history(worker, task="health-check-services")
     (run,) = runs
     assert run["status"] == "failed"
-    assert "not healthy: queue" in run["error"]
-    assert len([c for c in queue.calls if c[0] == "fetch"]) == 3
+    assert f"not healthy: {name}" in run["error"]
+    assert len([c for c in service.calls if c[0] == "fetch"]) == 3
 
 
 async def test_a_cron_with_no_task_runs_nothing(worker, auth, db, deploy):
