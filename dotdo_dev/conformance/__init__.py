@@ -188,7 +188,8 @@ def check(
             "rpc": {"method": rpc[0], "args": rpc[1]} if rpc else None,
             # {"class", "method", "args", "calls"}: build the Durable Object class with a JS state and call it
             "durable_object": durable_object,
-            # {"module", "function", "args"}: call a function of the worker's modules (JSON in, JSON out)
+            # {"module", "function", "args", "env"}: call a function of the worker's modules (JSON in, JSON
+            # out; `"env": true` passes the worker's env first)
             "call": call,
             "scheduled": scheduled,
             "queue": queue,

@@ -218,8 +218,10 @@ async def run(job, js) -> dict:
         return as_json(await getattr(entrypoint(ctx, env), rpc["method"])(*args))
 
     async def plain_call(function):
-        # A plain function of one of the worker's modules: a code path no route reaches alone.
-        value = getattr(importlib.import_module(function["module"]), function["function"])(*function.get("args", []))
+        # A plain function of one of the worker's modules: a code path no route reaches alone. With
+        # `"env": true` the worker's env is its first argument.
+        args = [env, *function.get("args", [])] if function.get("env") else function.get("args", [])
+        value = getattr(importlib.import_module(function["module"]), function["function"])(*args)
         return json.loads(json.dumps(await value if hasattr(value, "__await__") else value, default=str))
 
     async def durable_calls(calls):

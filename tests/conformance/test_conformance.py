@@ -632,3 +632,81 @@ def test_schedules_scheduled_handler_runs_exactly_its_crons_tasks_with_retries_u
     assert result.raw["scheduled"] is True
     calls = [(c["binding"], c["method"]) for c in result.raw["calls"]]
     assert calls == [("AUTH_SERVICE", "remove_expired")] + [("DB_SERVICE", "usage_stats")] * 3
+
+
+def test_auth_exchanges_a_workos_code_through_the_runtimes_fetch_under_pyodide(bundles):
+    # auth calls WorkOS with workers.fetch (JavaScript's fetch on Cloudflare): under Pyodide the code
+    # exchange and the JWKS fetch reach a WorkOS stand-in on loopback, and the RS256 access token it
+    # signs is verified with the pure `rsa` backend the bundle carries.
+    import http.server
+    import threading
+    import time
+
+    import rsa
+    from jose import jwt
+
+    public, private = rsa.newkeys(1024)
+
+    def b64(n):
+        return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+    jwk = {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "k1", "n": b64(public.n), "e": b64(public.e)}
+    claims = {"sub": "user_01WORKOS", "iat": int(time.time()), "exp": int(time.time()) + 300, "sid": "s1"}
+    token = jwt.encode(claims, private.save_pkcs1().decode(), algorithm="RS256", headers={"kid": "k1"})
+    user = {"id": "user_01WORKOS", "email": "ada@example.com", "first_name": "Ada", "email_verified": True}
+    seen = []
+
+    class WorkOS(http.server.BaseHTTPRequestHandler):
+        def _answer(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            seen.append(("POST", self.path, body))
+            if body.get("code") != "good-code":
+                return self._answer(400, {"error": "invalid_grant"})
+            return self._answer(200, {"user": user, "access_token": token, "refresh_token": "r1"})
+
+        def do_GET(self):
+            seen.append(("GET", self.path, None))
+            return self._answer(200, {"keys": [jwk]})
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WorkOS)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        workos = {"WORKOS_CLIENT_ID": "client_123", "WORKOS_API_URL": f"http://127.0.0.1:{server.server_port}"}
+        secrets = AUTH_SECRETS | {"WORKOS_API_KEY": "sk_test_workos"}
+        good = run(
+            bundles,
+            ROOT / "workers" / "auth",
+            vars=workos,
+            secrets=secrets,
+            call={"module": "sso", "function": "authenticate", "args": ["good-code"], "env": True},
+        )
+        bad = run(
+            bundles,
+            ROOT / "workers" / "auth",
+            vars=workos,
+            secrets=secrets,
+            call={"module": "sso", "function": "authenticate", "args": ["used-code"], "env": True},
+        )
+    finally:
+        server.shutdown()
+    assert good.ok, good.error
+    assert "'id': 'user_01WORKOS'" in good.raw["call"]  # WorkOSAuthentication, tokens kept out of its repr
+    assert "'sid': 's1'" in good.raw["call"]
+    assert token not in good.raw["call"]
+    posted = [s for s in seen if s[0] == "POST"]
+    assert posted[0][1] == "/user_management/authenticate"
+    assert posted[0][2]["client_secret"] == "sk_test_workos"
+    assert ("GET", "/sso/jwks/client_123", None) in seen
+    assert bad.stage == "call"
+    assert "INVALID_CODE" in bad.error or "invalid or expired" in bad.error

@@ -78,11 +78,11 @@ async def finish_login(
     env: Any, code: Any, state: Any, *, ip: str | None = None, user_agent: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     """(where to send the browser, the new session's tokens)."""
-    config = sso.WorkOSConfig.from_env(env)
+    sso.WorkOSConfig.from_env(env)  # not configured: 503 before the state is used up
     redirect_uri = await consume_state(env, state)
     if not isinstance(code, str) or not 1 <= len(code) <= 512:
         raise BadRequest("The sign-in code is missing", code="INVALID_CODE")
-    result = await sso.authenticate_with_code(config, code)
+    result = await sso.authenticate(env, code)
     user = await users.find_or_create_sso_user(env, result.user)
     org_id = None
     if result.organization_id:

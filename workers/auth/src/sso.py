@@ -69,12 +69,13 @@ class WorkOSConfig:
 
     @classmethod
     def from_env(cls, env: Any) -> WorkOSConfig:
-        """`WORKOS_CLIENT_ID` (var) and `WORKOS_API_KEY` (secret); either missing: 503 `SSO_NOT_CONFIGURED`."""
+        """`WORKOS_CLIENT_ID` (var) and `WORKOS_API_KEY` (secret); either missing: 503 `SSO_NOT_CONFIGURED`.
+        `WORKOS_API_URL` (var, optional) replaces WorkOS's API base (a stand-in in tests)."""
         client_id = setting(env, "WORKOS_CLIENT_ID")
         api_key = setting(env, "WORKOS_API_KEY")
         if client_id is None or api_key is None:
             raise AppError("Single sign-on is not configured", code="SSO_NOT_CONFIGURED", status=503)
-        return cls(client_id=client_id, api_key=api_key)
+        return cls(client_id=client_id, api_key=api_key, api_base=setting(env, "WORKOS_API_URL") or DEFAULT_API_BASE)
 
     def url(self, path: str) -> str:
         return self.api_base.rstrip("/") + path
@@ -102,6 +103,11 @@ class WorkOSAuthentication:
     access_token: str = field(repr=False)
     refresh_token: str | None = field(repr=False)
     claims: dict = field(default_factory=dict)  # the verified access-token claims
+
+
+async def authenticate(env: Any, code: str) -> WorkOSAuthentication:
+    """`authenticate_with_code` with the WorkOS configuration of `env` (`WorkOSConfig.from_env`)."""
+    return await authenticate_with_code(WorkOSConfig.from_env(env), code)
 
 
 async def authenticate_with_code(config: WorkOSConfig, code: str, *, now: float | None = None) -> WorkOSAuthentication:
