@@ -38,6 +38,20 @@ from pydantic import ValidationError as PydanticValidationError
 
 from shared.clock import now_iso
 from shared.ids import new_id
+from shared.settings import setting
+
+#: `retry_delay`: the first retry's wait unless the env's `RETRY_BASE_SECONDS` says otherwise, and the longest.
+DEFAULT_RETRY_BASE_SECONDS = 30
+MAX_RETRY_DELAY_SECONDS = 3600
+
+
+def retry_delay(env: Any, attempts: int) -> int:
+    """Seconds a message waits before try `attempts + 1` (`message.retry(delaySeconds=...)`): exponential
+    backoff from `RETRY_BASE_SECONDS` (a var; 30 by default), doubled per try, at most an hour."""
+    raw = setting(env, "RETRY_BASE_SECONDS")
+    base = int(raw) if raw is not None and raw.isdigit() else DEFAULT_RETRY_BASE_SECONDS
+    return min(base * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY_SECONDS)
+
 
 TYPE_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
 

@@ -15,7 +15,7 @@ Each message of `queue-jobs` is settled on its own (one bad message never holds 
      leaves a `done` job whose redelivered message is acknowledged without a second effect;
    - `JobFailed(retryable=False)`: dead letter at once (the handler's code and message), acknowledged;
    - anything else: the error is recorded (`retrying`) and the message retried after
-     `backoff(attempts)` seconds; after the queue's `max_retries` Cloudflare moves it to `queue-jobs-dlq`.
+     `shared.queues.retry_delay` seconds; after the queue's `max_retries` Cloudflare moves it to `queue-jobs-dlq`.
    If recording fails (the database is down) the message is retried, never acknowledged.
 
 A message of the dead-letter queue (its name ends in `-dlq`) is recorded as a dead letter with its job's
@@ -33,26 +33,15 @@ from pydantic import ValidationError as PydanticValidationError
 import store
 from jobs import JOB_TYPES, JobFailed, Run
 from shared.clock import is_past
-from shared.queues import QueueMessage
-from shared.settings import setting
+from shared.queues import QueueMessage, retry_delay
 from tables import SETTLED
 
 #: How long a claimed job is reserved for the delivery running it (then another may take it over).
 LEASE_SECONDS = 120
-#: The longest wait between two tries, and the default first wait.
-MAX_BACKOFF = 3600
-DEFAULT_BASE = 30
 
 
 def log(kind: str, **fields: Any) -> None:
     print(json.dumps({"type": kind, **fields}, default=str))
-
-
-def backoff(env: Any, attempts: int) -> int:
-    """Seconds before try `attempts + 1`: `RETRY_BASE_SECONDS` (30) doubled per try, at most an hour."""
-    raw = setting(env, "RETRY_BASE_SECONDS")
-    base = int(raw) if raw is not None and raw.isdigit() else DEFAULT_BASE
-    return min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
 
 
 async def consume(batch: Any, env: Any) -> dict[str, int]:
@@ -67,7 +56,7 @@ async def consume(batch: Any, env: Any) -> dict[str, int]:
                 outcome, delay = await run_message(env, message)
         except Exception as exc:  # storage failed: nothing is acknowledged that was not recorded
             log("queue_error", message_id=message.id, error=type(exc).__name__, detail=str(exc)[:200])
-            outcome, delay = "error", backoff(env, _attempts(message))
+            outcome, delay = "error", retry_delay(env, _attempts(message))
         if delay is None:
             message.ack()
         else:
@@ -126,7 +115,7 @@ async def run_message(env: Any, message: Any) -> tuple[str, int | None]:
 
 
 async def _failed_try(env: Any, message: Any, job: dict[str, Any], code: str, error: str) -> tuple[str, int]:
-    delay = backoff(env, _attempts(message))
+    delay = retry_delay(env, _attempts(message))
     await store.failed_try(env, job["id"], code, error, delay)
     log("queue_retry", job_id=job["id"], attempts=job["attempts"], code=code, delay_seconds=delay)
     return "retried", delay

@@ -292,9 +292,12 @@ async def test_storage_failure_retries_the_message_instead_of_acking_it(worker, 
 
 
 def test_backoff_doubles_from_the_base_up_to_an_hour():
+    from shared.queues import retry_delay
+
     env = type("Env", (), {"RETRY_BASE_SECONDS": "30"})()
-    assert [consumer.backoff(env, n) for n in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 3600, 3600]
-    assert consumer.backoff(type("Env", (), {})(), 1) == 30
+    assert [retry_delay(env, n) for n in (1, 2, 3, 4, 8, 20)] == [30, 60, 120, 240, 3600, 3600]
+    assert retry_delay(type("Env", (), {"RETRY_BASE_SECONDS": "5"})(), 2) == 10
+    assert retry_delay(type("Env", (), {})(), 1) == 30
 
 
 async def test_the_migrations_make_the_tables_as_declared(worker):

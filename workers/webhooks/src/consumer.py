@@ -8,10 +8,10 @@ Each message is settled on its own:
    that lease would end;
 3. the handler runs. Success: the event is marked `done` with the result, *then* the message acknowledged (a
    crash in between redelivers a message whose event is `done`: acknowledged, no second effect). A failure:
-   the event is marked `failed` with the error and the message retried after `backoff` (30 s doubled per try,
-   at most an hour); after `max_retries` the queue moves it to `webhooks-events-dlq` and the event stays
-   `failed`, to be sent again by the provider's next retry or an admin's replay. A type no handler knows (a
-   replayed `unhandled` event) goes back to `unhandled`.
+   the event is marked `failed` with the error and the message retried after `shared.queues.retry_delay`
+   (30 s doubled per try, at most an hour); after `max_retries` the queue moves it to `webhooks-events-dlq`
+   and the event stays `failed`, to be sent again by the provider's next retry or an admin's replay. A type
+   no handler knows (a replayed `unhandled` event) goes back to `unhandled`.
 If the database fails the message is retried, never acknowledged.
 """
 
@@ -26,22 +26,13 @@ import store
 from handlers import HANDLERS, Event, HandlerError
 from receive import MESSAGE_TYPE
 from shared.errors import AppError
-from shared.queues import QueueMessage
-from shared.settings import setting
+from shared.queues import QueueMessage, retry_delay
 
 LEASE_SECONDS = 120
-MAX_BACKOFF = 3600
-DEFAULT_BASE = 30
 
 
 def log(kind: str, **fields: Any) -> None:
     print(json.dumps({"type": kind, **fields}, default=str))
-
-
-def backoff(env: Any, attempts: int) -> int:
-    raw = setting(env, "RETRY_BASE_SECONDS")
-    base = int(raw) if raw is not None and raw.isdigit() else DEFAULT_BASE
-    return min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
 
 
 async def consume(batch: Any, env: Any) -> dict[str, int]:
@@ -51,7 +42,7 @@ async def consume(batch: Any, env: Any) -> dict[str, int]:
             outcome, delay = await process(env, message)
         except Exception as exc:  # storage failed: retried, never acknowledged unrecorded
             log("webhooks_error", message_id=message.id, error=type(exc).__name__, detail=str(exc)[:200])
-            outcome, delay = "error", backoff(env, _attempts(message))
+            outcome, delay = "error", retry_delay(env, _attempts(message))
         if delay is None:
             message.ack()
         else:
@@ -94,7 +85,7 @@ async def process(env: Any, message: Any) -> tuple[str, int | None]:
             error = f"{exc.code}: {exc.message}"
         else:
             error = f"{type(exc).__name__}: {exc}"
-        delay = backoff(env, event["attempts"])
+        delay = retry_delay(env, event["attempts"])
         await store.settle(env, event["id"], "failed", error=error[:2000])
         log("webhooks_failed", event=event["id"], attempts=event["attempts"], error=error[:300], delay_seconds=delay)
         return "failed", delay

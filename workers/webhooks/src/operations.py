@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import receive
 import store
-from consumer import MAX_BACKOFF
 from shared.clock import iso_in
 from shared.errors import Conflict, NotFound
+from shared.queues import MAX_RETRY_DELAY_SECONDS
 from shared.service import Call, Service
 from tables import PROVIDERS, STATUSES
 
@@ -33,7 +33,7 @@ MAINTAIN = "webhooks:maintain"
 RETENTION_DAYS, MIN_RETENTION_DAYS = 30, 7
 #: `retry_failed` takes an event only once it has been `failed` this long (s): the queue's own retry of it, at
 #: most an hour after the failure (the consumer's longest backoff), is then no longer pending.
-RETRY_QUIET_SECONDS = MAX_BACKOFF
+RETRY_QUIET_SECONDS = MAX_RETRY_DELAY_SECONDS
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 
