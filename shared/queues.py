@@ -23,6 +23,10 @@ Each message is settled on its own, so one bad message never holds back the rest
   and replayed once the consumer is fixed; an unknown type is often just a producer deployed
   before its consumer. The price is a few redeliveries of a message that cannot succeed.
 Nothing is acknowledged that was not handled.
+
+A consumer with its own bookkeeping (queue's jobs, webhooks' events) settles its batches with
+`settle_each(batch, env, run, error_log=...)`, `run` answering each message's outcome and retry delay
+(`retry_delay`: exponential backoff); `message_body` and `message_attempts` read a message as plain Python.
 """
 
 from __future__ import annotations
@@ -51,6 +55,55 @@ def retry_delay(env: Any, attempts: int) -> int:
     raw = setting(env, "RETRY_BASE_SECONDS")
     base = int(raw) if raw is not None and raw.isdigit() else DEFAULT_RETRY_BASE_SECONDS
     return min(base * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY_SECONDS)
+
+
+def message_body(message: Any) -> Any:
+    """A queue message's body as plain Python: a JavaScript object (Pyodide's JsProxy) converted, nested too."""
+    return _plain(message.body)
+
+
+def message_attempts(message: Any) -> int:
+    """The message's delivery attempt, 1 on the first (what Cloudflare's `message.attempts` says when sane)."""
+    attempts = getattr(message, "attempts", 1)
+    return attempts if isinstance(attempts, int) and attempts > 0 else 1
+
+
+#: What `settle_each`'s `run` answers for a message: (outcome for the counts, None to acknowledge it or
+#: the seconds to wait before its retry).
+Settlement = tuple[str, int | None]
+
+
+async def settle_each(
+    batch: Any, env: Any, run: Callable[[Any, Any], Awaitable[Settlement]], *, error_log: str
+) -> dict[str, int]:
+    """Settle every message of a `MessageBatch` on its own with `run(env, message)`: acknowledged when it
+    answers None, retried after the delay it answers otherwise. A `run` that raises (its storage failed)
+    leaves the message unacknowledged: logged as `error_log` and retried after `retry_delay`. Returns the
+    count of each outcome."""
+    counts: dict[str, int] = {}
+    for message in batch.messages:
+        try:
+            outcome, delay = await run(env, message)
+        except Exception as exc:  # nothing is acknowledged that was not recorded
+            line = {"type": error_log, "message_id": message.id, "error": type(exc).__name__, "detail": str(exc)[:200]}
+            print(json.dumps(line, default=str))
+            outcome, delay = "error", retry_delay(env, message_attempts(message))
+        if delay is None:
+            message.ack()
+        else:
+            message.retry(delaySeconds=delay)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def _plain(body: Any) -> Any:
+    if hasattr(body, "to_py"):
+        body = body.to_py()
+    if isinstance(body, dict):
+        return {k: _plain(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_plain(v) for v in body]
+    return body
 
 
 TYPE_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")

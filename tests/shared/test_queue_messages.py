@@ -153,3 +153,32 @@ async def test_bodies_still_in_js_form_are_converted():
     message = FakeMessage(JsProxy(types.build("svc.thing.done", {"n": 4})))
     await types.dispatch(FakeBatch([message]), None)
     assert (message.outcome, seen) == ("ack", [4])
+
+
+async def test_settle_each_acks_retries_and_never_acks_a_message_whose_run_raised(capsys):
+    from types import SimpleNamespace
+
+    from shared.queues import settle_each
+
+    class Message:
+        def __init__(self, id, attempts=1):
+            self.id, self.attempts, self.body, self.settled = id, attempts, {}, None
+
+        def ack(self):
+            self.settled = "ack"
+
+        def retry(self, *, delaySeconds):
+            self.settled = ("retry", delaySeconds)
+
+    async def run(env, message):
+        if message.id == "boom":
+            raise RuntimeError("storage down")
+        return ("done", None) if message.id == "ok" else ("later", 7)
+
+    batch = SimpleNamespace(messages=[Message("ok"), Message("wait"), Message("boom", attempts=3)])
+    env = SimpleNamespace(RETRY_BASE_SECONDS="10")
+    counts = await settle_each(batch, env, run, error_log="x_error")
+    assert counts == {"done": 1, "later": 1, "error": 1}
+    assert [m.settled for m in batch.messages] == ["ack", ("retry", 7), ("retry", 40)]  # 10 s doubled twice
+    line = json.loads(capsys.readouterr().out)
+    assert (line["type"], line["message_id"], line["error"]) == ("x_error", "boom", "RuntimeError")

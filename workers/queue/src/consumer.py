@@ -33,7 +33,7 @@ from pydantic import ValidationError as PydanticValidationError
 import store
 from jobs import JOB_TYPES, JobFailed, Run
 from shared.clock import is_past
-from shared.queues import QueueMessage, retry_delay
+from shared.queues import QueueMessage, message_attempts, message_body, retry_delay, settle_each
 from tables import SETTLED
 
 #: How long a claimed job is reserved for the delivery running it (then another may take it over).
@@ -47,27 +47,13 @@ def log(kind: str, **fields: Any) -> None:
 async def consume(batch: Any, env: Any) -> dict[str, int]:
     """Settle every message of a batch of either queue; counts by outcome (for logs and tests)."""
     dead_letter_queue = str(batch.queue).endswith("-dlq")
-    counts: dict[str, int] = {}
-    for message in batch.messages:
-        try:
-            if dead_letter_queue:
-                outcome, delay = await record_exhausted(env, message)
-            else:
-                outcome, delay = await run_message(env, message)
-        except Exception as exc:  # storage failed: nothing is acknowledged that was not recorded
-            log("queue_error", message_id=message.id, error=type(exc).__name__, detail=str(exc)[:200])
-            outcome, delay = "error", retry_delay(env, _attempts(message))
-        if delay is None:
-            message.ack()
-        else:
-            message.retry(delaySeconds=delay)
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return counts
+    run = record_exhausted if dead_letter_queue else run_message
+    return await settle_each(batch, env, run, error_log="queue_error")
 
 
 async def run_message(env: Any, message: Any) -> tuple[str, int | None]:
     """Run one job message; (outcome, None to acknowledge or the retry delay in seconds)."""
-    body = _plain(message.body)
+    body = message_body(message)
     try:
         envelope = QueueMessage.model_validate(body)
     except PydanticValidationError as exc:
@@ -115,7 +101,7 @@ async def run_message(env: Any, message: Any) -> tuple[str, int | None]:
 
 
 async def _failed_try(env: Any, message: Any, job: dict[str, Any], code: str, error: str) -> tuple[str, int]:
-    delay = retry_delay(env, _attempts(message))
+    delay = retry_delay(env, message_attempts(message))
     await store.failed_try(env, job["id"], code, error, delay)
     log("queue_retry", job_id=job["id"], attempts=job["attempts"], code=code, delay_seconds=delay)
     return "retried", delay
@@ -124,7 +110,7 @@ async def _failed_try(env: Any, message: Any, job: dict[str, Any], code: str, er
 async def record_exhausted(env: Any, message: Any) -> tuple[str, int | None]:
     """A message that reached the dead-letter queue: recorded with its job's last error (acknowledged), unless
     its job is done or discarded (only acknowledged) or being run by another delivery (looked at again later)."""
-    body = _plain(message.body)
+    body = message_body(message)
     job_id = body.get("id") if isinstance(body, dict) and isinstance(body.get("id"), str) else None
     job = await store.get_job(env, job_id) if job_id else None
     if job is not None and job["status"] in ("done", "discarded"):
@@ -133,7 +119,7 @@ async def record_exhausted(env: Any, message: Any) -> tuple[str, int | None]:
         return "busy", LEASE_SECONDS
     error = (job or {}).get("last_error") or "the message was retried max_retries times without success"
     kind = (job or {}).get("type") or (body.get("type") if isinstance(body, dict) else None)
-    attempts = (job or {}).get("attempts") or _attempts(message)
+    attempts = (job or {}).get("attempts") or message_attempts(message)
     letter = await store.record_dead_letter(
         env,
         message_id=str(message.id),
@@ -167,24 +153,9 @@ async def _dead(
         body=body,
         reason=reason,
         error=error,
-        attempts=attempts if attempts is not None else _attempts(message),
+        attempts=attempts if attempts is not None else message_attempts(message),
     )
     log("queue_dead_letter", dead_letter_id=letter["id"], job_id=job_id, reason=reason)
-
-
-def _attempts(message: Any) -> int:
-    attempts = getattr(message, "attempts", 1)
-    return attempts if isinstance(attempts, int) and attempts > 0 else 1
-
-
-def _plain(body: Any) -> Any:
-    if hasattr(body, "to_py"):
-        body = body.to_py()
-    if isinstance(body, dict):
-        return {k: _plain(v) for k, v in body.items()}
-    if isinstance(body, list):
-        return [_plain(v) for v in body]
-    return body
 
 
 def _fields(exc: PydanticValidationError) -> str:

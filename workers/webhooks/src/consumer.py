@@ -26,7 +26,7 @@ import store
 from handlers import HANDLERS, Event, HandlerError
 from receive import MESSAGE_TYPE
 from shared.errors import AppError
-from shared.queues import QueueMessage, retry_delay
+from shared.queues import QueueMessage, message_body, retry_delay, settle_each
 
 LEASE_SECONDS = 120
 
@@ -36,24 +36,12 @@ def log(kind: str, **fields: Any) -> None:
 
 
 async def consume(batch: Any, env: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for message in batch.messages:
-        try:
-            outcome, delay = await process(env, message)
-        except Exception as exc:  # storage failed: retried, never acknowledged unrecorded
-            log("webhooks_error", message_id=message.id, error=type(exc).__name__, detail=str(exc)[:200])
-            outcome, delay = "error", retry_delay(env, _attempts(message))
-        if delay is None:
-            message.ack()
-        else:
-            message.retry(delaySeconds=delay)
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return counts
+    return await settle_each(batch, env, process, error_log="webhooks_error")
 
 
 async def process(env: Any, message: Any) -> tuple[str, int | None]:
     """One message: (outcome, None to acknowledge or the retry delay in seconds)."""
-    body = _plain(message.body)
+    body = message_body(message)
     try:
         envelope = QueueMessage.model_validate(body)
     except PydanticValidationError:
@@ -93,18 +81,3 @@ async def process(env: Any, message: Any) -> tuple[str, int | None]:
         log("webhooks_lease_lost", event=event["id"], message_id=message.id)
     log("webhooks_done", event=event["id"], provider=event["provider"], event_type=event["type"])
     return "done", None
-
-
-def _attempts(message: Any) -> int:
-    attempts = getattr(message, "attempts", 1)
-    return attempts if isinstance(attempts, int) and attempts > 0 else 1
-
-
-def _plain(body: Any) -> Any:
-    if hasattr(body, "to_py"):
-        body = body.to_py()
-    if isinstance(body, dict):
-        return {k: _plain(v) for k, v in body.items()}
-    if isinstance(body, list):
-        return [_plain(v) for v in body]
-    return body
