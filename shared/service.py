@@ -17,6 +17,12 @@
 
     service.serve(router)                                  # HTTP routes, GET /openapi.json, POST /mcp
 
+The entrypoint also gets the two RPC methods through which the MCP aggregator (workers/mcp) offers a
+service's tools: `mcp_list_tools(principal)` (the tools that principal may call, each named
+`<service>_<tool>` unless its name already starts so, with its JSON Schema) and
+`mcp_call_tool(principal, name, arguments)` (the `tools/call` result; an unknown name is 404
+`UNKNOWN_TOOL`).
+
 One wrapper (`Service.invoke`) runs every call on every face, in this order: the caller is
 authenticated (a principal, unless the operation is `public`), holds the operation's `permission`
 (403 FORBIDDEN naming it), the input validates against the operation's model (400
@@ -45,9 +51,9 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, ConfigDict
 from workers import Request, Response
 
-from shared.errors import BadRequest, Forbidden, Unauthorized
+from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from shared.http import method_of, query_of
-from shared.mcp import Tool, ToolRegistry, mcp_endpoint
+from shared.mcp import McpServer, Tool, ToolRegistry, mcp_endpoint
 from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
 from shared.middleware.authentication import Validate, validate_with_auth_service
 from shared.openapi import openapi_document
@@ -63,6 +69,8 @@ _HTTP = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) (/\S*)$")
 _PATH_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::[a-z]+)?}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _FACES = ("rpc", "http", "mcp")
+#: The RPC methods every kit entrypoint gets for the MCP aggregator (`Service.entrypoint`).
+LIST_TOOLS_METHOD, CALL_TOOL_METHOD = "mcp_list_tools", "mcp_call_tool"
 
 
 #: The meta keys of a page made by `offset_page`: `@service.operation(..., page=OFFSET_PAGE)`.
@@ -198,8 +206,12 @@ class Service:
         for other in self.operations.values():
             for route in set(operation.http) & set(other.http):
                 raise ValueError(f"{route[0]} {route[1]} is served by {other.name!r} already")
-            if operation.tool and other.tool == operation.tool:
+            if operation.tool and other.tool and self.mcp_name(other.tool) == self.mcp_name(operation.tool):
                 raise ValueError(f"MCP tool {operation.tool!r} is declared by {other.name!r} already")
+        if operation.tool and len(self.mcp_name(operation.tool)) > 64:
+            raise ValueError(
+                f"MCP tool {operation.tool!r} is longer than 64 characters as {self.mcp_name(operation.tool)!r}"
+            )
         for _, path in operation.http:
             missing = set(_PATH_PARAM.findall(path)) - set(operation.input.model_fields)
             if missing:
@@ -226,7 +238,13 @@ class Service:
                 continue
             if operation.name in cls.__dict__:
                 raise TypeError(f"{cls.__name__}.{operation.name} is both written by hand and declared as an operation")
+            if operation.name in (LIST_TOOLS_METHOD, CALL_TOOL_METHOD):
+                raise TypeError(f"{operation.name} is the kit's own RPC method for the MCP aggregator")
             setattr(cls, operation.name, self._rpc_method(operation))
+        for name, method in ((LIST_TOOLS_METHOD, self._rpc_list_tools()), (CALL_TOOL_METHOD, self._rpc_call_tool())):
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__}.{name} is the kit's own RPC method for the MCP aggregator")
+            setattr(cls, name, method)
         return cls
 
     def _rpc_method(self, operation: Operation) -> Callable[..., Awaitable[Any]]:
@@ -240,6 +258,49 @@ class Service:
         method.__name__ = method.__qualname__ = operation.name
         method.__doc__ = operation.description
         return rpc_method(method)
+
+    def _rpc_list_tools(self) -> Callable[..., Awaitable[Any]]:
+        service = self
+
+        async def mcp_list_tools(self: Any, principal: Any = None) -> list[dict[str, Any]]:
+            """The MCP tools `principal` may call, named for the aggregator (`<service>_<tool>`)."""
+            context = _tool_context(self, principal, None)
+            return [tool | {"name": service.mcp_name(tool["name"])} for tool in service.tools().list(context)]
+
+        mcp_list_tools.__name__ = mcp_list_tools.__qualname__ = LIST_TOOLS_METHOD
+        return rpc_method(mcp_list_tools)
+
+    def _rpc_call_tool(self) -> Callable[..., Awaitable[Any]]:
+        service = self
+
+        async def mcp_call_tool(
+            self: Any, principal: Any = None, name: Any = None, arguments: Any = None, request_id: Any = None
+        ) -> dict[str, Any]:
+            """Call the tool `name` (as `mcp_list_tools` names it) for `principal`: its `tools/call` result."""
+            context = _tool_context(self, principal, request_id)
+            tool = service.tool_named(name)
+            if tool is None:
+                raise NotFound(f"No MCP tool {str(name)[:64]!r} in {service.name}", code="UNKNOWN_TOOL")
+            arguments = _plain(arguments)
+            if arguments is not None and not isinstance(arguments, dict):
+                raise BadRequest("arguments must be an object", code="VALIDATION_ERROR")
+            return await service.tools().call(tool, arguments, context)
+
+        mcp_call_tool.__name__ = mcp_call_tool.__qualname__ = CALL_TOOL_METHOD
+        return rpc_method(mcp_call_tool)
+
+    def mcp_name(self, tool: str) -> str:
+        """A tool's name outside the service: `<service>_<tool>`, or the name itself if it starts so already."""
+        prefix = f"{self.name}_"
+        return tool if tool.startswith(prefix) else prefix + tool
+
+    def tool_named(self, name: Any) -> str | None:
+        """The tool of this service an outside name (`mcp_name`) stands for, or None."""
+        if not isinstance(name, str):
+            return None
+        names = self.tools().names()
+        found = [tool for tool in names if self.mcp_name(tool) == name]
+        return found[0] if found else None
 
     # -- HTTP -------------------------------------------------------------------------------------------
     def serve(self, router: Router, *, mcp: str | None = "/mcp", openapi: str | None = "/openapi.json") -> None:
@@ -255,9 +316,10 @@ class Service:
 
             router.add("GET", openapi, openapi_document)
         if mcp and self.tools().names():
-            router.route(mcp, ["POST", "GET", "DELETE"])(
-                mcp_endpoint(self.tools(), name=self.name, version=self.version)
+            server = McpServer(
+                name=self.name, version=self.version, tools=self.tools(), instructions=self.description or None
             )
+            router.route(mcp, ["POST", "GET", "DELETE"])(mcp_endpoint(server))
 
     def router(
         self,
@@ -337,6 +399,16 @@ class Service:
     def openapi(self) -> dict[str, Any]:
         """The service's OpenAPI 3.1 document: every HTTP operation, its input, permission and success envelope."""
         return openapi_document(self)
+
+
+def _tool_context(entrypoint: Any, principal: Any, request_id: Any) -> Context:
+    """The request context a tool runs in when the aggregator calls it over RPC (401 without a principal)."""
+    principal = rpc_principal(principal)
+    if principal is None:
+        raise Unauthorized("Authentication required", code="UNAUTHORIZED")
+    state = {"principal": principal, "principal_id": principal["id"]}
+    request_id = request_id if isinstance(request_id, str) and len(request_id) <= 128 else None
+    return Context(env=entrypoint.env, worker_ctx=getattr(entrypoint, "ctx", None), request_id=request_id, state=state)
 
 
 def _authorize(operation: Operation, call: Call) -> None:

@@ -1,4 +1,4 @@
-"""MCP tools declared once: tools/list shapes, tools/call results, validation and unknown tools, the endpoint."""
+"""MCP tools declared once: tools/list shapes, tools/call results, validation and unknown tools."""
 
 import json
 
@@ -6,8 +6,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from shared.errors import NotFound
-from shared.mcp import Tool, ToolRegistry, UnknownTool, handle_message, mcp_endpoint
-from shared.routing import Router
+from shared.mcp import Tool, ToolRegistry, UnknownTool
 
 
 class Double(BaseModel):
@@ -124,72 +123,21 @@ def test_names_up_to_64_and_duplicates():
     assert registry.names() == ["a"]
 
 
-# -- JSON-RPC ---------------------------------------------------------------------------------------
+async def test_a_principal_sees_and_calls_only_what_its_permissions_allow():
+    class Ctx:
+        def __init__(self, *permissions):
+            self.state = {"principal": {"id": "usr_1", "permissions": list(permissions)}}
 
+    async def handler(args, ctx):
+        return {"ok": True}
 
-async def rpc(registry, method, params=None, id=1):
-    message = {"jsonrpc": "2.0", "id": id, "method": method}
-    if params is not None:
-        message["params"] = params
-    return await handle_message(message, registry, None, name="svc", version="1.2.3")
-
-
-async def test_initialize_negotiates_the_revision(registry):
-    reply = await rpc(registry, "initialize", {"protocolVersion": "2025-06-18"})
-    assert reply["result"]["protocolVersion"] == "2025-06-18"
-    assert reply["result"]["serverInfo"] == {"name": "svc", "version": "1.2.3"}
-    assert "tools" in reply["result"]["capabilities"]
-    assert (await rpc(registry, "initialize", {"protocolVersion": "1999-01-01"}))["result"]["protocolVersion"] == (
-        "2025-11-25"
-    )
-
-
-async def test_tools_list_and_call_over_json_rpc(registry):
-    listed = await rpc(registry, "tools/list")
-    assert len(listed["result"]["tools"]) == 5
-    called = await rpc(registry, "tools/call", {"name": "math_double", "arguments": {"x": 2}}, id="a")
-    assert (called["id"], called["result"]["structuredContent"]) == ("a", {"value": 4})
-    assert (await rpc(registry, "ping"))["result"] == {}
-
-
-async def test_protocol_errors(registry):
-    assert (await rpc(registry, "tools/call", {"name": "nope"}))["error"]["code"] == -32602
-    assert (await rpc(registry, "tools/call", {"arguments": {}}))["error"]["code"] == -32602
-    assert (await rpc(registry, "tools/call", {"name": "find", "arguments": [1]}))["error"]["code"] == -32602
-    assert (await rpc(registry, "tools/call", []))["error"]["code"] == -32602
-    assert (await rpc(registry, "resources/list"))["error"]["code"] == -32601
-    invalid = await handle_message({"id": 1}, registry, None, name="s", version="1")
-    assert invalid["error"]["code"] == -32600
-    assert (await handle_message("x", registry, None, name="s", version="1"))["error"]["code"] == -32600
-
-
-async def test_notifications_get_no_answer(registry):
-    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-    assert await handle_message(note, registry, None, name="s", version="1") is None
-
-
-async def test_the_endpoint_over_http(registry, request_for):
-    router = Router()
-    router.route("/mcp", ["POST", "GET", "DELETE"])(mcp_endpoint(registry, name="svc", version="1"))
-
-    def post(body, **headers):
-        return request_for("/mcp", "POST", body=body, headers={"content-type": "application/json", **headers})
-
-    message = json.dumps(
-        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "math_double", "arguments": {"x": 5}}}
-    )
-    reply = await router.handle(post(message), None)
-    assert reply.status == 200
-    assert (await reply.json())["result"]["structuredContent"] == {"value": 10}
-    note = await router.handle(post('{"jsonrpc": "2.0", "method": "notifications/initialized"}'), None)
-    assert note.status == 202
-    garbage = await router.handle(post("{oops"), None)
-    assert (garbage.status, (await garbage.json())["error"]["code"]) == (400, -32700)
-    batch = await router.handle(post("[]"), None)
-    assert (batch.status, (await batch.json())["error"]["code"]) == (400, -32600)
-    old = await router.handle(post(message, **{"mcp-protocol-version": "2024-01-01"}), None)
-    assert old.status == 400
-    huge = await router.handle(post('"' + "x" * (1024 * 1024 + 1) + '"'), None)
-    assert huge.status == 413
-    get = await router.handle(request_for("/mcp"), None)
-    assert (get.status, get.headers.get("allow")) == (405, "POST")
+    registry = ToolRegistry()
+    registry.add(Tool("open", "Anyone", Double, handler))
+    registry.add(Tool("guarded", "Needs x:write", Double, handler, permission="x:write"))
+    assert [t["name"] for t in await registry.list_tools(Ctx("x:read"))] == ["open"]
+    assert [t["name"] for t in await registry.list_tools(Ctx("x:*"))] == ["open", "guarded"]
+    refused = await registry.call_tool("guarded", {"x": 1}, Ctx("x:read"))
+    assert refused["isError"] is True
+    assert refused["structuredContent"]["code"] == "FORBIDDEN"
+    assert refused["structuredContent"]["details"] == {"permission": "x:write"}
+    assert (await registry.call_tool("guarded", {"x": 1}, Ctx("*")))["structuredContent"] == {"ok": True}

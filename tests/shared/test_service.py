@@ -349,7 +349,7 @@ def test_entrypoint_sets_the_methods_on_the_class_itself(service):
     rpc_ops |= {"search", "count_items"}
     # workerd lists a Python entrypoint's RPC methods from the class's own __dict__
     own = {name for name, value in vars(Default).items() if callable(value) and not name.startswith("_")}
-    assert own == rpc_ops | {"fetch"}
+    assert own == rpc_ops | {"fetch", "mcp_list_tools", "mcp_call_tool"}  # the last two: for the MCP aggregator
     assert not hasattr(Default, "whoami")  # rpc=False
     assert not hasattr(Base, "get_item")  # the base class is untouched
     assert Default.get_item.__name__ == "get_item"
@@ -902,6 +902,80 @@ async def test_mcp_tool_without_principal_is_refused(service, env):
     result = await call_tool(router, env, None, "items_get", {"ns": "blog", "id": "a"})
     assert result["isError"] is True
     assert result["structuredContent"]["code"] in ("UNAUTHORIZED", "FORBIDDEN")
+
+
+# -- the MCP aggregator's RPC methods ---------------------------------------------------------------------
+
+
+async def test_mcp_list_tools_over_rpc_names_them_for_the_aggregator_and_filters_by_principal(entry):
+    tools, err = await rpc(entry.mcp_list_tools, READER)
+    assert err is None
+    assert [t["name"] for t in tools] == ["items_get", "items_list", "items_whoami"]  # whoami gets its prefix
+    assert tools[0]["inputSchema"]["required"] == ["ns", "id"]
+    assert tools[0]["description"].startswith("Get one item.")
+    everything, _ = await rpc(entry.mcp_list_tools, ADMIN)
+    assert len(everything) == 5
+
+
+async def test_mcp_call_tool_over_rpc_runs_the_tool_for_the_principal(entry, env):
+    seed(env)
+    got, err = await rpc(entry.mcp_call_tool, READER, "items_get", {"ns": "blog", "id": "a"}, "req_rpc")
+    assert err is None
+    assert (got["isError"], got["structuredContent"]["title"]) == (False, "T")
+    who, _ = await rpc(entry.mcp_call_tool, NOBODY, "items_whoami", {})
+    assert (who["structuredContent"]["face"], who["structuredContent"]["actor"]) == ("mcp", "usr_nobody")
+    refused, _ = await rpc(entry.mcp_call_tool, READER, "items_delete", {"ns": "blog", "id": "a"})
+    assert (refused["isError"], refused["structuredContent"]["code"]) == (True, "FORBIDDEN")
+    assert ("blog", "a") in env.items
+    invalid, _ = await rpc(entry.mcp_call_tool, READER, "items_get", {"ns": "BAD"})
+    assert invalid["structuredContent"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_mcp_rpc_methods_refuse_bad_callers_and_names(entry):
+    for method, args in ((entry.mcp_list_tools, ()), (entry.mcp_call_tool, ("items_get", {}))):
+        _, err = await rpc(method, None, *args)
+        assert (err.status, err.code) == (401, "UNAUTHORIZED")
+        _, err = await rpc(method, {"id": 5}, *args)
+        assert err.code == "INVALID_PRINCIPAL"
+    for name in ("whoami", "nope", "items_nope", None, 5):  # a tool is called by the name the list gave
+        _, err = await rpc(entry.mcp_call_tool, ADMIN, name, {})
+        assert (err.status, err.code) == (404, "UNKNOWN_TOOL"), name
+    _, err = await rpc(entry.mcp_call_tool, ADMIN, "items_get", ["not", "an", "object"])
+    assert err.code == "VALIDATION_ERROR"
+
+
+def test_tool_names_are_unique_and_short_once_prefixed():
+    service = Service("orders")
+
+    @service.operation(tool="get")
+    async def get(call: Call, args: NoInput) -> None:
+        """Get."""
+
+    with pytest.raises(ValueError, match="declared by 'get' already"):
+
+        @service.operation(tool="orders_get")
+        async def other(call: Call, args: NoInput) -> None:
+            """Same name once prefixed."""
+
+    with pytest.raises(ValueError, match="longer than 64"):
+
+        @service.operation(tool="x" * 60)
+        async def long(call: Call, args: NoInput) -> None:
+            """Too long once prefixed."""
+
+
+def test_an_operation_cannot_take_the_kits_mcp_method_names():
+    service = Service("orders")
+
+    @service.operation()
+    async def mcp_list_tools(call: Call, args: NoInput) -> None:
+        """Clashes."""
+
+    with pytest.raises(TypeError, match="MCP aggregator"):
+
+        @service.entrypoint
+        class Default(WorkerEntrypoint):
+            pass
 
 
 # -- the same answer on every face --------------------------------------------------------------------------
