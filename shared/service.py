@@ -56,6 +56,7 @@ from shared.http import method_of, query_of
 from shared.mcp import McpServer, Tool, ToolRegistry, mcp_endpoint
 from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
 from shared.middleware.authentication import Validate, validate_with_auth_service
+from shared.oauth import METADATA_PATH, metadata_endpoint
 from shared.openapi import openapi_document
 from shared.permissions import allows
 from shared.routing import Context, Router
@@ -330,8 +331,9 @@ class Service:
     ) -> Router:
         """A router with every service's middleware stack, outermost first: request ids, access log, errors
         as envelopes, then authentication (every path but `/health`, the public operations', the OpenAPI
-        document and `public` needs a bearer token; `validate` replaces the AUTH_SERVICE check, as auth's
-        own does). With `health`, `GET /health` answers `{"service", "status": "ok", "version"}`.
+        document, the OAuth protected-resource metadata and `public` needs a bearer token; `validate` replaces
+        the AUTH_SERVICE check, as auth's own does). `GET /.well-known/oauth-protected-resource` answers that
+        metadata (`shared.oauth`); with `health`, `GET /health` answers `{"service", "status": "ok", "version"}`.
 
         Add hand-written routes, then `serve(router)` for the operations'.
         """
@@ -339,8 +341,9 @@ class Service:
         router.use(RequestIdMiddleware())
         router.use(AccessLogMiddleware(self.name))
         router.use(ErrorMiddleware(self.name))
-        open_paths = ("/health", *public, *self.public_paths())
+        open_paths = ("/health", METADATA_PATH, *public, *self.public_paths())
         router.use(AuthenticationMiddleware(public=open_paths, validate=validate or validate_with_auth_service))
+        router.get(METADATA_PATH)(metadata_endpoint(self.name))
         if health:
             name, version = self.name, self.version
 

@@ -10,8 +10,9 @@
 Every path needs `Authorization: Bearer <sk_live_... | JWT>` except the `public` ones (`/health`
 by default): no service trusts the network, since `<svc>.do` reaches it without the gateway. The
 token is checked by `env.AUTH_SERVICE.validate_token(token)` over RPC (the auth worker itself
-passes its own `validate`). A missing or refused token is a 401 envelope with `WWW-Authenticate`;
-an auth service that cannot be reached is a 502/503, never a pass.
+passes its own `validate`). A missing or refused token is a 401 envelope with `WWW-Authenticate`,
+whose `resource_metadata` points OAuth clients (MCP's among them) at this origin's protected-resource
+metadata (`shared.oauth`); an auth service that cannot be reached is a 502/503, never a pass.
 
 A request the gateway forwards carries the principal it verified (`X-Dotdo-Principal`), which is
 used as is: no second call to auth. The principal is left in `ctx.state["principal"]` (a dict: `id`, `type`,
@@ -29,6 +30,7 @@ from workers import Request, Response
 
 from shared.errors import Forbidden, Unauthorized
 from shared.http import path_of
+from shared.oauth import with_resource_metadata
 from shared.permissions import allows
 from shared.routing import Context, Next
 from shared.rpc import call
@@ -62,11 +64,16 @@ async def validate_with_auth_service(env: Any, token: str, request_id: str | Non
 
 
 async def authenticate(request: Request, ctx: Context, validate: Validate = validate_with_auth_service) -> Any:
-    """The principal of the request's bearer token (left in `ctx.state`), or 401."""
-    token = bearer_token(request)
-    if token is None:
-        raise Unauthorized("Send Authorization: Bearer <API key or token>", code="UNAUTHORIZED")
-    return _set_principal(ctx, await validate(ctx.env, token, ctx.request_id))
+    """The principal of the request's bearer token (left in `ctx.state`), or 401 (with `resource_metadata`)."""
+    try:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("Send Authorization: Bearer <API key or token>", code="UNAUTHORIZED")
+        return _set_principal(ctx, await validate(ctx.env, token, ctx.request_id))
+    except Unauthorized as err:
+        challenge = err.headers().get("www-authenticate", 'Bearer realm="dotdo"')
+        err.extra_headers["www-authenticate"] = with_resource_metadata(challenge, request)
+        raise
 
 
 def _set_principal(ctx: Context, principal: Any) -> Any:

@@ -1245,6 +1245,11 @@ async def test_the_standard_router_has_health_the_stack_and_authentication(servi
     status, body = await answer(router, env, send(request_for, "/items/blog/a", who=READER))
     assert (status, body["data"]) == (200, item)
     assert (await router.handle(request_for("/openapi.json"), env, WorkerCtx())).status == 200  # public
+    metadata = await router.handle(request_for("/.well-known/oauth-protected-resource"), env, WorkerCtx())
+    assert metadata.status == 200  # public too: where an OAuth client that met a 401 learns where to sign in
+    assert (await metadata.json())["authorization_servers"] == ["https://auth.do"]
+    challenge = unauthenticated.headers.get("www-authenticate")
+    assert challenge.endswith('resource_metadata="https://svc.do/.well-known/oauth-protected-resource"')
 
 
 async def test_the_standard_router_takes_more_public_paths_a_validator_and_no_health(service, env, request_for):

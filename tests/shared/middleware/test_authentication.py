@@ -76,14 +76,16 @@ async def test_missing_token_is_401_with_www_authenticate(router, request_for):
     reply, body = await call(router, request_for, "/read")
     assert reply.status == 401
     assert body["error"]["code"] == "UNAUTHORIZED"
-    assert reply.headers.get("www-authenticate") == 'Bearer realm="dotdo"'
+    metadata = "https://svc.do/.well-known/oauth-protected-resource"
+    assert reply.headers.get("www-authenticate") == f'Bearer realm="dotdo", resource_metadata="{metadata}"'
 
 
 async def test_refused_token_keeps_the_auth_services_code(router, request_for):
     reply, body = await call(router, request_for, "/read", token="bad")
     assert reply.status == 401
     assert body["error"]["code"] == "INVALID_TOKEN"
-    assert "invalid_token" in reply.headers.get("www-authenticate")
+    challenge = reply.headers.get("www-authenticate")
+    assert challenge.startswith('Bearer realm="dotdo", error="invalid_token", resource_metadata="https://svc.do/')
 
 
 async def test_valid_token_sets_the_principal(router, request_for):

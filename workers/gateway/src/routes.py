@@ -1,4 +1,5 @@
-"""The gateway's HTTP face: `/health` (with `?deep=1` each routed service's), and every other path routed.
+"""The gateway's HTTP face: `/health` (with `?deep=1` each routed service's), the OAuth protected-resource
+metadata, and every other path routed.
 
 Middleware, outermost first: CORS (preflights answered before anything else), request id, access
 log (one JSON line per request, with principal and request id), errors (envelopes, no internals).
@@ -13,6 +14,7 @@ import gateway
 import routing
 from shared.http import query_of
 from shared.middleware import AccessLogMiddleware, CORSMiddleware, ErrorMiddleware, RequestIdMiddleware
+from shared.oauth import METADATA_PATH, metadata_endpoint
 from shared.routing import METHODS, Context, Next, Router
 from shared.settings import setting
 
@@ -85,4 +87,6 @@ async def _service_health(ctx: Context, route: routing.Route, upstream: Any) -> 
     return {"status": "ok" if reported in (None, "ok") else "degraded", "http_status": reply.status}
 
 
+# Where OAuth clients that met a 401 here learn where to sign in (shared.oauth): the auth service.
+router.get(METADATA_PATH)(metadata_endpoint(SERVICE))
 router.route("/{path:path}", [m for m in METHODS if m != "HEAD"])(gateway.handle)

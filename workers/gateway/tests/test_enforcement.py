@@ -121,6 +121,24 @@ async def test_a_services_mcp_endpoint_is_open_to_its_read_permission_and_no_les
     assert len(db.paths) == 1
 
 
+async def test_a_401_points_oauth_clients_at_the_protected_resource_metadata(gateway, db, clock):
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    for headers in ({}, bearer("forged")):
+        refused = await gateway.fetch("/db/mcp", method="POST", json=call, headers=headers)
+        assert refused.status == 401
+        metadata = 'resource_metadata="http://gateway.do/.well-known/oauth-protected-resource"'
+        assert refused.headers.get("www-authenticate").endswith(metadata)
+    assert db.paths == []
+    document = await gateway.fetch("/.well-known/oauth-protected-resource")  # no token needed
+    assert document.status == 200
+    assert await document.json() == {
+        "resource": "http://gateway.do",
+        "authorization_servers": ["http://auth.do"],
+        "bearer_methods_supported": ["header"],
+        "resource_name": "gateway",
+    }
+
+
 async def test_a_manifests_own_permissions_are_what_the_gateway_asks_for(gateway, mcp, clock, monkeypatch):
     # as the mcp service's manifest will say: [gateway] read = "mcp:use", write = "mcp:use"
     table = {"read": "mcp:use", "write": "mcp:use", "rate_class": "default", "public": []}
