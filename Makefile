@@ -29,6 +29,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The MCP SDK's 2.x line, a test peer that cannot share .venv with the 1.x line: a folder of its own.
+MCP2 := .cache/mcp2
+$(MCP2)/.installed: tests/e2e/mcp2-requirements.txt | $(VENV)/.installed
+	@echo "==> installing the MCP SDK 2.x test peer into $(MCP2) (pinned in $<)"
+	rm -rf $(MCP2)
+	set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check --progress-bar=off --no-deps \
+		--target $(MCP2) -r $< | { grep -E '^Successfully installed' || true; }
+	@touch $@
+
 bootstrap: $(VENV)/.installed node_modules/.installed ## Create .venv and node_modules if missing
 
 dev: bootstrap ## Serve the whole platform on $(HOST):$(PORT) (dispatcher in front of every worker)
@@ -38,12 +47,12 @@ dev: bootstrap ## Serve the whole platform on $(HOST):$(PORT) (dispatcher in fro
 # comma-separated: a name, `tests`, or a test file), K=auth (only the tests matching, as pytest -k).
 TEST_ARGS = $(if $(JOBS),--jobs $(JOBS)) $(if $(SUITE),--suite '$(SUITE)') $(if $(K),-k '$(K)')
 
-test: bootstrap ## Lint, check formatting, run every test suite [JOBS=4] [SUITE=workers/db] [K=auth]
+test: bootstrap $(MCP2)/.installed ## Lint, check formatting, run every test suite [JOBS=4] [SUITE=workers/db] [K=auth]
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m dotdo_dev test $(TEST_ARGS)
 
-test-fast: bootstrap ## The inner loop: no slow suite or test, no lint [JOBS=4] [SUITE=workers/db] [K=auth]
+test-fast: bootstrap $(MCP2)/.installed ## The inner loop: no slow suite or test, no lint [JOBS=4] [SUITE=workers/db] [K=auth]
 	$(BIN)/python -m dotdo_dev test --fast $(TEST_ARGS)
 
 lint: bootstrap ## ruff check only
