@@ -35,7 +35,9 @@ def measure(repo: Path, worker: Path, outdir: Path, runs: int, requests: int) ->
     bundle = build(repo, worker, outdir)
     imports, firsts, warms, loads = [], [], [], []
     for _ in range(runs):
-        result = check(repo, worker, bundle=bundle.outdir, repeat=requests, secrets=SECRETS.get(worker.name))
+        result = check(
+            repo, worker, bundle=bundle.outdir, repeat=requests, secrets=SECRETS.get(worker.name), fresh_process=True
+        )
         if not result.ok:
             raise SystemExit(f"{worker}: {result.error}")
         if result.first_request_imports:

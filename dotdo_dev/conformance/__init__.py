@@ -26,6 +26,7 @@ from typing import Any
 
 from dotdo_dev.compat import enabled_flags
 from dotdo_dev.config import WorkerConfig, load_local
+from dotdo_dev.conformance.runner import RunnerFailed, runner_for
 
 HERE = Path(__file__).resolve().parent
 HARNESS_FILES = [HERE / "conformance_harness.py", HERE / "runtime_patches.py"]
@@ -147,6 +148,7 @@ def check(
     repeat: int = 1,
     snapshot: bool = True,
     timeout: float = 180,
+    fresh_process: bool = False,
 ) -> Result:
     """Run the bundle of `worker_dir` under Pyodide and report what happened.
 
@@ -161,7 +163,9 @@ def check(
     `Result.sent` lists what each producer binding was sent. `bindings` replaces stand-ins the config gives
     (`{"LIMITER": {"kind": "ratelimit", "namespace_id": "1", "limit": 2, "period": 60}}`). `repeat` sends
     the requests that many times over (each timed in `request_ms`; answers are the first pass's).
-    `snapshot=False` boots Pyodide instead of restoring `pyodide_snapshot`.
+    `snapshot=False` boots Pyodide instead of restoring `pyodide_snapshot`. The job runs in this process's
+    long-lived runner (`runner.Runner`: a Pyodide of its own, WebAssembly compiled once per process);
+    `fresh_process=True` starts a Node of its own for it, compiling everything anew (a true cold start).
     """
     config = load_local(worker_dir)
     queue = _queue_stage(config, queue)
@@ -202,19 +206,11 @@ def check(
         job["harness_files"].append(str(handlers_copy))
         job_file = Path(tmp) / "job.json"
         job_file.write_text(json.dumps(job))
-        proc = subprocess.run(  # noqa: S603 - the repo's node running our runner
-            [str(_node(repo_root)), "--no-warnings", str(HERE / "runner.mjs"), str(job_file)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            env={**os.environ, "NODE_NO_WARNINGS": "1"},
-        )
+        try:
+            data = _run_job(repo_root, job_file, timeout, fresh_process)
+        except RunnerFailed as error:
+            return Result(config.name, False, "runner", error=str(error)[-2000:])
         size = bundle_bytes(Path(bundle))
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        return Result(config.name, False, "runner", error=(proc.stderr or proc.stdout).strip()[-2000:])
-    data = json.loads(lines[-1])
     responses = data.get("requests") or []
     first = responses[0] if responses else {}
     return Result(
@@ -244,6 +240,27 @@ def _queue_stage(config: WorkerConfig, queue: dict[str, Any] | None) -> dict[str
     if binding not in producers:
         raise ValueError(f"queue.from_sent: {binding!r} is not a queue producer binding of {config.name} ({producers})")
     return {"queue": producers[binding], "messages": []} | queue
+
+
+def _run_job(repo_root: Path, job_file: Path, timeout: float, fresh_process: bool) -> dict[str, Any]:
+    """The job's result dict, from the shared runner or a Node of its own; `RunnerFailed` if none came."""
+    if not fresh_process:
+        return runner_for(_node(repo_root)).run(job_file, timeout)
+    try:
+        proc = subprocess.run(  # noqa: S603 - the repo's node running our runner
+            [str(_node(repo_root)), "--no-warnings", str(HERE / "runner.mjs"), str(job_file)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, "NODE_NO_WARNINGS": "1"},
+        )
+    except subprocess.TimeoutExpired:
+        raise RunnerFailed("the job timed out") from None
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RunnerFailed((proc.stderr or proc.stdout).strip())
+    return json.loads(lines[-1])
 
 
 def bundle_bytes(bundle: Path) -> int:

@@ -124,6 +124,8 @@ def _bundle_modules() -> set:
 async def run(job, js) -> dict:
     from pyodide.ffi import create_proxy
 
+    if job.get("bytecode"):  # the runner keeps compiled modules for the next job of this bundle (runner.mjs)
+        sys.pycache_prefix, sys.dont_write_bytecode = job["bytecode"], False
     _install_runtime_stand_ins(job.get("compat_flags") or [])
     runtime_patches.install()  # what workerd does to httpx when the worker imports it
     _forbid_threads_and_sockets()

@@ -3,15 +3,23 @@
 // Driven by dotdo_dev/conformance.
 //
 //   node runner.mjs job.json
+//   node runner.mjs --serve [bytecode-dir]   # job files named one per line on stdin, one result line each
 //   node runner.mjs --make-snapshot <file>   # Pyodide's memory right after it boots, for job.snapshot
+//
+// Each job gets a Pyodide of its own, restored from the snapshot: nothing a job's Python did is seen by
+// the next. What `--serve` keeps between jobs is only what cannot differ between them: Node itself, the
+// Pyodide JavaScript module, the compiled WebAssembly modules (see `compileOnce`) and the bytecode of
+// each bundle's modules (see `bytecodeFolder`).
 //
 // The bundle (what `wrangler deploy` would upload) is mounted alone at /session/metadata, where
 // workerd puts a Python Worker's modules, with its python_modules/ on sys.path: nothing from the
 // repo is visible. The harness is written into Pyodide's in-memory file system, not mounted.
 // Bindings are JavaScript stand-ins with Cloudflare's class names and shapes, so that the SDK wraps
 // them as it wraps the real ones (D1 and Durable Object storage run on node:sqlite).
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import readline from "node:readline";
 import { DatabaseSync } from "node:sqlite";
 import { loadPyodide } from "pyodide";
 
@@ -26,8 +34,49 @@ if (process.argv[2] === "--make-snapshot") {
   process.exit(0);
 }
 
-const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+// Compiling WebAssembly is most of a job's time (Pyodide's own module, and every extension module a
+// bundle loads: pydantic_core alone is 4.7 MB). A compiled `WebAssembly.Module` holds no state (each
+// instantiation gets its own memory and globals), so one compiled per distinct content serves every
+// job of the process; each is still instantiated anew for each job.
+const compiled = new Map();
+const OriginalModule = WebAssembly.Module;
+const originalInstantiate = WebAssembly.instantiate;
+function compileOnce(bytes) {
+  const view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+  const key = crypto.createHash("sha256").update(view).digest("hex");
+  let module = compiled.get(key);
+  if (!module) compiled.set(key, (module = new OriginalModule(view)));
+  return module;
+}
+WebAssembly.Module = new Proxy(OriginalModule, { construct: (_, [bytes]) => compileOnce(bytes) });
+WebAssembly.compile = async (bytes) => compileOnce(bytes);
+WebAssembly.instantiate = async (source, imports) => {
+  if (source instanceof OriginalModule) return originalInstantiate(source, imports);
+  const module = compileOnce(source);
+  return { module, instance: await originalInstantiate(module, imports) };
+};
+
+// `--serve` also keeps the bytecode Python compiles from a bundle's modules, in a folder of its own for
+// each bundle content (so a changed bundle never meets bytecode of another), under the folder given
+// after `--serve` (its owner removes it). Python writes and validates it as it does any `__pycache__` (`sys.pycache_prefix`); what a
+// module does when imported is unchanged, only the compiling from source is not repeated.
+let bytecodeRoot = null;
+function bytecodeFolder(bundle) {
+  const hash = crypto.createHash("sha256");
+  for (const name of fs.readdirSync(bundle, { recursive: true }).map(String).sort()) {
+    const file = path.join(bundle, name);
+    if (!fs.statSync(file).isFile()) continue;
+    hash.update(name).update("\0").update(fs.readFileSync(file)).update("\0");
+  }
+  const folder = path.join(bytecodeRoot, hash.digest("hex").slice(0, 32));
+  fs.mkdirSync(folder, { recursive: true });
+  return folder;
+}
+
+// The job being run. Jobs run one at a time; the state below is made anew for each (`runJob`).
+let job;
 const BUNDLE_AT = "/session/metadata";
+const BYTECODE_AT = "/bytecode";
 
 // workerd refuses these in a worker's global scope (while its top level runs at deploy).
 const GLOBAL_SCOPE_MESSAGE =
@@ -102,7 +151,7 @@ class WorkerQueue {
 // A service binding: RPC answers come from job.services[name][method] when the job scripts them
 // (a stand-in auth that validates a token, say); fetch answers from job.services[name].fetch, else
 // an envelope naming the stub. Every call is recorded.
-const calls = [];
+let calls = [];
 class Fetcher {
   constructor(name) { this.name = name; }
   async fetch(request) {
@@ -166,7 +215,7 @@ class DurableObjectState {
 }
 // A Durable Object namespace binding: stubs whose RPC calls reach the worker's Python class, built
 // once per id as workerd builds it (`Cls(state, env)`), through the harness (hooks.durable).
-const hooks = {};
+let hooks = {};
 class DurableObjectNamespace {
   constructor(className) { this.className = className; }
   idFromName(name) {
@@ -193,8 +242,8 @@ class DispatchNamespace {
 // them; `limit` calls per key per window, counters shared by bindings of one namespace_id. Windows
 // start when the runner does (not at multiples of the period, as miniflare's and the local binding's
 // do), so that a run never straddles a boundary. Every call is recorded with its key.
-const rateLimitCounters = new Map();
-const rateLimitStarted = Date.now();
+let rateLimitCounters = new Map();
+let rateLimitStarted = Date.now();
 class Ratelimit {
   constructor(name, spec) {
     this.name = name; this.namespaceId = spec.namespace_id; this.limitVal = spec.limit; this.period = spec.period;
@@ -221,7 +270,7 @@ class ScheduledController {
   constructor(cron, scheduledTime) { this.cron = cron; this.scheduledTime = scheduledTime; }
   noRetry() {}
 }
-const settled = { acked: [], retried: [], ackAll: false, retryAll: false };
+let settled;
 class Message {
   constructor(m) {
     this.id = m.id; this.timestamp = new Date(m.timestamp ?? 0); this.body = m.body; this.attempts = m.attempts ?? 1;
@@ -258,63 +307,99 @@ function buildEnv() {
   return env;
 }
 
-const started = performance.now();
-// What the worker prints goes to stderr; stdout carries the one JSON result line.
-const pyodide = await loadPyodide({
-  stdout: (text) => process.stderr.write(text + "\n"),
-  stderr: (text) => process.stderr.write(text + "\n"),
-  ...(job.snapshot ? { _loadSnapshot: fs.readFileSync(job.snapshot) } : {}),
-});
-const loadMs = performance.now() - started;
-pyodide.FS.mkdirTree(BUNDLE_AT);
-pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: job.bundle }, BUNDLE_AT);
-pyodide.FS.mkdirTree("/harness");
-for (const file of job.harness_files) {
-  pyodide.FS.writeFile(`/harness/${path.basename(file)}`, fs.readFileSync(file, "utf8"));
-}
-const waitUntil = [];
-const ctx = { waitUntil: (p) => waitUntil.push(p), passThroughOnException: () => {} };
-const env = buildEnv();
-let result;
-try {
-  pyodide.runPython(`import sys; sys.path[:0] = ['${BUNDLE_AT}', '${BUNDLE_AT}/python_modules']; sys.path.append('/harness')`);
-  const harness = pyodide.pyimport("conformance_harness");
-  const requests = (job.requests ?? []).map((r) => () => new Request(`https://${job.host}${r.path}`, {
-    method: r.method ?? "GET",
-    headers: r.headers ?? {},
-    body: r.body === undefined || r.body === null ? undefined : (typeof r.body === "string" ? r.body : JSON.stringify(r.body)),
-  }));
-  const js = {
-    env, ctx, hooks, scope, requests,
-    newDurableObjectState: (hex) => new DurableObjectState(new DurableObjectId(hex)),
-    scheduledController: () => new ScheduledController(job.scheduled.cron, job.scheduled.scheduled_time ?? Date.now()),
-    messageBatch: () => new MessageBatch(job.queue.queue, queueMessages(env)),
-  };
-  const run = await harness.run(pyodide.toPy(job), js);
-  result = run.toJs({ dict_converter: Object.fromEntries });
-} catch (error) {
-  result = { ok: false, stage: "runner", error: String(error && error.message ? error.message : error) };
-}
-await Promise.allSettled(waitUntil);
-// What each queue producer binding was sent, and (job.inspect: {label: [D1 binding, SQL]}) what the worker
-// left in its D1 databases once every stage ran: rows per label.
-result.sent = Object.fromEntries(
-  Object.entries(env).filter(([, b]) => b instanceof WorkerQueue).map(([name, b]) => [name, b.sent]),
-);
-result.inspected = {};
-for (const [label, [binding, sql]] of Object.entries(job.inspect ?? {})) {
-  try {
-    if (!(env[binding] instanceof D1Database)) throw new Error(`${binding} is not a D1 binding`);
-    result.inspected[label] = env[binding].sqlite.prepare(sql).all().map((r) => ({ ...r }));
-  } catch (error) {
-    result.ok = false;
-    result.stage = "inspect";
-    result.error = `inspect ${label}: ${error.message ?? error}`;
+let waitUntil = [];
+
+/** Run one job in a Pyodide of its own and answer its result object. */
+async function runJob(thisJob) {
+  job = thisJob;
+  calls = [];
+  hooks = {};
+  rateLimitCounters = new Map();
+  rateLimitStarted = Date.now();
+  settled = { acked: [], retried: [], ackAll: false, retryAll: false };
+  waitUntil = [];
+  scope.global = false;
+  const started = performance.now();
+  // What the worker prints goes to stderr; stdout carries the one JSON result line.
+  const pyodide = await loadPyodide({
+    stdout: (text) => process.stderr.write(text + "\n"),
+    stderr: (text) => process.stderr.write(text + "\n"),
+    ...(job.snapshot ? { _loadSnapshot: fs.readFileSync(job.snapshot) } : {}),
+  });
+  const loadMs = performance.now() - started;
+  pyodide.FS.mkdirTree(BUNDLE_AT);
+  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: job.bundle }, BUNDLE_AT);
+  if (bytecodeRoot) {
+    pyodide.FS.mkdirTree(BYTECODE_AT);
+    pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: bytecodeFolder(job.bundle) }, BYTECODE_AT);
+    job.bytecode = BYTECODE_AT;
   }
+  pyodide.FS.mkdirTree("/harness");
+  for (const file of job.harness_files) {
+    pyodide.FS.writeFile(`/harness/${path.basename(file)}`, fs.readFileSync(file, "utf8"));
+  }
+  const ctx = { waitUntil: (p) => waitUntil.push(p), passThroughOnException: () => {} };
+  const env = buildEnv();
+  let result;
+  try {
+    pyodide.runPython(`import sys; sys.path[:0] = ['${BUNDLE_AT}', '${BUNDLE_AT}/python_modules']; sys.path.append('/harness')`);
+    const harness = pyodide.pyimport("conformance_harness");
+    const requests = (job.requests ?? []).map((r) => () => new Request(`https://${job.host}${r.path}`, {
+      method: r.method ?? "GET",
+      headers: r.headers ?? {},
+      body: r.body === undefined || r.body === null ? undefined : (typeof r.body === "string" ? r.body : JSON.stringify(r.body)),
+    }));
+    const js = {
+      env, ctx, hooks, scope, requests,
+      newDurableObjectState: (hex) => new DurableObjectState(new DurableObjectId(hex)),
+      scheduledController: () => new ScheduledController(job.scheduled.cron, job.scheduled.scheduled_time ?? Date.now()),
+      messageBatch: () => new MessageBatch(job.queue.queue, queueMessages(env)),
+    };
+    const run = await harness.run(pyodide.toPy(job), js);
+    result = run.toJs({ dict_converter: Object.fromEntries });
+  } catch (error) {
+    result = { ok: false, stage: "runner", error: String(error && error.message ? error.message : error) };
+  }
+  await Promise.allSettled(waitUntil);
+  // What each queue producer binding was sent, and (job.inspect: {label: [D1 binding, SQL]}) what the worker
+  // left in its D1 databases once every stage ran: rows per label.
+  result.sent = Object.fromEntries(
+    Object.entries(env).filter(([, b]) => b instanceof WorkerQueue).map(([name, b]) => [name, b.sent]),
+  );
+  result.inspected = {};
+  for (const [label, [binding, sql]] of Object.entries(job.inspect ?? {})) {
+    try {
+      if (!(env[binding] instanceof D1Database)) throw new Error(`${binding} is not a D1 binding`);
+      result.inspected[label] = env[binding].sqlite.prepare(sql).all().map((r) => ({ ...r }));
+    } catch (error) {
+      result.ok = false;
+      result.stage = "inspect";
+      result.error = `inspect ${label}: ${error.message ?? error}`;
+    }
+  }
+  result.settled = settled;
+  result.calls = calls;
+  result.pyodide_load_ms = Math.round(loadMs);
+  result.pyodide_version = pyodide.version;
+  result.from_snapshot = Boolean(job.snapshot);
+  return result;
 }
-result.settled = settled;
-result.calls = calls;
-result.pyodide_load_ms = Math.round(loadMs);
-result.pyodide_version = pyodide.version;
-result.from_snapshot = Boolean(job.snapshot);
-process.stdout.write(JSON.stringify(result) + "\n");
+
+// `--serve`: each result is one line starting with RESULT_MARK on stdout (anything else printed there is
+// not a result); the worker's own output goes to stderr.
+const RESULT_MARK = "@@result ";
+if (process.argv[2] === "--serve") {
+  bytecodeRoot = process.argv[3] ?? null;
+  for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (!line.trim()) continue;
+    let result;
+    try {
+      result = await runJob(JSON.parse(fs.readFileSync(line.trim(), "utf8")));
+    } catch (error) {
+      result = { ok: false, stage: "runner", error: String(error && error.stack ? error.stack : error) };
+    }
+    process.stdout.write(RESULT_MARK + JSON.stringify(result) + "\n");
+  }
+} else {
+  process.stdout.write(JSON.stringify(await runJob(JSON.parse(fs.readFileSync(process.argv[2], "utf8")))) + "\n");
+}

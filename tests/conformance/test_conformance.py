@@ -32,25 +32,6 @@ JWT_SECRET = "conformance-jwt-secret-0123456789abcdef0123"
 AUTH_SECRETS = {"JWT_SECRET": JWT_SECRET, "API_KEY_SECRET": JWT_SECRET}
 
 
-@pytest.fixture(scope="module")
-def bundles(tmp_path_factory):
-    """Each worker's bundle, built once for the module: {name: outdir}.
-
-    Built in a copy of the repo: a build lays out `python_modules/` in the worker's folder and fills
-    the wheel cache, which tests/tooling, running at the same time, builds and reads in the repo.
-    """
-    repo = copy_repo(ROOT, tmp_path_factory.mktemp("repo"))
-    built = {}
-
-    def get(folder: Path) -> Path:
-        if folder not in built:
-            outdir = tmp_path_factory.mktemp(folder.name) / "bundle"
-            built[folder] = build(repo, repo / folder.relative_to(ROOT), outdir).outdir
-        return built[folder]
-
-    return get
-
-
 def run(bundles, folder: Path, **kwargs):
     return check(ROOT, folder, bundle=bundles(folder), **kwargs)
 

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dotdo_dev.build import build
 from dotdo_dev.conformance import check
-from dotdo_dev.testing import copy_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL = ROOT / "workers" / "email"
@@ -63,9 +61,8 @@ def resend():
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    repo = copy_repo(ROOT, tmp_path_factory.mktemp("repo"))
-    return build(repo, repo / "workers" / "email", tmp_path_factory.mktemp("email") / "bundle").outdir
+def bundle(bundles):
+    return bundles(EMAIL)
 
 
 def send(bundle, resend, body):

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dotdo_dev.build import build
 from dotdo_dev.conformance import check
-from dotdo_dev.testing import copy_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = ROOT / "workers" / "queue"
@@ -91,9 +89,8 @@ def deliver_webhook(bundle, url: str):
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    repo = copy_repo(ROOT, tmp_path_factory.mktemp("repo"))
-    return build(repo, repo / "workers" / "queue", tmp_path_factory.mktemp("queue") / "bundle").outdir
+def bundle(bundles):
+    return bundles(QUEUE)
 
 
 def test_a_job_is_enqueued_over_rpc_under_pyodide(bundle):
