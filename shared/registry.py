@@ -138,6 +138,15 @@ SERVICES: dict[str, dict[str, Any]] = {
             "apis.do",
         ],
     },
+    "mcp": {
+        "name": "mcp",
+        "description": "One MCP server for the platform: every service's tools over RPC, platform resources, operator prompts.",
+        "placement": "account",
+        "binding": "MCP_SERVICE",
+        "permissions": {},
+        "roles": {},
+        "aliases": [],
+    },
     "queue": {
         "name": "queue",
         "description": "Background jobs: typed jobs enqueued once (idempotency keys), run with retries and backoff, dead letters kept, listed, replayed or discarded.",

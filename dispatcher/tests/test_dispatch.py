@@ -68,6 +68,7 @@ ACCOUNT_LEVEL = {
     "db": "DB_SERVICE",
     "deploy": "DEPLOY_SERVICE",
     "email": "EMAIL_SERVICE",
+    "mcp": "MCP_SERVICE",
     "queue": "QUEUE_SERVICE",
     "schedule": "SCHEDULE_SERVICE",
     "webhooks": "WEBHOOKS_SERVICE",

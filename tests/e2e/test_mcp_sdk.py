@@ -1,4 +1,5 @@
-"""Both lines of the official MCP Python SDK against the local platform, over loopback HTTP (issue #15).
+"""Both lines of the official MCP Python SDK against the local platform, over loopback HTTP (issue #15):
+a service's own `/mcp` (db's) and the aggregator's (the mcp service: every service's tools, resources, prompts).
 
 - mcp 2.x `Client(url)` runs in a process of its own (`mcp2_client.py`, with the 2.x SDK that `make test`
   installs into .cache/mcp2 first on PYTHONPATH): it probes `server/discover` and must stay on the
@@ -85,7 +86,8 @@ class Recorder:
 async def platform(tmp_path_factory):
     if not (MCP2 / ".installed").is_file():
         pytest.fail(f"the MCP SDK 2.x test peer is not installed in {MCP2}: run `make .cache/mcp2/.installed`")
-    async with running_platform(tmp_path_factory.mktemp("state"), "auth", "db") as running:
+    state = tmp_path_factory.mktemp("state")
+    async with running_platform(state, "auth", "db", "deploy", "mcp", cloudflare_api_port=0) as running:
         yield running
 
 
@@ -195,3 +197,115 @@ async def test_no_credentials_is_a_401_that_names_the_protected_resource_metadat
         document = await http.get("/.well-known/oauth-protected-resource", headers={"host": "db.localhost"})
         assert document.status_code == 200
         assert document.json()["authorization_servers"] == ["http://auth.localhost"]
+
+
+# -- the aggregator: workers/mcp -----------------------------------------------------------------------------
+
+
+async def operator_key(platform) -> str:
+    """A key that may read and write db, read its own API keys and list deployments."""
+    return await new_key(platform, ["db:read", "db:write", "apikeys:read", "deploy"], grants=["deploy"])
+
+
+async def test_the_2x_client_uses_every_service_through_the_aggregator_on_2026_07_28(platform, recorder):
+    key = await operator_key(platform)
+    mark = len(recorder.seen)
+    report = await mcp2(
+        f"{recorder.url}/mcp/mcp",
+        key,
+        calls=[
+            {"name": "db_upsert", "arguments": {"ns": "agg", "id": "n1", "type": "Note", "content": "via mcp"}},
+            {"name": "db_get", "arguments": {"ns": "agg", "id": "n1"}},
+            {"name": "auth_list_api_keys", "arguments": {}},
+            {"name": "deploy_rollback", "arguments": {"service": "orders", "environment": "staging"}},
+        ],
+        reads=["dotdo://platform/health", "dotdo://openapi/db", "dotdo://deployments/recent"],
+        prompts=[{"name": "rollback_service", "arguments": {"service": "db", "environment": "staging"}}],
+    )
+    assert report["protocol_version"] == MODERN
+    assert report["server_info"]["name"] == "mcp"
+    tools = {t["name"]: t for t in report["tools"]}
+    assert {"db_get", "db_upsert", "auth_list_api_keys", "deploy_list_deployments", "deploy_rollback"} <= set(tools)
+    assert tools["db_get"]["input_schema"]["required"] == ["ns", "id"]
+    assert not [name for name in tools if name.startswith(("email_", "queue_"))]  # not running here
+    upserted, got, keys, rollback = report["calls"]
+    assert (upserted["is_error"], got["structured"]["content"]) == (False, "via mcp")
+    assert keys["is_error"] is False
+    assert any(k["id"] for k in keys["structured"]["items"])
+    assert (rollback["is_error"], rollback["structured"]["code"]) == (True, "NOTHING_TO_ROLL_BACK")
+    health, openapi, deployments = report["reads"]
+    services = json.loads(health[0]["text"])["services"]
+    assert {name: services[name]["status"] for name in ("auth", "db", "deploy")} == dict.fromkeys(
+        ("auth", "db", "deploy"), "ok"
+    )
+    assert services["queue"]["status"] == "unreachable"
+    assert "/things/{ns}/{id}" in json.loads(openapi[0]["text"])["paths"]
+    assert json.loads(deployments[0]["text"])["items"] == []
+    assert "check_platform_health" in report["prompts"]
+    assert "deploy_rollback" in report["prompt_results"][0][0]
+    seen = recorder.since(mark, "mcp")
+    assert seen[0]["rpc"] == "server/discover"
+    assert "initialize" not in [s["rpc"] for s in seen]
+    assert all(s["http"] == "POST" and s["version"] == MODERN and s["mcp_method"] == s["rpc"] for s in seen)
+
+
+async def test_the_1x_client_uses_every_service_through_the_aggregator_on_2025_11_25(platform, recorder):
+    key = await operator_key(platform)
+    async with mcp1(f"{recorder.url}/mcp/mcp", key) as session:
+        assert session.init.protocolVersion == HANDSHAKE
+        assert session.init.serverInfo.name == "mcp"
+        names = [t.name for t in (await session.list_tools()).tools]
+        assert {"db_get", "auth_list_api_keys", "deploy_list_deployments"} <= set(names)
+        await session.call_tool("db_upsert", {"ns": "agg", "id": "n2", "type": "Note", "content": "v1 client"})
+        got = await session.call_tool("db_get", {"ns": "agg", "id": "n2"})
+        assert (got.isError, got.structuredContent["content"]) == (False, "v1 client")
+        keys = await session.call_tool("auth_list_api_keys", {})
+        assert keys.isError is False
+        resources = [str(r.uri) for r in (await session.list_resources()).resources]
+        assert "dotdo://deployments/recent" in resources
+        health = await session.read_resource("dotdo://platform/health")
+        assert json.loads(health.contents[0].text)["services"]["db"]["status"] == "ok"
+        prompts = [p.name for p in (await session.list_prompts()).prompts]
+        assert "rollback_service" in prompts
+        prompt = await session.get_prompt("check_platform_health")
+        assert "dotdo://platform/health" in prompt.messages[0].content.text
+
+
+async def test_a_principal_lacking_permissions_sees_fewer_tools_and_gets_forbidden(platform, recorder):
+    reader = await new_key(platform, ["db:read"])
+    report = await mcp2(
+        f"{recorder.url}/mcp/mcp",
+        reader,
+        calls=[{"name": "db_upsert", "arguments": {"ns": "agg", "id": "n3"}}],
+        reads=["dotdo://deployments/recent"],
+    )
+    names = {t["name"] for t in report["tools"]}
+    assert "db_get" in names
+    assert not names & {"db_upsert", "deploy_list_deployments", "deploy_rollback"}
+    (refused,) = report["calls"]
+    assert (refused["is_error"], refused["structured"]["code"]) == (True, "FORBIDDEN")
+    assert "dotdo://deployments/recent" not in report["resources"]
+    assert report["reads"][0]["error"]["code"] == -32602
+    assert "rollback_service" not in report["prompts"]
+
+
+async def test_the_aggregators_protocol_errors_over_http(platform):
+    key = await operator_key(platform)
+    url = f"{platform.url}/api/mcp/mcp"
+    modern = {"mcp-protocol-version": MODERN, "mcp-method": "tools/list", "authorization": f"Bearer {key}"}
+    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+    async with httpx.AsyncClient(timeout=60) as http:
+        anonymous = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+        assert anonymous.status_code == 401
+        assert "resource_metadata=" in anonymous.headers["www-authenticate"]
+        garbage = await http.post(url, content=b"{not json", headers={"authorization": f"Bearer {key}"})
+        assert (garbage.status_code, garbage.json()["error"]["code"]) == (400, -32700)
+        unknown = {"jsonrpc": "2.0", "id": 2, "method": "tools/nope", "params": {"_meta": meta}}
+        reply = await http.post(url, json=unknown, headers=modern | {"mcp-method": "tools/nope"})
+        assert (reply.status_code, reply.json()["error"]["code"]) == (404, -32601)
+        mismatch = {"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"_meta": meta}}
+        reply = await http.post(url, json=mismatch, headers=modern | {"mcp-method": "tools/call"})
+        assert (reply.status_code, reply.json()["error"]["code"]) == (400, -32020)
+        bad_args = {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "db_get", "arguments": 5}}
+        reply = await http.post(url, json=bad_args, headers={"authorization": f"Bearer {key}"})
+        assert reply.json()["error"]["code"] == -32602
