@@ -18,6 +18,7 @@ The conformance suite runs the bundle alone under Pyodide, and the deploy API up
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import re
@@ -27,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotdo_dev import wrangler
+from dotdo_dev import build_cache, wrangler
 from dotdo_dev.config import ConfigError, WorkerConfig, load_worker
-from dotdo_dev.vendor import VendorError, vendor
+from dotdo_dev.vendor import TARGET, VendorError, vendor, worker_requirements
 
 MIB = 1024 * 1024
 #: Cloudflare's Worker size limit on the Free plan, after compression (docs: Workers platform limits).
@@ -103,14 +104,8 @@ def build(
     except ConfigError as exc:
         raise BuildError(str(exc)) from None
     outdir = _fresh_outdir(outdir.resolve())
-    try:
-        vendor(worker_dir, repo_root, cache=cache)
-    except VendorError as exc:
-        raise BuildError(f"{config.name}: {exc}") from None
-    result = wrangler.dry_run(repo_root, config_path, outdir, environment=environment)
-    if not result.ok:
-        raise BuildError(f"wrangler refused {config_path}:\n{result.output[-3000:]}")
-    bundle = _measure(config, outdir, result.output)
+    output = _bundle_or_reuse(repo_root, worker_dir, config, outdir, environment, cache)
+    bundle = _measure(config, outdir, output)
     bundle.budget_bytes = budget_bytes(worker_dir)
     bundle.metadata = upload_metadata(config, bundle.modules)
     (outdir / "metadata.json").write_text(json.dumps(bundle.metadata, indent=2) + "\n")
@@ -121,6 +116,53 @@ def build(
             f"{bundle.budget_bytes / MIB:.2f} MB ({outdir})"
         )
     return bundle
+
+
+def _bundle_or_reuse(
+    repo_root: Path, worker_dir: Path, config: WorkerConfig, outdir: Path, environment: str | None, cache: Path | None
+) -> str:
+    """Lay out `python_modules/` and have wrangler fill `outdir`, or reuse what a build of the same inputs
+    made in this test run (`dotdo_dev.build_cache`). Returns wrangler's output."""
+    root = build_cache.cache_root()
+    if root is None:
+        return _bundle(repo_root, worker_dir, config, outdir, environment, cache)
+    try:
+        local = list(worker_requirements(worker_dir, repo_root).local.values())
+    except VendorError as exc:
+        raise BuildError(f"{config.name}: {exc}") from None
+    key = build_cache.key_of(repo_root, worker_dir, local, environment)
+    with build_cache.locked(root, key):
+        entry = build_cache.lookup(root, key)
+        if entry is not None:
+            return build_cache.restore(entry, worker_dir / TARGET, outdir)
+        # The run's wheels, kept beside its builds, serve the builds in every suite's repo copy, one
+        # vendoring at a time (pip writes into that folder).
+        wheels = None if cache is not None else build_cache.locked(root, "wheels")
+        output = _bundle(repo_root, worker_dir, config, outdir, environment, cache or root / "wheels", wheels)
+        build_cache.keep(root, key, worker_dir / TARGET, outdir, output)
+        return output
+
+
+def _bundle(
+    repo_root: Path,
+    worker_dir: Path,
+    config: WorkerConfig,
+    outdir: Path,
+    environment: str | None,
+    cache: Path | None,
+    wheels_lock: contextlib.AbstractContextManager[None] | None = None,
+) -> str:
+    """Vendor (holding `wheels_lock`, if given, meanwhile), then `wrangler deploy --dry-run --outdir`.
+    Returns wrangler's output."""
+    try:
+        with wheels_lock or contextlib.nullcontext():
+            vendor(worker_dir, repo_root, cache=cache)
+    except VendorError as exc:
+        raise BuildError(f"{config.name}: {exc}") from None
+    result = wrangler.dry_run(repo_root, config.path, outdir, environment=environment)
+    if not result.ok:
+        raise BuildError(f"wrangler refused {config.path}:\n{result.output[-3000:]}")
+    return result.output
 
 
 def _fresh_outdir(outdir: Path) -> Path:

@@ -7,8 +7,10 @@ cannot share a Python process. The repo's own `tests/` is one suite per folder (
 
 Up to `jobs` suites run at once (default: the CPU count), longest first: the durations of the last
 full run are kept in `.cache/test-durations.json` (git-ignored); before there is one, a static
-guess. Each suite's output is captured and printed as one block when the suite ends (in full if it
-failed), then a table of the suites and one line of totals. The exit status is 1 if any suite failed.
+guess. The suites of a run share one build cache (`dotdo_dev.build_cache`): a worker's bundle is built
+once per run, whichever suite asks first. Each suite's output is captured and printed as one block
+when the suite ends (in full if it failed), then a table of the suites and one line of totals. The
+exit status is 1 if any suite failed.
 
 `--fast` leaves out the slow suites (`SLOW_SUITES`) and the tests marked `slow`; `--suite` picks
 suites (a name, a folder like `tests` or `workers`, or a test file or node id inside one); `-k`
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
+from dotdo_dev.build_cache import CACHE_ENV
 from dotdo_dev.suite_report import REPORT_ENV
 
 #: Suites `--fast` leaves out: real Pyodide and wrangler builds, whole platforms, miniflare.
@@ -292,7 +295,8 @@ async def run_suite(
     root: Path, suite: Suite, pytest_args: Sequence[str], *, fast: bool, color: bool, report_dir: Path
 ) -> Outcome:
     report = report_dir / (re.sub(r"[^A-Za-z0-9_.-]+", "-", suite.name) + ".json")
-    env = {**os.environ, REPORT_ENV: str(report)}
+    # The suites of one run share their builds (dotdo_dev.build_cache), unless the caller names a folder.
+    env = {**os.environ, REPORT_ENV: str(report), CACHE_ENV: os.environ.get(CACHE_ENV) or str(report_dir / "builds")}
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         *pytest_command(suite, pytest_args, root=root, fast=fast, color=color),
