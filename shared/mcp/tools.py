@@ -13,6 +13,7 @@ results with `isError: true`, as MCP asks, so that a model can read them and cor
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -53,9 +54,9 @@ class Tool:
         if not self.description:
             raise ValueError(f"MCP tool {self.name!r} needs a description")
 
-    @property
+    @functools.cached_property
     def input_schema(self) -> dict[str, Any]:
-        """The JSON Schema of the arguments (an object schema, derived from `model`)."""
+        """The JSON Schema of the arguments (an object schema, derived from `model`; built once, not to be changed)."""
         schema = self.model.model_json_schema()
         schema.pop("title", None)
         return schema
