@@ -20,7 +20,7 @@ def repo(tmp_path, build_copy):
 
 
 @pytest.fixture
-def dry_runs(monkeypatch):
+def wrangler_runs(monkeypatch):
     """How many times wrangler ran (the expensive part a hit skips)."""
     runs = []
     original = wrangler.dry_run
@@ -37,21 +37,21 @@ def files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_a_hit_is_the_build_byte_for_byte_and_a_changed_source_builds_again(repo, tmp_path, monkeypatch, dry_runs):
+def test_a_hit_is_the_build_byte_for_byte_and_a_changed_source_builds_again(repo, tmp_path, monkeypatch, wrangler_runs):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     worker = repo / "dispatcher"
     built = build(repo, worker, tmp_path / "one")
     laid_out = files(worker / "python_modules")
     shutil.rmtree(worker / "python_modules")
     reused = build(repo, worker, tmp_path / "two")
-    assert len(dry_runs) == 1
+    assert len(wrangler_runs) == 1
     assert files(tmp_path / "one") == files(tmp_path / "two")
     assert (reused.modules, reused.gzip_bytes, reused.metadata) == (built.modules, built.gzip_bytes, built.metadata)
     assert files(worker / "python_modules") == laid_out  # a later wrangler run on the folder reads it
     entry = worker / "src" / "entry.py"
     entry.write_text(entry.read_text() + "\n# changed\n")
     again = build(repo, worker, tmp_path / "three")
-    assert len(dry_runs) == 2  # built again, and carrying the change
+    assert len(wrangler_runs) == 2  # built again, and carrying the change
     assert (again.outdir / "entry.py").read_text().endswith("# changed\n")
 
 

@@ -84,6 +84,7 @@ def test_the_dispatcher_is_bound_to_every_account_level_service_but_itself_in_ev
         "DEPLOY_SERVICE": "deploy",
         "EMAIL_SERVICE": "email",
         "GATEWAY_SERVICE": "gateway",
+        "MCP_SERVICE": "mcp",
         "QUEUE_SERVICE": "queue",
         "SCHEDULE_SERVICE": "schedule",
         "WEBHOOKS_SERVICE": "webhooks",
