@@ -217,11 +217,22 @@ async def envelope(response: Any) -> dict[str, Any]:
 
 
 async def mcp_call(
-    worker: Any, method: str, params: dict[str, Any] | None = None, *, headers: dict[str, str], id: int = 1
+    worker: Any,
+    method: str,
+    params: dict[str, Any] | None = None,
+    *,
+    headers: dict[str, str],
+    id: int = 1,
+    version: str | None = "2025-11-25",
 ) -> tuple[int, dict[str, Any]]:
-    """One MCP JSON-RPC request to the worker's `/mcp`: the HTTP status and the JSON-RPC reply."""
+    """One MCP JSON-RPC request to the worker's `/mcp`: the HTTP status and the JSON-RPC reply.
+
+    Spoken in the handshake revision `version` (its `MCP-Protocol-Version` header, as a client sends it
+    after `initialize`; None: no header, which a server reads as 2025-03-26)."""
     message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": id}
     if params is not None:
         message["params"] = params
+    if version and method != "initialize":
+        headers = headers | {"mcp-protocol-version": version}
     reply = await worker.fetch("/mcp", method="POST", json=message, headers=headers)
     return reply.status, await reply.json()

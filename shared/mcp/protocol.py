@@ -19,6 +19,9 @@ HANDSHAKE_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
 #: Every revision served, newest first.
 PROTOCOL_VERSIONS = MODERN_VERSIONS + HANDSHAKE_VERSIONS
 LATEST_HANDSHAKE = HANDSHAKE_VERSIONS[0]
+#: Revisions in which arguments failing a tool's input schema are a tool execution error (`isError`, which
+#: the model can read and correct: SEP-1303, from 2025-11-25); before them, invalid params (-32602).
+VALIDATION_AS_TOOL_ERROR = ("2026-07-28", "2025-11-25")
 #: What a request without `MCP-Protocol-Version` speaks (the header came with 2025-06-18).
 UNVERSIONED = "2025-03-26"
 

@@ -39,6 +39,7 @@ from shared.mcp.protocol import (
     MODERN_VERSIONS,
     PROTOCOL_VERSIONS,
     RESOURCE_NOT_FOUND,
+    VALIDATION_AS_TOOL_ERROR,
     McpError,
     result_message,
 )
@@ -120,6 +121,8 @@ class McpServer:
         if handler is None:
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method[:100]}")
         result = await handler(params, context, modern)
+        if method == "tools/call" and version not in VALIDATION_AS_TOOL_ERROR:
+            _raise_invalid_arguments(result)
         if modern:
             result = {"resultType": "complete", **result, "_meta": {META_SERVER_INFO: self.info}}
         return result_message(message["id"], result)
@@ -253,3 +256,12 @@ def decode_cursor(cursor: Any) -> int:
     if not text.startswith(_CURSOR_PREFIX) or not _OFFSET.fullmatch(number):
         raise McpError(INVALID_PARAMS, "Invalid cursor")
     return int(number)
+
+
+def _raise_invalid_arguments(result: dict[str, Any]) -> None:
+    """Before 2025-11-25 arguments failing a tool's schema are a protocol error: the tool's VALIDATION_ERROR
+    result (from its own registry or, through the aggregator, another service's) becomes -32602 with the
+    same field errors."""
+    error = result.get("structuredContent") if result.get("isError") else None
+    if isinstance(error, dict) and error.get("code") == "VALIDATION_ERROR":
+        raise McpError(INVALID_PARAMS, "Invalid arguments", error.get("details"))

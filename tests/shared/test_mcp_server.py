@@ -159,10 +159,26 @@ async def test_tools_call_protocol_errors_are_invalid_params():
         error = await error_of(server, "tools/call", params)
         assert error.code == -32602, params
     assert (await error_of(server, "tools/call", [])).code == -32602  # params not an object
-    # arguments that fail the tool's schema are a tool error the model can read and correct
-    invalid = (await ask(server, "tools/call", {"name": "t0", "arguments": {"x": "two"}}))["result"]
+
+
+@pytest.mark.parametrize("version", ["2026-07-28", "2025-11-25"])
+async def test_arguments_failing_the_schema_are_a_tool_error_from_2025_11_25(version):
+    # SEP-1303: a tool error the model can read and correct
+    invalid = (await ask(build(), "tools/call", {"name": "t0", "arguments": {"x": "two"}}, version=version))["result"]
     assert invalid["isError"] is True
     assert invalid["structuredContent"]["code"] == "VALIDATION_ERROR"
+    assert invalid["structuredContent"]["details"]
+
+
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-03-26"])
+async def test_arguments_failing_the_schema_are_invalid_params_before_2025_11_25(version):
+    server = build()
+    error = await error_of(server, "tools/call", {"name": "t0", "arguments": {"x": "two"}}, version=version)
+    assert error.code == -32602
+    assert error.message == "Invalid arguments"
+    assert error.data  # the field errors, as the tool error gives them
+    fine = (await ask(server, "tools/call", {"name": "t0", "arguments": {"x": 2}}, version=version))["result"]
+    assert fine["isError"] is False
 
 
 async def test_unknown_methods_and_absent_capabilities_are_method_not_found():

@@ -813,9 +813,10 @@ def make_request(path, method="GET", headers=None, body=None):
     return Request(f"https://svc.do{path}", method=method, headers=headers or {}, body=body)
 
 
-async def mcp(router, env, who, method, params=None):
+async def mcp(router, env, who, method, params=None, version="2025-11-25"):
     message = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
-    response = await router.handle(send(make_request, "/mcp", "POST", who=who, body=message), env, WorkerCtx())
+    request = send(make_request, "/mcp", "POST", who=who, body=message, headers={"mcp-protocol-version": version})
+    response = await router.handle(request, env, WorkerCtx())
     assert response.status == 200
     return await response.json()
 

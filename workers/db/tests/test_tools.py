@@ -15,6 +15,8 @@ async def mcp(worker, method, params=None, headers=WRITER):
     message = {"jsonrpc": "2.0", "id": next(_ids), "method": method}
     if params is not None:
         message["params"] = params
+    # the latest handshake revision, as today's clients speak it once initialized
+    headers = headers | {"mcp-protocol-version": "2025-11-25"}
     response = await worker.fetch("/mcp", method="POST", headers=headers, json=message)
     assert response.status == 200, await response.json()
     reply = await response.json()

@@ -164,10 +164,11 @@ MODERN = "2026-07-28"
 META = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
 
 
-async def rpc(worker, method, params=None, *, headers, modern=False, id=1):
-    """One JSON-RPC request to the worker's /mcp: (HTTP status, reply). `modern`: the 2026-07-28 envelope."""
+async def rpc(worker, method, params=None, *, headers, modern=False, version=None, id=1):
+    """One JSON-RPC request to the worker's /mcp: (HTTP status, reply). `modern`: the 2026-07-28 envelope;
+    `version`: a handshake revision's `MCP-Protocol-Version` (none: 2025-03-26, as a client before 2025-06-18)."""
     params = dict(params or {})
-    extra = {}
+    extra = {"mcp-protocol-version": version} if version else {}
     if modern:
         params["_meta"] = META
         extra = {"mcp-protocol-version": MODERN, "mcp-method": method}

@@ -60,7 +60,7 @@ async def test_a_principal_without_the_permission_gets_forbidden_and_nothing_cha
 
 
 async def test_tool_failures_are_results_the_model_can_read(worker):
-    _, invalid = await call(worker, WRITER, "db_upsert", {"id": "t3"})
+    _, invalid = await call(worker, WRITER, "db_upsert", {"id": "t3"}, version="2025-11-25")
     assert invalid["result"]["structuredContent"]["code"] == "VALIDATION_ERROR"
     assert invalid["result"]["structuredContent"]["details"][0]["field"] == "title"
     _, missing = await call(worker, READER, "db_get", {"id": "nope"})
@@ -68,6 +68,15 @@ async def test_tool_failures_are_results_the_model_can_read(worker):
     _, boom = await call(worker, READER, "db_boom", {})
     assert (boom["result"]["isError"], boom["result"]["structuredContent"]["code"]) == (True, "INTERNAL_ERROR")
     assert "secret" not in json.dumps(boom)
+
+
+@pytest.mark.parametrize("version", [None, "2025-06-18"])
+async def test_before_2025_11_25_arguments_failing_the_schema_are_invalid_params(worker, db, version):
+    status, reply = await call(worker, WRITER, "db_upsert", {"id": "t3"}, version=version)
+    assert status == 200
+    assert reply["error"]["code"] == -32602
+    assert reply["error"]["data"][0]["field"] == "title"  # the owning service's field errors
+    assert db.env.things == {}
 
 
 @pytest.mark.parametrize("name", ["db_nope", "nope_get", "gateway_get", "mcp_x", "db", "whoami"])
