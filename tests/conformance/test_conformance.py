@@ -691,3 +691,59 @@ def test_auth_exchanges_a_workos_code_through_the_runtimes_fetch_under_pyodide(b
     assert ("GET", "/sso/jwks/client_123", None) in seen
     assert bad.stage == "call"
     assert "INVALID_CODE" in bad.error or "invalid or expired" in bad.error
+
+
+def test_a_services_mcp_tools_are_listed_over_rpc_under_pyodide(bundles):
+    # The kit's aggregator methods on db's Default, called as workerd calls RPC methods (what mcp asks).
+    reader = {"id": "usr_reader", "type": "user", "role": "user", "permissions": ["db:read"]}
+    result = run(bundles, ROOT / "workers" / "db", rpc=("mcp_list_tools", [reader]))
+    assert result.ok, result.error
+    names = [tool["name"] for tool in result.rpc]
+    assert "db_get" in names
+    assert not [name for name in names if not name.startswith("db_")]
+    assert all(tool["inputSchema"]["type"] == "object" for tool in result.rpc)
+
+
+def test_the_mcp_aggregator_lists_and_calls_tools_over_its_bindings_under_pyodide(bundles):
+    # mcp's bundle: the caller authenticated through AUTH_SERVICE, db's tools and db's answer over DB_SERVICE
+    # (scripted stand-ins, their answers JavaScript objects as RPC gives them); the other bindings answer
+    # nonsense, which is left out rather than failing the list.
+    reader = {"id": "usr_reader", "type": "user", "role": "user", "permissions": ["db:read"]}
+    tool = {"name": "db_get", "description": "Get a thing", "inputSchema": {"type": "object", "properties": {}}}
+    answer = {
+        "content": [{"type": "text", "text": '{"id": "t1"}'}],
+        "isError": False,
+        "structuredContent": {"id": "t1"},
+    }
+    services = {
+        "AUTH_SERVICE": {"validate_token": {"result": reader}},
+        "DB_SERVICE": {"mcp_list_tools": {"result": [tool]}, "mcp_call_tool": {"result": answer}},
+    }
+    headers = {"authorization": "Bearer sk_live_" + "a" * 40, "content-type": "application/json"}
+    version = {"mcp-protocol-version": "2025-11-25"}
+
+    def message(id_, method, params):
+        return {
+            "method": "POST",
+            "path": "/mcp",
+            "headers": headers | version,
+            "body": {"jsonrpc": "2.0", "id": id_, "method": method, "params": params},
+        }
+
+    result = run(
+        bundles,
+        ROOT / "workers" / "mcp",
+        services=services,
+        requests=[
+            message(1, "tools/list", {}),
+            message(2, "tools/call", {"name": "db_get", "arguments": {"id": "t1"}}),
+            {"method": "POST", "path": "/mcp", "headers": {"content-type": "application/json"}, "body": {}},
+        ],
+    )
+    assert result.ok, result.error
+    assert [r["status"] for r in result.responses] == [200, 200, 401]
+    assert [t["name"] for t in result.json(0)["result"]["tools"]] == ["db_get"]
+    assert result.json(1)["result"]["structuredContent"] == {"id": "t1"}
+    assert "resource_metadata=" in result.responses[2]["headers"].get("www-authenticate", "")
+    called = [(c["binding"], c["method"]) for c in result.raw["calls"]]
+    assert ("DB_SERVICE", "mcp_call_tool") in called
