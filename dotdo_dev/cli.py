@@ -201,9 +201,19 @@ def main(argv: list[str] | None = None) -> None:
     add_arguments(cloudflare)
     cloudflare.set_defaults(run=_cloudflare_api)
 
+    from dotdo_dev import d1_cli
+
+    d1_cli.add_parser(sub)
+
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         if args.command != "test":
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         args.pytest_args = unknown  # pytest's own options (and test paths), for every suite
-    sys.exit(args.run(args))
+    from dotdo_dev.d1_cli import D1CommandError
+
+    try:
+        sys.exit(args.run(args))
+    except D1CommandError as exc:
+        print(f"dotdo {args.command}: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -453,11 +453,15 @@ def _options(method: str, options: Any, kwargs: dict[str, Any], allowed: set[str
 
 @dataclass(frozen=True)
 class D1DatabaseConfig:
-    """A `d1_databases` entry; `database_name` defaults to the binding, `database_id` to the name."""
+    """A `d1_databases` entry; `database_name` defaults to the binding, `database_id` to the name.
+    `migrations_dir` and `migrations_table` are wrangler's (None: its defaults, `migrations` and
+    `d1_migrations`), read by `dotdo d1 migrations`."""
 
     binding: str
     database_name: str
     database_id: str
+    migrations_dir: str | None = None
+    migrations_table: str | None = None
 
 
 class D1Kind(ListKind):
@@ -470,7 +474,13 @@ class D1Kind(ListKind):
         binding = reader.string(item, "binding", required=True, prefix=where)
         name = reader.string(item, "database_name", prefix=where) or binding
         database_id = reader.string(item, "database_id", prefix=where) or name
-        return D1DatabaseConfig(binding=binding, database_name=name, database_id=database_id)
+        return D1DatabaseConfig(
+            binding=binding,
+            database_name=name,
+            database_id=database_id,
+            migrations_dir=reader.string(item, "migrations_dir", prefix=where),
+            migrations_table=reader.string(item, "migrations_table", prefix=where),
+        )
 
     def binding(self, entry: D1DatabaseConfig, context: BindingContext) -> D1Database:
         return D1Database(self.state_file(context.state, entry.database_id))
