@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dotdo_dev import build_cache, wrangler
-from dotdo_dev.config import ConfigError, WorkerConfig, load_worker
+from dotdo_dev.config import ConfigError, WorkerConfig, find_config, load_worker
 from dotdo_dev.vendor import TARGET, VendorError, vendor, worker_requirements
 
 MIB = 1024 * 1024
@@ -96,9 +96,9 @@ def build(
 ) -> Bundle:
     """Vendor, run `wrangler deploy --dry-run --outdir`, measure and check. Raises BuildError."""
     worker_dir = worker_dir.resolve()
-    config_path = worker_dir / "wrangler.jsonc"
-    if not config_path.is_file():
-        raise BuildError(f"{worker_dir} has no wrangler.jsonc: not a worker folder")
+    config_path = find_config(worker_dir)
+    if config_path is None:
+        raise BuildError(f"{worker_dir} has no wrangler.jsonc (nor wrangler.json, wrangler.toml): not a worker folder")
     try:
         config = load_worker(config_path, environment=environment)
     except ConfigError as exc:

@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from dotdo_dev.config import ConfigError
+from dotdo_dev.config import ConfigError, find_config
 from dotdo_dev.dev_vars import ensure_dev_vars
 from dotdo_dev.platform import CLOUDFLARE_API_PORT as API_PORT
 from dotdo_dev.platform import LocalPlatform, discover_workers, find_repo_root
@@ -104,9 +104,11 @@ def worker_folder(root: Path, name: str) -> Path:
     """A worker's folder from its name (`db`, `dispatcher`) or a path to it."""
     candidates = [Path(name), root / "workers" / name, root / name]
     for folder in candidates:
-        if (folder / "wrangler.jsonc").is_file():
+        if find_config(folder) is not None:
             return folder.resolve()
-    raise FileNotFoundError(f"no worker named {name!r} (looked for wrangler.jsonc in workers/{name}, {name})")
+    raise FileNotFoundError(
+        f"no worker named {name!r} (looked for wrangler.jsonc, .json or .toml in workers/{name}, {name})"
+    )
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -1,4 +1,9 @@
-"""A worker's `wrangler.jsonc`, read the way wrangler reads it: the one config for a worker.
+"""A worker's `wrangler.jsonc` (or `wrangler.json`, `wrangler.toml`), read the way wrangler reads it.
+
+A folder's config is the first of `CONFIG_FILENAMES` it holds, wrangler's own order (`findWranglerConfig`
+in wrangler's cli.js: `wrangler.json`, then `wrangler.jsonc`, then `wrangler.toml`); the JSON forms are
+read as JSONC (comments and trailing commas allowed, as wrangler allows them), TOML with the standard
+library's `tomllib`. The keys are the same in every format.
 
 `load_worker(path)` returns a `WorkerConfig` holding the fields the local platform uses. Unknown
 fields are kept in `raw` and otherwise ignored (wrangler itself warns about them; the wrangler test
@@ -8,6 +13,8 @@ fails on such warnings). Values of the wrong type raise `ConfigError` naming the
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,9 +27,11 @@ from dotdo_dev.runtime.bindings import BINDING_KINDS
 
 __all__ = [
     "CONFIG_FILENAME",
+    "CONFIG_FILENAMES",
     "LOCAL_ENVIRONMENT",
     "ConfigError",
     "WorkerConfig",
+    "find_config",
     "load_local",
     "load_worker",
     "local_name",
@@ -31,7 +40,35 @@ __all__ = [
     "secrets_for",
 ]
 
-CONFIG_FILENAME = "wrangler.jsonc"
+CONFIG_FILENAME = "wrangler.jsonc"  # what this repository's workers use (and what generated ones get)
+#: The config files wrangler looks for in a folder, in its order: the first one present is the config.
+CONFIG_FILENAMES = ("wrangler.json", CONFIG_FILENAME, "wrangler.toml")
+_TOML_LINE = re.compile(r"\(at line (\d+)")
+
+
+def find_config(folder: str | Path) -> Path | None:
+    """The config wrangler would read in `folder` (the first of `CONFIG_FILENAMES` there), or None."""
+    for name in CONFIG_FILENAMES:
+        candidate = Path(folder) / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read(path: Path) -> Any:
+    """The parsed file: TOML for `.toml`, JSONC otherwise. ConfigError with the line where it can tell."""
+    try:
+        if path.suffix == ".toml":
+            with path.open("rb") as fh:
+                return tomllib.load(fh)
+        return jsonc.load(path)
+    except FileNotFoundError:
+        raise ConfigError(path, "file not found") from None
+    except jsonc.JSONCError as exc:
+        raise ConfigError(path, exc.reason, line=exc.line) from None
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_LINE.search(str(exc))
+        raise ConfigError(path, f"invalid TOML: {exc}", line=int(found.group(1)) if found else None) from None
 
 
 @dataclass
@@ -91,20 +128,18 @@ def _non_inheritable() -> tuple[str, ...]:
 
 
 def load_worker(path: str | Path, *, environment: str | None = None) -> WorkerConfig:
-    """Read `path` (a `wrangler.jsonc` or the folder holding one) as wrangler would.
+    """Read `path` (a config file, or a folder holding one: `find_config`) as wrangler would.
 
     With `environment`, the `env.<environment>` block is applied the way wrangler applies it:
     inheritable keys fall back to the top level, bindings and vars do not.
     """
     p = Path(path)
     if p.is_dir():
-        p = p / CONFIG_FILENAME
-    try:
-        raw = jsonc.load(p)
-    except FileNotFoundError:
-        raise ConfigError(p, "file not found") from None
-    except jsonc.JSONCError as exc:
-        raise ConfigError(p, exc.reason, line=exc.line) from None
+        found = find_config(p)
+        if found is None:
+            raise ConfigError(p, f"no worker config here (looked for {', '.join(CONFIG_FILENAMES)})")
+        p = found
+    raw = _read(p)
     if not isinstance(raw, dict):
         raise ConfigError(p, "the top level must be an object")
     merged = dict(raw)

@@ -1,10 +1,10 @@
 """The local platform: every worker in a process of its own, the dispatcher in front.
 
 `make dev` runs `LocalPlatform(repo).run()`: it finds the dispatcher and every worker under
-`workers/` (each folder with a `wrangler.jsonc`), starts one host process per worker, registers
-them all in the local dispatch namespace, and serves HTTP on 127.0.0.1:8787. Each request goes
-to the dispatcher worker, which routes it by `Host` (`<svc>.do`, `<svc>.localhost`, ...) or by
-path (`/api/<svc>/...`), as in production.
+`workers/` (each folder with a `wrangler.jsonc`, `wrangler.json` or `wrangler.toml`), starts one host
+process per worker, registers them all in the local dispatch namespace, and serves HTTP on
+127.0.0.1:8787. Each request goes to the dispatcher worker, which routes it by `Host` (`<svc>.do`,
+`<svc>.localhost`, ...) or by path (`/api/<svc>/...`), as in production.
 
 Development URLs served by the front itself (never reach a worker's `fetch`):
 - `GET /cdn-cgi/handler/scheduled?cron=<expr>` (optionally `&time=<ms since the epoch>`, which becomes
@@ -37,7 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotdo_dev.config import CONFIG_FILENAME, LOCAL_ENVIRONMENT, ConfigError, WorkerConfig, load_local, secrets_for
+from dotdo_dev.config import (
+    CONFIG_FILENAME,
+    CONFIG_FILENAMES,
+    LOCAL_ENVIRONMENT,
+    ConfigError,
+    WorkerConfig,
+    find_config,
+    load_local,
+    secrets_for,
+)
 from dotdo_dev.deployed import LayoutError, lay_out, python_path
 from dotdo_dev.front_door import EnvelopeH11Protocol, FrontDoor
 from dotdo_dev.preflight import StartError, bind_port, check_state_folder
@@ -66,10 +75,22 @@ def find_repo_root(start: Path | None = None) -> Path:
 
 
 def discover_workers(root: Path) -> list[Path]:
-    """`wrangler.jsonc` of the dispatcher and of every worker under `workers/`."""
-    found = [root / "dispatcher" / CONFIG_FILENAME]
-    found += sorted((root / "workers").glob(f"*/{CONFIG_FILENAME}"))
-    return [p for p in found if p.is_file()]
+    """The config of the dispatcher and of every worker under `workers/`: in each folder the file wrangler
+    would read (`wrangler.json`, `wrangler.jsonc` or `wrangler.toml`, `config.find_config`); a folder with
+    more than one is logged, naming the one used."""
+    folders = [root / "dispatcher", *sorted(p for p in (root / "workers").glob("*") if p.is_dir())]
+    found = []
+    for folder in folders:
+        config = find_config(folder)
+        if config is None:
+            continue
+        others = [name for name in CONFIG_FILENAMES if name != config.name and (folder / name).is_file()]
+        if others:
+            log.warning(
+                "%s: using %s (wrangler's order); %s beside it is not read", folder.name, config.name, ", ".join(others)
+            )
+        found.append(config)
+    return found
 
 
 @dataclass
