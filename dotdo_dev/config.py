@@ -46,6 +46,29 @@ CONFIG_FILENAMES = ("wrangler.json", CONFIG_FILENAME, "wrangler.toml")
 _TOML_LINE = re.compile(r"\(at line (\d+)")
 
 
+#: Wrangler binding sections the local runtime does not provide, and what they are. A worker declaring one
+#: is not started locally (the platform says so and runs the others) rather than failing when it first
+#: touches the binding; building and deploying it are unaffected.
+NOT_PROVIDED_LOCALLY = {
+    "ai": "Workers AI",
+    "analytics_engine_datasets": "Analytics Engine",
+    "assets": "static assets",
+    "browser": "Browser Rendering",
+    "hyperdrive": "Hyperdrive",
+    "images": "Images",
+    "mtls_certificates": "mTLS certificates",
+    "pipelines": "Pipelines",
+    "r2_buckets": "R2",
+    "secrets_store_secrets": "Secrets Store",
+    "send_email": "Email Routing's send_email",
+    "unsafe": "unsafe bindings",
+    "vectorize": "Vectorize",
+    "version_metadata": "version metadata",
+    "worker_loaders": "Worker Loaders",
+    "workflows": "Workflows",
+}
+
+
 def find_config(folder: str | Path) -> Path | None:
     """The config wrangler would read in `folder` (the first of `CONFIG_FILENAMES` there), or None."""
     for name in CONFIG_FILENAMES:
@@ -94,6 +117,8 @@ class WorkerConfig:
     bindings: dict[str, Any] = field(default_factory=dict)
     environment: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    #: Binding sections of the config the local runtime does not provide (`NOT_PROVIDED_LOCALLY` keys).
+    not_provided: list[str] = field(default_factory=list)
 
     def __getattr__(self, name: str) -> Any:
         # Called only for a name that is not a field: a binding section, else the usual AttributeError.
@@ -206,6 +231,7 @@ def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | N
         others = {*cfg.vars, *cfg.secrets_required}
         others.update(name for other in BINDING_KINDS if other is not kind for name in other.names(cfg.bindings))
         kind.validate(r, cfg.bindings, others)
+    cfg.not_provided = [key for key in NOT_PROVIDED_LOCALLY if d.get(key)]
     if not cfg.main.endswith(".py"):
         raise ConfigError(p, "a Python Worker's main module must be a .py file", key="main")
     if "python_workers" not in cfg.compatibility_flags:

@@ -41,6 +41,7 @@ from dotdo_dev.config import (
     CONFIG_FILENAME,
     CONFIG_FILENAMES,
     LOCAL_ENVIRONMENT,
+    NOT_PROVIDED_LOCALLY,
     ConfigError,
     WorkerConfig,
     find_config,
@@ -146,6 +147,8 @@ class LocalPlatform:
         self.restart_policy = RestartPolicy()
         self.health: dict[str, WorkerHealth] = {}  # per worker name, across its processes
         self._supervising = False  # after start(): a worker that dies is restarted
+        #: Workers left out at start, and why (an unreadable config, a binding the local runtime lacks).
+        self.not_started: dict[str, str] = {}
         self._stopping = False
         #: The Cloudflare API stand-in (None: not served); the deploy worker uploads through it.
         self.cloudflare_api_port = cloudflare_api_port
@@ -159,7 +162,7 @@ class LocalPlatform:
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, *, wait_seconds: float = 60.0) -> None:
         """Start every worker process and the front server; return when all answer."""
-        configs = [load_local(p) for p in self.config_paths]
+        configs = self._runnable([*self.config_paths])
         names = [c.name for c in configs]
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
@@ -170,6 +173,7 @@ class LocalPlatform:
             self.namespace = _served_namespace(configs, self.namespace)
             await self._start_cloudflare_api(configs)
             configs += self._deployed_configs({c.name for c in configs})
+            self._supervising = True  # a worker failing its first start is retried like one that crashed later
             await self._start_workers(configs, wait_seconds)
         except BaseException:
             front.close()
@@ -177,9 +181,33 @@ class LocalPlatform:
                 await self.cloudflare_api.stop()
             raise
         await self._serve_front(front)
-        self._supervising = True
         if self.watch:
             self._watcher = asyncio.create_task(self._watch())
+
+    def _runnable(self, paths: list[Path]) -> list[WorkerConfig]:
+        """The configs of `paths` the local runtime can run. One it cannot read, or that declares a binding
+        the local runtime does not provide (`config.NOT_PROVIDED_LOCALLY`), is left out and said so (in the
+        log and `/__platform`), and the others run; the dispatcher's is needed, so its failure is raised."""
+        configs = []
+        for path in paths:
+            try:
+                config = load_local(path)
+            except ConfigError as exc:
+                if path.parent.name == DISPATCHER:
+                    raise
+                self.not_started[path.parent.name] = str(exc)
+                log.error("not starting the worker in %s: %s", path.parent.name, exc)
+                continue
+            if config.not_provided:
+                kinds = ", ".join(f"{key} ({NOT_PROVIDED_LOCALLY[key]})" for key in config.not_provided)
+                reason = f"the local runtime does not provide its bindings: {kinds}"
+                if config.name == DISPATCHER:
+                    raise ConfigError(config.path, reason)
+                self.not_started[config.name] = reason
+                log.error("not starting worker %r: %s; the other workers run", config.name, reason)
+                continue
+            configs.append(config)
+        return configs
 
     async def _start_workers(self, configs: list[WorkerConfig], wait_seconds: float) -> None:
         self._make_private_sockets_folder()
@@ -343,6 +371,8 @@ class LocalPlatform:
             if name in self.deployed:  # an upload through the Cloudflare API, not the repository's source
                 info["deployed"] = {"namespace": self.namespace, "bundle": self.deployed[name].name}
             workers[name] = info
+        for name, reason in self.not_started.items():
+            workers.setdefault(name, {"status": "not-started", "reason": reason})
         return {"workers": workers, "state": os.path.relpath(self.state.root.resolve(), self.root.resolve())}
 
     async def _wait_ready(self, wait_seconds: float) -> None:
@@ -356,8 +386,12 @@ class LocalPlatform:
                 elif entry.process.returncode is not None:
                     await asyncio.sleep(0.1)
                     tail = "\n".join(entry.output[-30:])
-                    await self.stop()
-                    raise StartError(f"worker {name!r} failed to start (exit {entry.process.returncode}):\n{tail}")
+                    if name == DISPATCHER:  # the front door needs it: nothing works without it
+                        await self.stop()
+                        raise StartError(f"worker {name!r} failed to start (exit {entry.process.returncode}):\n{tail}")
+                    # the others run; it is retried with backoff, and at once when a file is saved
+                    log.error("worker %r failed to start (exit %s):\n%s", name, entry.process.returncode, tail)
+                    waiting.discard(name)
             if waiting and time.monotonic() > deadline:
                 await self.stop()
                 raise StartError(f"workers did not start within {wait_seconds:.0f} s: {sorted(waiting)}")

@@ -129,3 +129,30 @@ async def test_a_worker_configured_in_toml_is_served(tmp_path):
         response = await client.get("/", headers={"host": "notes.localhost"})
     assert response.status_code == 200, response.text
     assert response.text == "hi from toml"
+
+
+async def test_a_worker_the_local_runtime_cannot_run_is_left_out_and_the_others_run(tmp_path):
+    # One worker fails at import, one declares R2 (not provided locally), one has a broken config: each is
+    # reported, none takes the platform down, and the good worker answers.
+    from dotdo_dev.platform import find_repo_root
+
+    root = find_repo_root()
+    good = worker(tmp_path / "good", wrangler_toml=TOML.replace('"notes"', '"good"', 1))
+    crashing = worker(tmp_path / "crashing", wrangler_toml=TOML.replace('"notes"', '"crashing"', 1))
+    (crashing / "src" / "entry.py").write_text("import not_a_module_anywhere\n")
+    r2 = TOML.replace('"notes"', '"files"', 1) + '\n[[r2_buckets]]\nbinding = "FILES"\nbucket_name = "files"\n'
+    files = worker(tmp_path / "files", wrangler_toml=r2)
+    broken = worker(tmp_path / "broken", wrangler_toml="name = \n")
+    configs = [root / "dispatcher" / "wrangler.jsonc", *(f / "wrangler.toml" for f in (good, crashing, files, broken))]
+    platform = LocalPlatform(root, configs=configs, state_dir=tmp_path / "state", port=0)
+    async with platform as running, httpx.AsyncClient(base_url=running.url, timeout=10) as client:
+        assert (await client.get("/", headers={"host": "good.localhost"})).text == "hi from toml"
+        workers = (await client.get("/__platform")).json()["data"]["workers"]
+    assert workers["good"]["status"] == "running"
+    assert workers["crashing"]["status"] != "running"
+    assert workers["files"] == {
+        "status": "not-started",
+        "reason": "the local runtime does not provide its bindings: r2_buckets (R2)",
+    }
+    assert workers["broken"]["status"] == "not-started"
+    assert "invalid TOML" in workers["broken"]["reason"]
