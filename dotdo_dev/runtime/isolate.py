@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from workers import Request, WorkerEntrypoint
+from workers._invocation import bind_worker_env, invocation
 from workers.response import FetchResponse
 
 from dotdo_dev.config import WorkerConfig, missing_secrets, secrets_for
@@ -65,6 +66,7 @@ class Isolate:
         #: What binding kinds keep for the worker's host beside `env` (`BindingContext.resources`).
         self.resources: dict[str, Any] = {}
         self.env = Env(self._plain_values(environ, overrides or {}))
+        bind_worker_env(self.env)  # before the import: `workers.env` works at the main module's top level
         self.module = self._import_main()
         self.entrypoints = self._find_entrypoints()
         self._bind(bindings or {})
@@ -166,7 +168,8 @@ class Isolate:
     ) -> tuple[Any, ExecutionContext]:
         """Call an RPC method of an entrypoint (arguments already deserialized)."""
         instance, ctx = self._instance(entrypoint)
-        return await invoke_rpc(instance, method, args, kwargs), ctx
+        with invocation(self.env, ctx):
+            return await invoke_rpc(instance, method, args, kwargs), ctx
 
     async def scheduled(self, cron: str, scheduled_time: float | None = None) -> ExecutionContext:
         instance, ctx = self._instance(None)
@@ -187,7 +190,8 @@ class Isolate:
     async def _invoke(self, name: str, handler: Callable[..., Any], event: Any, ctx: ExecutionContext) -> Any:
         """Call a handler as workerd does: `fetch` with as many of (event, env, ctx) as it accepts,
         every other handler with all three (a signature that cannot take them raises TypeError)."""
-        result = handler(*handler_arguments(self.config.name, name, handler, event, self.env, ctx))
-        if inspect.isawaitable(result):
-            result = await result
+        with invocation(self.env, ctx):  # what `workers.env` and `workers.wait_until` reach during the call
+            result = handler(*handler_arguments(self.config.name, name, handler, event, self.env, ctx))
+            if inspect.isawaitable(result):
+                result = await result
         return result

@@ -93,3 +93,24 @@ async def test_wrapping_a_response_copies_it():
     assert await wrapped.text() == "x"
     with pytest.raises(ValueError, match="no options"):
         Response(original, status=200)
+
+
+def test_request_attributes_workerd_does_not_implement_read_as_none():
+    req = Request("https://x.do/")
+    assert (req.cache, req.credentials, req.destination, req.mode) == (None, None, None, None)
+    assert (req.referrer, req.referrer_policy, req.is_history_navigation) == (None, None, None)
+    assert (req.integrity, req.keepalive) == ("", False)
+
+
+async def test_unpack_archive_extracts_the_body(tmp_path):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("inner/a.txt", "hello")
+    response = Response(buffer.getvalue())
+    await response.unpack_archive(extract_dir=str(tmp_path), format="zip")
+    assert (tmp_path / "inner" / "a.txt").read_text() == "hello"
+    with pytest.raises(OSError, match="Body already used"):
+        await response.unpack_archive(extract_dir=str(tmp_path), format="zip")

@@ -1,4 +1,4 @@
-"""Base classes for worker entrypoints and Durable Objects, as in Cloudflare's SDK."""
+"""Base classes for worker entrypoints, Durable Objects and Workflows, as in Cloudflare's SDK."""
 
 from __future__ import annotations
 
@@ -19,6 +19,21 @@ class WorkerEntrypoint:
 
 class DurableObject:
     """Base class used to define a Durable Object."""
+
+    ctx: Any
+    env: Any
+
+    def __init__(self, ctx: Any, env: Any):
+        self.ctx = ctx
+        self.env = env
+
+
+class WorkflowEntrypoint:
+    """Base class used to define a Workflow Entrypoint (`async def run(self, event, step)`).
+
+    The class can be defined and imported locally; the local runtime does not run Workflows yet
+    (no `workflows` binding), see docs/local-runtime.md.
+    """
 
     ctx: Any
     env: Any

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Never
 
+from . import _multipart
 from ._body import BodyMixin
 from ._headers import HeaderList, header_value, to_header_list, to_http_message
+from .blob import Blob
+from .formdata import FormData
 from .types import Body, Headers
 
 _REDIRECT_STATUSES = {301, 302, 303, 307, 308}
@@ -48,6 +54,7 @@ class RawResponse:
     status_text: str
     header_list: HeaderList
     body: bytes | None
+    redirected: bool = False
 
     @property
     def headers(self) -> JSHeaders:
@@ -95,6 +102,16 @@ class FetchResponse(BodyMixin):
     def url(self) -> str:
         return self._url
 
+    @property
+    def redirected(self) -> bool:
+        """Whether the response is the end of a redirect chain."""
+        return self.js_response.redirected
+
+    @property
+    def type(self) -> str:
+        """The Fetch API response type: always "default" in workerd."""
+        return "default"
+
     def raise_for_status(self) -> None:
         if self._status >= 400:
             raise OSError(f"{self._status} {self._status_text or 'Error'} for url: {self._url}")
@@ -106,8 +123,42 @@ class FetchResponse(BodyMixin):
     async def _read_json(self, **kwargs: Any) -> Any:
         return json.loads(await self.text(), **kwargs)
 
+    async def string(self) -> str:
+        """The body as text (Pyodide's deprecated name of `text`)."""
+        return await self.text()
+
+    async def memoryview(self) -> memoryview:
+        """The body as a `memoryview`."""
+        return memoryview(self._consume())
+
+    async def unpack_archive(self, *, extract_dir: str | None = None, format: str | None = None) -> None:
+        """Unpack the body, an archive, into `extract_dir` with `shutil.unpack_archive` (format from the URL's
+        file name unless `format` is given)."""
+        data = self._consume()
+        filename = self._url.rsplit("/", 1)[-1]
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / (filename or "archive")
+            path.write_bytes(data)
+            shutil.unpack_archive(path, extract_dir, format)
+
+    async def formData(self) -> FormData:
+        """The body parsed as a form (the SDK keeps this JS-style name as an alias of `form_data`)."""
+        return await self.form_data()
+
+    async def form_data(self) -> FormData:
+        """The body parsed as a form (multipart/form-data or urlencoded); TypeError for any other body."""
+        return _multipart.decode(self._consume(), header_value(self._headers, "content-type"))
+
+    async def blob(self) -> Blob:
+        """The body as a `Blob` typed by the response's content-type."""
+        return Blob(self._consume(), header_value(self._headers, "content-type"))
+
     def replace_body(self, body: Body) -> Response:
-        return Response(body, status=self._status, status_text=self._status_text, headers=list(self._headers))
+        headers = list(self._headers)
+        if isinstance(body, FormData | Blob):
+            # The new body brings its own content-type (a form's boundary must match the body).
+            headers = [(k, v) for k, v in headers if k != "content-type"]
+        return Response(body, status=self._status, status_text=self._status_text, headers=headers)
 
     @staticmethod
     def redirect(url: str, status: HTTPStatus | int = HTTPStatus.FOUND):
@@ -162,6 +213,10 @@ class Response(FetchResponse):
             default_type = "text/plain;charset=UTF-8"
         elif isinstance(body, bytes):
             data, default_type = body, None
+        elif isinstance(body, FormData):
+            data, default_type = _multipart.encode(body)
+        elif isinstance(body, Blob):  # `blob.js_object` is the blob itself locally
+            data, default_type = body._data, body.content_type or None
         elif body is None:
             data, default_type = None, None
         else:
