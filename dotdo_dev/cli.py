@@ -28,8 +28,14 @@ from dotdo_dev.preflight import StartError
 def _dev(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    root = find_repo_root()
     port = int(args.port if args.port is not None else os.environ.get("PORT", 8787))
+    alone = find_config(Path(args.worker)) if args.worker else find_config(Path.cwd())
+    if args.worker and alone is None:
+        print(f"dotdo dev: no wrangler.jsonc, wrangler.json or wrangler.toml in {args.worker}", file=sys.stderr)
+        return 2
+    if alone is not None:
+        return _dev_one(alone, args, port)
+    root = find_repo_root()
     for config in discover_workers(root):
         created = ensure_dev_vars(config.parent)
         if created is not None:
@@ -51,6 +57,37 @@ def _dev(args: argparse.Namespace) -> int:
 #: pytest options whose value is the next argument, which is then no test path of ours to select.
 _VALUE_OPTIONS = {"-c", "-m", "-o", "-p", "-W", "--basetemp", "--confcutdir", "--deselect", "--ignore"}
 _VALUE_OPTIONS |= {"--ignore-glob", "--junitxml", "--junit-xml", "--rootdir", "--log-file"}
+
+
+def _dev_one(config_path: Path, args: argparse.Namespace, port: int) -> int:
+    """`dotdo dev` in a worker's folder (or `--worker DIR`): that worker alone on the port, as `pywrangler dev`
+    serves it: every request goes to it, its own dependencies installed for it, `Ready on <url>` printed once
+    it answers. Its state is the repository's `.state` when it is inside the repository, else `<folder>/.state`."""
+    from dotdo_dev.config import load_local
+    from dotdo_dev.platform import state_dir_for
+
+    try:
+        name = load_local(config_path).name
+    except ConfigError as exc:
+        print(f"dotdo dev: {exc}", file=sys.stderr)
+        return 1
+    tooling = Path(__file__).resolve().parent.parent  # the dispatcher's routing rules live beside dotdo_dev
+    platform = LocalPlatform(
+        tooling,
+        configs=[config_path],
+        state_dir=state_dir_for(config_path.parent),
+        host=args.host,
+        port=port,
+        watch=not args.no_reload,
+        cloudflare_api_port=None,
+        front_worker=name,
+    )
+    try:
+        asyncio.run(platform.run())
+    except (StartError, ConfigError) as exc:
+        print(f"dotdo dev: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -144,7 +181,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="dotdo", description="dotdo workers developer commands")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    dev = sub.add_parser("dev", help="serve the whole platform locally")
+    dev = sub.add_parser("dev", help="serve the whole platform locally, or (in a worker's folder) that worker alone")
+    dev.add_argument(
+        "--worker", help="serve the worker in this folder alone (default: the current folder, if it is one)"
+    )
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=None, help="default: $PORT or 8787")
     dev.add_argument("--no-reload", action="store_true", help="do not restart workers when their files change")

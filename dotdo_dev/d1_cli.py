@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 from dotdo_dev.config import ConfigError, WorkerConfig, load_worker
 from dotdo_dev.runtime.bindings.d1 import D1Database, D1DatabaseConfig, D1Error
-from dotdo_dev.runtime.state import StateDir, default_state_dir
+from dotdo_dev.runtime.state import StateDir
 
 DEFAULT_MIGRATIONS_DIR = "migrations"
 DEFAULT_MIGRATIONS_TABLE = "d1_migrations"
@@ -177,6 +177,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _context(args: argparse.Namespace) -> tuple[WorkerConfig, D1DatabaseConfig, D1Database]:
+    from dotdo_dev.platform import state_dir_for  # the platform's modules load only for a command that runs
+
     if args.remote:
         raise D1CommandError("--remote is Cloudflare's database: use `wrangler d1 ... --remote`")
     try:
@@ -184,17 +186,7 @@ def _context(args: argparse.Namespace) -> tuple[WorkerConfig, D1DatabaseConfig, 
     except ConfigError as exc:
         raise D1CommandError(str(exc)) from None
     entry = find_database(config, args.database)
-    return config, entry, open_database(StateDir(args.state or _state_root(config.path.parent)), entry)
-
-
-def _state_root(folder: Path) -> Path:
-    """The state folder `make dev` uses for a worker in `folder`: that of the repo holding it."""
-    from dotdo_dev.platform import find_repo_root
-
-    try:
-        return default_state_dir(find_repo_root(folder))
-    except FileNotFoundError:
-        return default_state_dir(folder)
+    return config, entry, open_database(StateDir(args.state or state_dir_for(config.path.parent)), entry)
 
 
 def _execute(args: argparse.Namespace) -> int:

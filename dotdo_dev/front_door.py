@@ -231,7 +231,9 @@ class FrontDoor:
         forwarded += [("host", host), ("cf-connecting-ip", client)]
         request = Request(f"http://{host}{target}", method=method, headers=forwarded, body=body or None)
         try:
-            response = await self.platform.peers.fetch(DISPATCHER, None, request)
+            response = await self.platform.peers.fetch(
+                getattr(self.platform, "front_worker", DISPATCHER), None, request
+            )
         except (RemoteError, WorkerNotFound) as exc:
             log.error("dispatcher failed: %s", exc)
             raise RequestRefused(502, "DISPATCHER_ERROR", "The dispatcher failed to handle the request") from None
@@ -279,7 +281,9 @@ class FrontDoor:
         scheduled_time = None if time_ms is None else milliseconds(time_ms)
         if time_ms is not None and scheduled_time is None:
             raise RequestRefused(400, "BAD_TIME", f"time must be milliseconds since the epoch, not {time_ms[:64]!r}")
-        worker = (query.get("worker") or [None])[0] or self.routing().service_from_host(host)
+        alone = getattr(self.platform, "front_worker", DISPATCHER)
+        worker = (query.get("worker") or [None])[0] or (alone if alone != DISPATCHER else None)
+        worker = worker or self.routing().service_from_host(host)
         if not worker or worker not in self.platform.processes:
             raise RequestRefused(
                 404, "WORKER_NOT_FOUND", f"No local worker for host {host[:300]!r}; pass ?worker=<name>"

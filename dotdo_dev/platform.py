@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dotdo_dev.compat import python_runtime
 from dotdo_dev.config import (
     CONFIG_FILENAME,
     CONFIG_FILENAMES,
@@ -54,6 +55,7 @@ from dotdo_dev.preflight import StartError, bind_port, check_state_folder
 from dotdo_dev.runtime.peers import DOWN_SUFFIX, SOCKETS_ENV, TOKEN_ENV, Peers
 from dotdo_dev.runtime.state import StateDir, default_state_dir
 from dotdo_dev.supervision import RUNNING, RestartPolicy, WorkerHealth
+from dotdo_dev.worker_deps import DependencyError, default_cache, python_path_for
 
 log = logging.getLogger("dotdo.platform")
 
@@ -73,6 +75,15 @@ def find_repo_root(start: Path | None = None) -> Path:
         if (candidate / "pyproject.toml").is_file() and (candidate / "workers").is_dir():
             return candidate
     raise FileNotFoundError("not inside the dotdo workers repository (no pyproject.toml with a workers/ folder)")
+
+
+def state_dir_for(folder: Path) -> Path:
+    """The state folder for a worker in `folder`: the repository's (what `make dev` uses) when it is inside
+    this repository, else `<folder>/.state` (`$DOTDO_STATE_DIR` first, in both cases)."""
+    try:
+        return default_state_dir(find_repo_root(folder))
+    except FileNotFoundError:
+        return default_state_dir(folder)
 
 
 def discover_workers(root: Path) -> list[Path]:
@@ -122,8 +133,16 @@ class LocalPlatform:
         watch: bool = False,
         watch_interval: float = 1.0,
         cloudflare_api_port: int | None = None,
+        front_worker: str | None = None,
+        dependency_cache: Path | None = None,
     ) -> None:
         self.root = root
+        #: The worker the front door sends every request to: the dispatcher, or (`dotdo dev` in a worker's
+        #: folder) that worker alone, as `wrangler dev` serves one worker.
+        self.front_worker = front_worker or DISPATCHER
+        self.dependency_cache = dependency_cache or default_cache()
+        #: Per worker: what goes first on its PYTHONPATH (its own dependencies, `worker_deps`).
+        self.python_paths: dict[str, str] = {}
         self.discovering = configs is None
         self.config_paths = configs if configs is not None else discover_workers(root)
         self.watch = watch
@@ -193,15 +212,27 @@ class LocalPlatform:
             try:
                 config = load_local(path)
             except ConfigError as exc:
-                if path.parent.name == DISPATCHER:
+                if path.parent.name == self.front_worker or len(paths) == 1:
                     raise
                 self.not_started[path.parent.name] = str(exc)
                 log.error("not starting the worker in %s: %s", path.parent.name, exc)
                 continue
+            try:
+                python = python_runtime(config.compatibility_date, config.compatibility_flags).python
+                extra = python_path_for(config.path.parent, python, self.dependency_cache)
+            except DependencyError as exc:
+                if config.name == self.front_worker:
+                    raise ConfigError(config.path, str(exc)) from None
+                self.not_started[config.name] = str(exc)
+                log.error("not starting worker %r: %s", config.name, exc)
+                continue
+            if extra:
+                self.python_paths[config.name] = extra
+                log.info("%s: its own dependencies from %s", config.name, extra)
             if config.not_provided:
                 kinds = ", ".join(f"{key} ({NOT_PROVIDED_LOCALLY[key]})" for key in config.not_provided)
                 reason = f"the local runtime does not provide its bindings: {kinds}"
-                if config.name == DISPATCHER:
+                if config.name == self.front_worker:
                     raise ConfigError(config.path, reason)
                 self.not_started[config.name] = reason
                 log.error("not starting worker %r: %s; the other workers run", config.name, reason)
@@ -262,6 +293,9 @@ class LocalPlatform:
         folder = self.deployed.get(config.name)
         if folder is not None and config.path.parent == folder:
             env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [python_path(folder), env.get("PYTHONPATH")]))}
+        own = self.python_paths.get(config.name)
+        if own:
+            env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [own, env.get("PYTHONPATH")]))}
         process = await asyncio.create_subprocess_exec(
             *args,
             env=env,
@@ -386,7 +420,7 @@ class LocalPlatform:
                 elif entry.process.returncode is not None:
                     await asyncio.sleep(0.1)
                     tail = "\n".join(entry.output[-30:])
-                    if name == DISPATCHER:  # the front door needs it: nothing works without it
+                    if name == DISPATCHER and self.front_worker == DISPATCHER:  # the front door needs it
                         await self.stop()
                         raise StartError(f"worker {name!r} failed to start (exit {entry.process.returncode}):\n{tail}")
                     # the others run; it is retried with backoff, and at once when a file is saved
@@ -470,9 +504,12 @@ class LocalPlatform:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
-        names = ", ".join(sorted(self.processes))
-        print(f"dotdo local platform on {self.url}  (workers: {names})", file=sys.stderr, flush=True)
-        print(f"  try: curl -s -H 'Host: <service>.do' {self.url}/health", file=sys.stderr, flush=True)
+        if self.front_worker != DISPATCHER:  # one worker, as `wrangler dev` serves it (and says so)
+            print(f"Ready on {self.url}  (worker {self.front_worker})", flush=True)
+        else:
+            names = ", ".join(sorted(self.processes))
+            print(f"dotdo local platform on {self.url}  (workers: {names})", file=sys.stderr, flush=True)
+            print(f"  try: curl -s -H 'Host: <service>.do' {self.url}/health", file=sys.stderr, flush=True)
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait({waiter, self._serving}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
         await self.stop()

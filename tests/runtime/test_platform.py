@@ -7,6 +7,7 @@ dispatcher sits in front, as with `make dev`.
 import asyncio
 import datetime
 import json
+import shutil
 from pathlib import Path
 
 import httpx
@@ -266,7 +267,27 @@ async def test_a_worker_that_cannot_start_is_reported(tmp_path):
         '{"name": "broken", "main": "src/entry.py", "compatibility_date": "2026-11-01",'
         ' "compatibility_flags": ["python_workers"]}'
     )
-    platform = LocalPlatform(ROOT, configs=[broken / "wrangler.jsonc"], state_dir=tmp_path / "state", port=0)
+    configs = [ROOT / "dispatcher" / "wrangler.jsonc", broken / "wrangler.jsonc"]
+    platform = LocalPlatform(ROOT, configs=configs, state_dir=tmp_path / "state", port=0)
+    await platform.start()  # the others run (issue #16): one worker's failure does not take the platform down
+    try:
+        async with asyncio.timeout(20):
+            while not platform.describe()["workers"]["broken"].get("output"):
+                await asyncio.sleep(0.1)
+        described = platform.describe()["workers"]["broken"]
+        assert described["status"] != "running"
+        assert any("not_a_module_anywhere" in line for line in described["output"])
+        assert platform.describe()["workers"]["dispatcher"]["status"] == "running"
+    finally:
+        await platform.stop()
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_a_dispatcher_that_cannot_start_stops_the_platform(tmp_path):
+    dispatcher = tmp_path / "dispatcher"
+    shutil.copytree(ROOT / "dispatcher", dispatcher, ignore=shutil.ignore_patterns("python_modules", "tests"))
+    (dispatcher / "src" / "entry.py").write_text("import not_a_module_anywhere\n")
+    platform = LocalPlatform(ROOT, configs=[dispatcher / "wrangler.jsonc"], state_dir=tmp_path / "state", port=0)
     with pytest.raises(RuntimeError, match="not_a_module_anywhere"):
         await platform.start()
 

@@ -1,0 +1,154 @@
+"""A worker's own Python dependencies for the local runtime (CPython), as `pywrangler dev` gives a worker its own.
+
+On Cloudflare a worker runs with what its `pyproject.toml` declares (`[project] dependencies`, vendored
+into the bundle for Pyodide). Locally every worker runs on the platform's `.venv`; a dependency that is
+not satisfied there (`fastapi` for Cloudflare's FastAPI example, say) is installed for CPython into a
+folder of its own, one per set of requirements:
+
+    <cache>/worker-deps/<hash of the requirements and the Python version>/
+
+and put first on that worker's `PYTHONPATH`. A folder is made once (pip into a temporary folder, renamed
+into place whole) and reused by every worker and run with the same set, so a second `dotdo dev` needs no
+network. What the platform's environment already satisfies is not installed again. The SDK
+(`workers-runtime-sdk`, `workers-py`) and local path sources are not installed: the local runtime provides
+the SDK, and a path source is the worker's own code. `requires-python` is checked against the Python the
+worker runs on Cloudflare (from its compatibility date), as pywrangler checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+#: Provided by the local runtime itself, never installed for a worker.
+PROVIDED = frozenset({"workers-runtime-sdk", "workers-py", "webtypy"})
+
+
+class DependencyError(RuntimeError):
+    """A worker's dependencies cannot be read or installed; the message names the worker and why."""
+
+
+def declared(worker_dir: Path) -> tuple[list[Requirement], str | None]:
+    """The worker's `[project] dependencies` (less the SDK and path sources) and its `requires-python`."""
+    pyproject = worker_dir / "pyproject.toml"
+    if not pyproject.is_file():
+        return [], None
+    try:
+        with pyproject.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DependencyError(f"{pyproject}: cannot be read: {exc}") from None
+    project = data.get("project") or {}
+    sources = (data.get("tool") or {}).get("uv", {}).get("sources", {}) or {}
+    local = {
+        canonicalize_name(name) for name, source in sources.items() if isinstance(source, dict) and "path" in source
+    }
+    requirements = []
+    for text in project.get("dependencies") or []:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            raise DependencyError(f"{pyproject}: dependency {text!r} is not a valid requirement: {exc}") from None
+        name = canonicalize_name(requirement.name)
+        if name not in PROVIDED and name not in local and (requirement.marker is None or requirement.marker.evaluate()):
+            requirements.append(requirement)
+    requires_python = project.get("requires-python")
+    return requirements, requires_python if isinstance(requires_python, str) else None
+
+
+def check_requires_python(worker_dir: Path, requires_python: str | None, python: str) -> None:
+    """DependencyError when the worker's `requires-python` excludes the Python it runs on Cloudflare."""
+    if not requires_python:
+        return
+    try:
+        allowed = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        raise DependencyError(
+            f"{worker_dir.name}: requires-python {requires_python!r} is not a valid specifier"
+        ) from None
+    if not allowed.contains(python, prereleases=True):
+        raise DependencyError(
+            f"{worker_dir.name}: requires-python {requires_python!r} excludes Python {python}, which the worker "
+            "runs on Cloudflare (its compatibility date decides it)"
+        )
+
+
+def unsatisfied(requirements: list[Requirement]) -> list[Requirement]:
+    """Those the running environment does not satisfy (absent, or a version outside the specifier)."""
+    missing = []
+    for requirement in requirements:
+        try:
+            installed = importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(requirement)
+            continue
+        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+            missing.append(requirement)
+    return missing
+
+
+def install_folder(requirements: list[Requirement], cache: Path) -> Path:
+    """The folder holding `requirements` installed for this Python: made once per set, then reused."""
+    texts = sorted(str(r) for r in requirements)
+    key = hashlib.sha256("\n".join([sys.version.split()[0], *texts]).encode()).hexdigest()[:20]
+    target = cache / "worker-deps" / key
+    if (target / ".complete").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f"{key}.", suffix=".partial", dir=target.parent))
+    try:
+        result = subprocess.run(  # noqa: S603 - pip of this interpreter, arguments built here
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                str(partial),
+                *texts,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            raise DependencyError(f"cannot install {', '.join(texts)}: {result.stderr.strip()[-800:]}")
+        (partial / ".complete").write_text("\n".join(texts) + "\n")
+        try:
+            partial.rename(target)
+        except OSError:
+            if not (target / ".complete").is_file():  # not another run's whole folder: a real failure
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def python_path_for(worker_dir: Path, python: str, cache: Path) -> str | None:
+    """What to put first on the worker's `PYTHONPATH` for its own dependencies (None: nothing is missing).
+    DependencyError when `requires-python` excludes `python` or an install fails."""
+    requirements, requires_python = declared(worker_dir)
+    check_requires_python(worker_dir, requires_python, python)
+    missing = unsatisfied(requirements)
+    if not missing:
+        return None
+    return str(install_folder(missing, cache))
+
+
+def default_cache() -> Path:
+    """`$DOTDO_CACHE_DIR`, else `~/.cache/dotdo`."""
+    return Path(os.environ.get("DOTDO_CACHE_DIR") or Path.home() / ".cache" / "dotdo")

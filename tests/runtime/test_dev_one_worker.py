@@ -1,0 +1,177 @@
+"""`dotdo dev` in a worker's folder (outside this repository): that worker alone, as `pywrangler dev` serves
+it, with its own pyproject.toml dependencies installed for it (cached per set), `Ready on <url>` printed
+once it answers, the scheduled dev URL running its `scheduled`, and requires-python checked."""
+
+import base64
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ENTRY = """from workers import Response, WorkerEntrypoint
+
+import tinydep
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return Response(f"{tinydep.GREETING} {self.env.WHO}")
+
+    async def scheduled(self, controller, env, ctx):
+        print(f"scheduled {controller.cron}")
+"""
+
+TOML = """name = "solo"
+main = "src/entry.py"
+compatibility_date = "2026-11-01"
+compatibility_flags = ["python_workers"]
+
+[vars]
+WHO = "from solo"
+"""
+
+
+def tiny_wheel(folder: Path) -> Path:
+    """A wheel of `tinydep` 1.0 (made by hand: no build backend, no network)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / "tinydep-1.0-py3-none-any.whl"
+    files = {
+        "tinydep/__init__.py": b'GREETING = "hello"\n',
+        "tinydep-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+        "tinydep-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append("tinydep-1.0.dist-info/RECORD,,")
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        zf.writestr("tinydep-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+@pytest.fixture
+def solo(tmp_path):
+    folder = tmp_path / "solo"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "entry.py").write_text(ENTRY)
+    (folder / "wrangler.toml").write_text(TOML)
+    (folder / "pyproject.toml").write_text(
+        '[project]\nname = "solo"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
+        'dependencies = ["workers-py", "tinydep==1.0"]\n'
+    )
+    return folder
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    """pip offline from a folder holding tinydep's wheel; a cache of our own; the repo's tooling importable."""
+    return {
+        **os.environ,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(tiny_wheel(tmp_path / "wheels").parent),
+        "DOTDO_CACHE_DIR": str(tmp_path / "cache"),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def start(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dotdo_dev", "dev", "--port", "0", "--no-reload"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    seen = []
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        ready = re.search(r"Ready on (http://127\.0\.0\.1:\d+)", line)
+        if ready:
+            return proc, ready.group(1)
+    proc.kill()
+    raise AssertionError("no 'Ready on' line:\n" + "".join(seen[-40:]))
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out
+
+
+def test_a_worker_alone_with_its_own_dependencies(solo, tmp_path):
+    env = environment(tmp_path)
+    proc, url = start(solo, env)
+    try:
+        answer = httpx.get(f"{url}/anything", headers={"host": "whatever.example"}, timeout=10)
+        assert (answer.status_code, answer.text) == (200, "hello from solo")
+        scheduled = httpx.get(f"{url}/cdn-cgi/handler/scheduled", params={"cron": "5 * * * *"}, timeout=10)
+        assert scheduled.status_code == 200, scheduled.text
+        assert scheduled.json()["data"]["worker"] == "solo"
+    finally:
+        output = stop(proc)
+    assert "scheduled 5 * * * *" in output
+    installed = list((tmp_path / "cache" / "worker-deps").glob("*/tinydep/__init__.py"))
+    assert len(installed) == 1  # the set's folder, kept for the next run
+    assert (solo / ".state").is_dir()  # outside the repository: its own state folder
+    # a second run needs no index at all: the set's folder is reused as it is
+    env["PIP_FIND_LINKS"] = str(tmp_path / "no-such-folder")
+    proc, url = start(solo, env)
+    try:
+        assert httpx.get(url, timeout=10).text == "hello from solo"
+    finally:
+        stop(proc)
+
+
+def test_requires_python_that_excludes_the_workers_python_is_refused(solo, tmp_path):
+    pyproject = solo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(">=3.12", "<3.12"))
+    result = subprocess.run(
+        [sys.executable, "-m", "dotdo_dev", "dev", "--port", "0", "--no-reload"],
+        cwd=solo,
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "requires-python '<3.12' excludes Python 3.14" in result.stderr
+
+
+def test_a_dependency_that_cannot_be_installed_is_named(solo, tmp_path):
+    pyproject = solo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("tinydep==1.0", "tinydep==9.9"))
+    result = subprocess.run(
+        [sys.executable, "-m", "dotdo_dev", "dev", "--port", "0", "--no-reload"],
+        cwd=solo,
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot install tinydep==9.9" in result.stderr
+    assert not list((tmp_path / "cache" / "worker-deps").glob("*/tinydep"))  # nothing half-made is kept
