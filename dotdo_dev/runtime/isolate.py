@@ -20,12 +20,20 @@ from workers import Request, WorkerEntrypoint
 from workers._invocation import bind_worker_env, invocation
 from workers.response import FetchResponse
 
+from dotdo_dev.compat import enabled_flags
 from dotdo_dev.config import WorkerConfig, missing_secrets, secrets_for
 from dotdo_dev.runtime.bindings import BINDING_KINDS, BindingContext
 from dotdo_dev.runtime.bindings.queues import STORE_RESOURCE
 from dotdo_dev.runtime.context import ExecutionContext, ScheduledController
 from dotdo_dev.runtime.errors import WorkerError
 from dotdo_dev.runtime.handlers import handler_arguments
+from dotdo_dev.runtime.legacy_handlers import (
+    MODULE_HANDLERS,
+    NO_GLOBAL_HANDLERS_FLAG,
+    NO_GLOBAL_HANDLERS_MESSAGE,
+    legacy_entrypoint,
+    module_handlers,
+)
 from dotdo_dev.runtime.peers import Peers
 from dotdo_dev.runtime.rpc import invoke_rpc
 from dotdo_dev.runtime.state import StateDir
@@ -140,7 +148,14 @@ class Isolate:
             if is_entrypoint and (value.__module__ == self.module.__name__ or attr == "Default"):
                 found[attr] = value
         if "Default" not in found:
-            raise WorkerError(f"{self.config.main} defines no `class Default(WorkerEntrypoint)`")
+            legacy = module_handlers(self.module)
+            if not legacy:
+                raise WorkerError(f"{self.config.main} defines no `class Default(WorkerEntrypoint)`")
+            flags = enabled_flags(self.config.compatibility_date, self.config.compatibility_flags)
+            if NO_GLOBAL_HANDLERS_FLAG in flags:
+                names = ", ".join(MODULE_HANDLERS[name] for name in legacy)
+                raise WorkerError(NO_GLOBAL_HANDLERS_MESSAGE.format(main=self.config.main, names=names))
+            found["Default"] = legacy_entrypoint(self.config.name, legacy)
         return found
 
     # -- invocation --------------------------------------------------------------------------------
