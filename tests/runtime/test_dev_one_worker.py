@@ -144,18 +144,23 @@ def test_a_worker_alone_with_its_own_dependencies(solo, tmp_path):
         stop(proc)
 
 
-def test_requires_python_that_excludes_the_workers_python_is_refused(solo, tmp_path):
-    pyproject = solo / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(">=3.12", "<3.12"))
-    result = subprocess.run(
+def refused(folder: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`dotdo dev` in `folder`, expected to stop before serving: what it said."""
+    return subprocess.run(
         [sys.executable, "-m", "dotdo_dev", "dev", "--port", "0", "--no-reload"],
-        cwd=solo,
+        cwd=folder,
         env=environment(tmp_path),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
+
+
+def test_requires_python_that_excludes_the_workers_python_is_refused(solo, tmp_path):
+    pyproject = solo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(">=3.12", "<3.12"))
+    result = refused(solo, tmp_path)
     assert result.returncode == 1
     assert "requires-python '<3.12' excludes Python 3.14" in result.stderr
 
@@ -163,15 +168,7 @@ def test_requires_python_that_excludes_the_workers_python_is_refused(solo, tmp_p
 def test_a_dependency_that_cannot_be_installed_is_named(solo, tmp_path):
     pyproject = solo / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("tinydep==1.0", "tinydep==9.9"))
-    result = subprocess.run(
-        [sys.executable, "-m", "dotdo_dev", "dev", "--port", "0", "--no-reload"],
-        cwd=solo,
-        env=environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = refused(solo, tmp_path)
     assert result.returncode == 1
     assert "cannot install tinydep==9.9" in result.stderr
     assert not list((tmp_path / "cache" / "worker-deps").glob("*/tinydep"))  # nothing half-made is kept
