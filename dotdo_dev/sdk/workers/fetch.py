@@ -5,6 +5,8 @@ from __future__ import annotations
 from http import HTTPMethod
 from typing import Any, Unpack
 
+from pyodide.http import fetch_failed
+
 from .request import Request
 from .response import Response
 from .types import FetchKwargs
@@ -33,15 +35,20 @@ async def fetch(resource: str | Request, **other_options: Unpack[FetchKwargs]) -
     request = resource if isinstance(resource, Request) and not other_options else Request(resource, **other_options)
     if fetcher is not None:
         return Response(await fetcher(request))
+    import httpx
+
     client = _http_client()
     follow = request.redirect != "manual"
-    reply = await client.request(
-        request.method.value,
-        request.url,
-        headers=list(request._headers),
-        content=request.body,
-        follow_redirects=follow,
-    )
+    try:
+        reply = await client.request(
+            request.method.value,
+            request.url,
+            headers=list(request._headers),
+            content=request.body,
+            follow_redirects=follow,
+        )
+    except httpx.TransportError as error:  # Pyodide's pyfetch raises AbortError, an OSError (pyodide/http.py)
+        raise fetch_failed(request.url, error) from error
     if request.redirect == "error" and reply.is_redirect:
         raise OSError(f"redirect mode is 'error' and {request.url} redirected")
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in reply.headers.raw]
