@@ -6,13 +6,19 @@ proves that what `to_js` returns reaches the queue consumer, Durable Object stor
 plain values would.
 """
 
+import asyncio
 import json
 import textwrap
+from pathlib import Path
 
+import httpx
 import pytest
 from pyodide.ffi import to_js
 
+from dotdo_dev.platform import LocalPlatform
 from dotdo_dev.testing import WorkerHarness
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CONFIG = """\
 {
@@ -55,6 +61,9 @@ class Notes(DurableObject):
 
 
 class Default(WorkerEntrypoint):
+    async def seen(self, key):
+        return await self.env.SEEN.get(key)
+
     async def echo(self, value):
         return to_js({"got": value, "note": await self.env.NOTES.getByName("e").remember(to_js([value]))})
 
@@ -81,6 +90,7 @@ class Default(WorkerEntrypoint):
         for message in batch.messages:
             body = message.body
             await self.env.SEEN.put(body.get("url") or body.text, json.dumps(body))
+            await self.env.SEEN.put("last", json.dumps(body))
             message.ack()
 """
 
@@ -129,3 +139,17 @@ async def test_a_value_to_js_could_only_proxy_is_refused_by_the_queue(worker):
     with pytest.raises(TypeError, match="RPC"):
         await worker.fetch("/bad")
     assert await worker.deliver_queue() == 0  # nothing half-sent
+
+
+@pytest.mark.slow
+async def test_the_worker_runs_in_its_own_process_under_the_platform(folder, tmp_path):
+    configs = [ROOT / "dispatcher" / "wrangler.jsonc", folder / "wrangler.jsonc"]
+    platform = LocalPlatform(ROOT, configs=configs, state_dir=tmp_path, port=0)
+    async with platform, httpx.AsyncClient(base_url=platform.url, timeout=10) as client:
+        reply = await client.post("/from-outside", headers={"Host": "ffi-user.do"}, content="x")
+        assert (reply.status_code, reply.text) == (200, "Sent!")
+        async with asyncio.timeout(20):  # the platform delivers the batch to the worker's queue handler
+            while (seen := await platform.peers.rpc("ffi-user", None, "seen", ("last",), {})) is None:
+                await asyncio.sleep(0.1)
+    assert json.loads(seen)["method"] == "POST"
+    assert json.loads(seen)["url"].endswith("/from-outside")
