@@ -24,6 +24,7 @@ from dotdo_dev.config_reader import ConfigError, ConfigReader
 from dotdo_dev.dev_vars import declared_names
 from dotdo_dev.registry import environment_name
 from dotdo_dev.runtime.bindings import BINDING_KINDS
+from dotdo_dev.runtime.bindings.not_provided import binding_names
 
 __all__ = [
     "CONFIG_FILENAME",
@@ -47,8 +48,8 @@ _TOML_LINE = re.compile(r"\(at line (\d+)")
 
 
 #: Wrangler binding sections the local runtime does not provide, and what they are. A worker declaring one
-#: is not started locally (the platform says so and runs the others) rather than failing when it first
-#: touches the binding; building and deploying it are unaffected.
+#: runs, the platform naming them at its start, and each such `env.<NAME>` raises a clear
+#: NotImplementedError when used (`runtime/bindings/not_provided.py`); building and deploying are unaffected.
 NOT_PROVIDED_LOCALLY = {
     "ai": "Workers AI",
     "analytics_engine_datasets": "Analytics Engine",
@@ -117,8 +118,9 @@ class WorkerConfig:
     bindings: dict[str, Any] = field(default_factory=dict)
     environment: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
-    #: Binding sections of the config the local runtime does not provide (`NOT_PROVIDED_LOCALLY` keys).
-    not_provided: list[str] = field(default_factory=list)
+    #: Binding sections the local runtime does not provide (`NOT_PROVIDED_LOCALLY` keys): the binding names
+    #: each declares, which `env` holds as `NotProvided` stand-ins (`runtime/bindings/not_provided.py`).
+    not_provided: dict[str, list[str]] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         # Called only for a name that is not a field: a binding section, else the usual AttributeError.
@@ -231,7 +233,7 @@ def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | N
         others = {*cfg.vars, *cfg.secrets_required}
         others.update(name for other in BINDING_KINDS if other is not kind for name in other.names(cfg.bindings))
         kind.validate(r, cfg.bindings, others)
-    cfg.not_provided = [key for key in NOT_PROVIDED_LOCALLY if d.get(key)]
+    cfg.not_provided = {key: binding_names(key, d[key]) for key in NOT_PROVIDED_LOCALLY if d.get(key)}
     if not cfg.main.endswith(".py"):
         raise ConfigError(p, "a Python Worker's main module must be a .py file", key="main")
     if "python_workers" not in cfg.compatibility_flags:

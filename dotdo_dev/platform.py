@@ -230,13 +230,13 @@ class LocalPlatform:
                 self.python_paths[config.name] = extra
                 log.info("%s: its own dependencies from %s", config.name, extra)
             if config.not_provided:
-                kinds = ", ".join(f"{key} ({NOT_PROVIDED_LOCALLY[key]})" for key in config.not_provided)
-                reason = f"the local runtime does not provide its bindings: {kinds}"
-                if config.name == self.front_worker:
-                    raise ConfigError(config.path, reason)
-                self.not_started[config.name] = reason
-                log.error("not starting worker %r: %s; the other workers run", config.name, reason)
-                continue
+                kinds = ", ".join(
+                    f"{', '.join(names) or key} ({NOT_PROVIDED_LOCALLY[key]})"
+                    for key, names in config.not_provided.items()
+                )
+                log.warning(
+                    "%s: the local runtime does not provide %s; using it raises a clear error", config.name, kinds
+                )
             configs.append(config)
         return configs
 

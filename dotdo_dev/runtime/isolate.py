@@ -21,8 +21,9 @@ from workers._invocation import bind_worker_env, invocation
 from workers.response import FetchResponse
 
 from dotdo_dev.compat import enabled_flags
-from dotdo_dev.config import WorkerConfig, missing_secrets, secrets_for
+from dotdo_dev.config import NOT_PROVIDED_LOCALLY, WorkerConfig, missing_secrets, secrets_for
 from dotdo_dev.runtime.bindings import BINDING_KINDS, BindingContext
+from dotdo_dev.runtime.bindings.not_provided import not_provided_env
 from dotdo_dev.runtime.bindings.queues import STORE_RESOURCE
 from dotdo_dev.runtime.context import ExecutionContext, ScheduledController
 from dotdo_dev.runtime.errors import WorkerError
@@ -117,6 +118,7 @@ class Isolate:
         values = vars(self.env)
         for kind in BINDING_KINDS:
             values.update(kind.bind(self.config.bindings, context))
+        values.update(not_provided_env(self.config.not_provided, NOT_PROVIDED_LOCALLY))
         values.update(overrides)
 
     def _import_main(self) -> ModuleType:

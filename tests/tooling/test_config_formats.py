@@ -131,9 +131,10 @@ async def test_a_worker_configured_in_toml_is_served(tmp_path):
     assert response.text == "hi from toml"
 
 
-async def test_a_worker_the_local_runtime_cannot_run_is_left_out_and_the_others_run(tmp_path):
-    # One worker fails at import, one declares R2 (not provided locally), one has a broken config: each is
-    # reported, none takes the platform down, and the good worker answers.
+async def test_one_workers_failure_leaves_the_others_running_and_missing_bindings_fail_when_used(tmp_path, caplog):
+    # One worker fails at import, one declares R2 (not provided locally) and one has a broken config: none
+    # takes the platform down. The R2 worker runs (Cloudflare's 04-query-d1 declares `ai` it never uses)
+    # and its env.FILES refuses, naming the binding, when touched; the broken one is reported.
     from dotdo_dev.platform import find_repo_root
 
     root = find_repo_root()
@@ -142,17 +143,51 @@ async def test_a_worker_the_local_runtime_cannot_run_is_left_out_and_the_others_
     (crashing / "src" / "entry.py").write_text("import not_a_module_anywhere\n")
     r2 = TOML.replace('"notes"', '"files"', 1) + '\n[[r2_buckets]]\nbinding = "FILES"\nbucket_name = "files"\n'
     files = worker(tmp_path / "files", wrangler_toml=r2)
+    (files / "src" / "entry.py").write_text(USES_R2)
     broken = worker(tmp_path / "broken", wrangler_toml="name = \n")
     configs = [root / "dispatcher" / "wrangler.jsonc", *(f / "wrangler.toml" for f in (good, crashing, files, broken))]
     platform = LocalPlatform(root, configs=configs, state_dir=tmp_path / "state", port=0)
-    async with platform as running, httpx.AsyncClient(base_url=running.url, timeout=10) as client:
-        assert (await client.get("/", headers={"host": "good.localhost"})).text == "hi from toml"
-        workers = (await client.get("/__platform")).json()["data"]["workers"]
-    assert workers["good"]["status"] == "running"
+    with caplog.at_level(logging.WARNING, logger="dotdo.platform"):
+        async with platform as running, httpx.AsyncClient(base_url=running.url, timeout=10) as client:
+            assert (await client.get("/", headers={"host": "good.localhost"})).text == "hi from toml"
+            assert (await client.get("/", headers={"host": "files.localhost"})).text == "no R2 needed here"
+            touched = await client.get("/r2", headers={"host": "files.localhost"})
+            workers = (await client.get("/__platform")).json()["data"]["workers"]
+            output = "\n".join(running.processes["files"].output)
+    assert "files: the local runtime does not provide FILES (R2)" in caplog.text
+    assert touched.status_code >= 500
+    assert "env.FILES.get: R2 bindings (`r2_buckets` in the worker's config) are not provided" in output
+    assert workers["good"]["status"] == workers["files"]["status"] == "running"
     assert workers["crashing"]["status"] != "running"
-    assert workers["files"] == {
-        "status": "not-started",
-        "reason": "the local runtime does not provide its bindings: r2_buckets (R2)",
-    }
     assert workers["broken"]["status"] == "not-started"
     assert "invalid TOML" in workers["broken"]["reason"]
+
+
+USES_R2 = """from workers import Response, WorkerEntrypoint
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.url.endswith("/r2"):
+            return Response(await self.env.FILES.get("x"))
+        return Response("no R2 needed here")
+"""
+
+
+def test_every_form_of_a_not_provided_section_names_its_bindings():
+    import copy
+
+    from dotdo_dev.runtime.bindings.not_provided import NotProvided, binding_names
+
+    assert binding_names("ai", {"binding": "AI"}) == ["AI"]
+    assert binding_names("r2_buckets", [{"binding": "A", "bucket_name": "a"}, {"binding": "B"}]) == ["A", "B"]
+    assert binding_names("send_email", [{"name": "MAIL"}]) == ["MAIL"]
+    assert binding_names("unsafe", {"bindings": [{"name": "X", "type": "y"}]}) == ["X"]
+    assert binding_names("assets", {"directory": "./public"}) == []  # no binding: nothing in env
+    ai = NotProvided("AI", "ai", "Workers AI")
+    with pytest.raises(NotImplementedError, match=r"env\.AI\.run: Workers AI bindings \(`ai`"):
+        ai.run("@cf/meta/llama", {})
+    with pytest.raises(NotImplementedError, match=r"env\.AI\(\.\.\.\)"):
+        ai()
+    assert copy.copy(ai) is not None  # libraries probing dunders get AttributeError, not a refusal
+    assert "not provided locally" in repr(ai)
