@@ -193,6 +193,7 @@ def test_pyodide_package_names_what_it_lacks():
     import pyodide
 
     assert pyodide.__version__.startswith("314.")
+    assert pyodide.ffi.to_js is to_js  # the submodules are attributes of the package, as in Pyodide
     with pytest.raises(ImportError, match=r"pyodide\.webloop is not provided"):
         exec("from pyodide import webloop")
     with pytest.raises(ImportError, match=r"pyodide\.http\.pyfetch is not provided.*workers\.fetch"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyodide import ffi, http
 from pyodide._local import missing
 
 #: The Pyodide whose behaviour the stand-in follows (Cloudflare's runtime at compatibility date 2026-11-01).
@@ -25,3 +26,6 @@ _NOT_PROVIDED = {
 
 def __getattr__(name: str) -> Any:
     raise missing("pyodide", name, _NOT_PROVIDED)
+
+
+__all__ = ["__version__", "ffi", "http"]
