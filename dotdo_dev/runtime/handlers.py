@@ -7,6 +7,11 @@ Every other handler (`scheduled`, `queue`, ...) is called with all three argumen
 positional arguments but 4 were given`. The local runtime calls handlers the same way and says
 what the signature must be.
 
+A Durable Object's handlers (`fetch`, `alarm`, `webSocketMessage`, `webSocketClose`,
+`webSocketError`) are all called relaxed, with the arguments the docs give them and no env or ctx:
+`async def alarm(self)` and `async def alarm(self, alarm_info)` both work, `async def alarm(self,
+info, extra)` fails (`durable_object_handler_arguments`).
+
 Standard library only: this module may be copied into Pyodide (the conformance harness).
 """
 
@@ -30,6 +35,17 @@ EXPECTED_SIGNATURES = {
 }
 
 
+#: What workerd passes each Durable Object handler (python-entrypoint-helper.ts: `SPECIAL_DO_HANDLER_NAMES`
+#: and `fetch`, each called relaxed): a handler gets as many of these as its signature accepts.
+DURABLE_OBJECT_HANDLERS: dict[str, tuple[str, ...]] = {
+    "fetch": ("request",),
+    "alarm": ("alarm_info",),
+    "webSocketMessage": ("ws", "message"),
+    "webSocketClose": ("ws", "code", "reason", "was_clean"),
+    "webSocketError": ("ws", "error"),
+}
+
+
 def expected_signature(handler_name: str) -> str:
     """How a handler must be declared, e.g. `async def queue(self, batch, env, ctx)`."""
     return EXPECTED_SIGNATURES.get(handler_name, f"async def {handler_name}(self, event, env, ctx)")
@@ -48,6 +64,25 @@ def handler_arguments(
     shape = _shape(handler)
     _check(worker_name, handler_name, shape)
     return (event, env, ctx)[: _passed(handler_name, shape)]
+
+
+def durable_object_handler_arguments(
+    class_name: str, handler_name: str, handler: Callable[..., Any], arguments: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """The positional arguments workerd calls a Durable Object's `handler` (a bound method) with: as many
+    of `arguments` (see `DURABLE_OBJECT_HANDLERS`) as it accepts. TypeError, naming the class, the
+    handler and the signature it needs, when that call would fail for its arity."""
+    shape = _shape(handler)
+    passed = len(arguments) if shape is None or shape.maximum is None else min(shape.maximum, len(arguments))
+    problem = _arity_problem(shape, passed)
+    if problem is not None:
+        names = DURABLE_OBJECT_HANDLERS.get(handler_name, ())
+        signature = f"async def {handler_name}({', '.join(('self', *names))})"
+        raise TypeError(
+            f"{class_name}: {handler_name} handler must be '{signature}' (workerd passes it as many of "
+            f"({', '.join(names)}) as it accepts, at most {len(arguments)}); {problem}"
+        )
+    return arguments[:passed]
 
 
 class _Shape(NamedTuple):

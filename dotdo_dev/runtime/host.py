@@ -228,6 +228,7 @@ async def serve(
     peers = Peers(sockets, token)
     isolate = Isolate(config, state=StateDir(state), peers=peers, overrides=overrides)
     app = WorkerApp(isolate, token)
+    isolate.start_alarms()  # Durable Object alarms kept from an earlier run; overdue ones run now
     tasks: list[asyncio.Task[Any]] = []
     for consumer in config.queue_consumers:
         tasks.append(asyncio.create_task(QueueConsumer(isolate.queue_store, consumer, isolate.queue).run()))
@@ -266,6 +267,7 @@ async def serve(
     finally:
         for task in tasks:
             task.cancel()
+        isolate.stop_alarms()
         await peers.aclose()
 
 

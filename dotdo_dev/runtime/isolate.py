@@ -23,6 +23,7 @@ from workers.response import FetchResponse
 from dotdo_dev.compat import enabled_flags
 from dotdo_dev.config import NOT_PROVIDED_LOCALLY, WorkerConfig, missing_secrets, secrets_for
 from dotdo_dev.runtime.bindings import BINDING_KINDS, BindingContext
+from dotdo_dev.runtime.bindings.durable_objects import ALARMS_RESOURCE
 from dotdo_dev.runtime.bindings.not_provided import not_provided_env
 from dotdo_dev.runtime.bindings.queues import STORE_RESOURCE
 from dotdo_dev.runtime.context import ExecutionContext, ScheduledController
@@ -84,6 +85,17 @@ class Isolate:
     def queue_store(self) -> Any:
         """The `QueueStore` of a worker that produces or consumes queues (its consumers run on it), else None."""
         return self.resources.get(STORE_RESOURCE)
+
+    def start_alarms(self) -> None:
+        """Arm the alarms its Durable Objects keep in their storage (overdue ones run at once), as
+        Cloudflare keeps them across restarts. Call it in the running event loop (the host does at start)."""
+        for namespace in self.resources.get(ALARMS_RESOURCE, ()):
+            namespace.start_alarms()
+
+    def stop_alarms(self) -> None:
+        """Cancel its alarm timers and running alarm handlers (the stored alarms stay for the next start)."""
+        for namespace in self.resources.get(ALARMS_RESOURCE, ()):
+            namespace.stop_alarms()
 
     # -- loading -----------------------------------------------------------------------------------
     def _plain_values(self, environ: dict[str, str] | None, overrides: dict[str, str]) -> dict[str, Any]:

@@ -12,7 +12,9 @@
 
 Storage: the async key-value API (`await storage.get(key)`, `put`, `delete`, `list`, values any
 JSON-serialisable data), `storage.sql.exec(query, *bindings)` (cursor with `toArray()`, `one()`,
-iteration), `deleteAll()`, `transaction(fn)`.
+iteration), `deleteAll()` (the alarm too, as from compatibility date 2026-02-24), `transaction(fn)`,
+and alarms: `setAlarm(when)`, `getAlarm()`, `deleteAlarm()`, with the object's `alarm(alarm_info)`
+handler run through its input gate (see `alarms.py`).
 """
 
 from __future__ import annotations
@@ -20,26 +22,31 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import logging
 import re
 import secrets
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workers import DurableObject, Request
+from workers._invocation import invocation
 from workers.rpc import JsDict
 
 from dotdo_dev.config_reader import ConfigReader
 from dotdo_dev.runtime import wire
+from dotdo_dev.runtime.bindings.alarms import RETRY_LIMIT, AlarmInvocationInfo, AlarmTimers, ObjectAlarm, stored_alarm
 from dotdo_dev.runtime.bindings.kind import BindingContext, BindingKind, Sections
 from dotdo_dev.runtime.errors import WorkerError
+from dotdo_dev.runtime.handlers import durable_object_handler_arguments
 from dotdo_dev.runtime.rpc import invoke_rpc
 from dotdo_dev.runtime.sqlite import connect
 from dotdo_dev.runtime.state import StateDir
 
 __all__ = [
+    "ALARMS_RESOURCE",
     "DurableObjectBindingConfig",
     "DurableObjectId",
     "DurableObjectNamespace",
@@ -50,6 +57,12 @@ __all__ = [
 
 #: The folder of the state folder holding every object's storage: `do/<worker>/<class>/<object id>.sqlite`.
 STATE_FOLDER = "do"
+#: `BindingContext.resources` key: the worker's namespaces, whose alarms `Isolate.start_alarms` arms.
+ALARMS_RESOURCE = "durable_object_alarms"
+#: The error workerd gives `setAlarm` on an object without an `alarm()` handler.
+NO_ALARM_HANDLER = "Your Durable Object class must have an alarm() handler in order to call setAlarm()"
+
+log = logging.getLogger("dotdo.runtime")
 _HEX_ID = re.compile(r"^[0-9a-f]{64}$")
 _RESERVED = frozenset({"fetch", "alarm", "constructor", "webSocketMessage", "webSocketClose", "webSocketError"})
 
@@ -111,11 +124,13 @@ class _Sql:
 class DurableObjectStorage:
     """`ctx.storage` of one object, on its own SQLite file (keys and values in `_kv`, any SQL besides)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_alarm: Callable[[int | None], None] | None = None) -> None:
+        """`on_alarm(scheduled_ms | None)` hears each change of the alarm's time (the namespace's timer)."""
         self._conn = connect(path)
         self._conn.isolation_level = None  # autocommit: each write is durable at once
         self._conn.execute("CREATE TABLE IF NOT EXISTS _kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self.sql = _Sql(self)
+        self._alarm = ObjectAlarm(self._conn, on_alarm)
 
     async def get(self, key: str | list[str]) -> Any:
         if isinstance(key, list):
@@ -153,6 +168,25 @@ class DurableObjectStorage:
 
     async def deleteAll(self) -> None:
         self._conn.execute("DELETE FROM _kv")
+        self._alarm.delete()
+
+    # Alarms take effect when called, as a JS storage call does: awaiting the result is optional.
+    def getAlarm(self, options: Any = None) -> _Settled:
+        """The alarm's time in milliseconds since the epoch, or None (also while `alarm()` runs, unless it
+        set a new one). `options` (`allowConcurrency`) has no effect locally."""
+        return _Settled(self._alarm.get())
+
+    def setAlarm(self, scheduled_time: Any, options: Any = None) -> _Settled:
+        """Set the object's one alarm (replacing any) to `scheduled_time`: milliseconds since the epoch or
+        a `datetime`; a past time fires at once. `options` (`allowUnconfirmed`, `allowConcurrency`) have
+        no effect: every local write is confirmed at once."""
+        self._alarm.set(scheduled_time)
+        return _Settled(None)
+
+    def deleteAlarm(self, options: Any = None) -> _Settled:
+        """Unset the alarm, if one is set; called inside `alarm()`, no retry follows a failure."""
+        self._alarm.delete()
+        return _Settled(None)
 
     async def transaction(self, closure: Any) -> Any:
         self._conn.execute("BEGIN IMMEDIATE")
@@ -162,9 +196,21 @@ class DurableObjectStorage:
                 result = await result
         except BaseException:
             self._conn.execute("ROLLBACK")
+            self._alarm.notify()  # an alarm set inside is undone with the rest
             raise
         self._conn.execute("COMMIT")
         return result
+
+
+class _Settled:
+    """An awaitable of a value already computed: what a settled JS promise is to `await`."""
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        yield from ()  # nothing to wait for
+        return self._value
 
 
 def _key(key: Any) -> str:
@@ -212,6 +258,7 @@ class DurableObjectNamespace:
         self._env = env
         self._state = state
         self._instances: dict[str, _Instance] = {}
+        self._timers = AlarmTimers(self._run_alarm)
 
     def idFromName(self, name: str) -> DurableObjectId:
         if not isinstance(name, str):
@@ -244,10 +291,89 @@ class DurableObjectNamespace:
         key = str(object_id)
         found = self._instances.get(key)
         if found is None:
-            storage = DurableObjectStorage(self._state.file(STATE_FOLDER, self._worker, self._class_name, key))
+            storage = DurableObjectStorage(
+                self._state.file(STATE_FOLDER, self._worker, self._class_name, key),
+                on_alarm=lambda at: self._timers.arm(key, at),
+            )
             state = DurableObjectState(object_id, storage)
-            found = self._instances[key] = _Instance(self._cls(state, self._env), state)
+            obj = self._cls(state, self._env)
+            storage._alarm.handler_check = lambda: self._alarm_arguments(obj, AlarmInvocationInfo(0, False))
+            found = self._instances[key] = _Instance(obj, state)
         return found
+
+    # -- alarms ------------------------------------------------------------------------------------
+    def start_alarms(self) -> None:
+        """Arm the alarms kept in this class's object files (overdue ones run at once), as a restarted
+        runtime does. Needs a running event loop."""
+        if self._cls is None:
+            return
+        folder = self._state.file(STATE_FOLDER, self._worker, self._class_name, "_").parent
+        for path in sorted(folder.glob("*.sqlite")):
+            if not _HEX_ID.fullmatch(path.stem):
+                continue
+            if path.stem in self._instances:
+                self._instances[path.stem].state.storage._alarm.notify()
+                continue
+            conn = connect(path)
+            try:
+                stored = stored_alarm(conn)
+            finally:
+                conn.close()
+            if stored is not None:
+                self._timers.arm(path.stem, stored[0])
+
+    def stop_alarms(self) -> None:
+        """Cancel the alarm timers and running alarm handlers (what the end of the worker's process does)."""
+        self._timers.close()
+
+    def _alarm_arguments(self, obj: Any, info: AlarmInvocationInfo) -> tuple[Any, ...]:
+        handler = getattr(obj, "alarm", None)
+        if not callable(handler):
+            raise TypeError(f"{NO_ALARM_HANDLER} ({self._class_name} defines no `async def alarm(self, alarm_info)`)")
+        return durable_object_handler_arguments(self._class_name, "alarm", handler, (info,))
+
+    async def _run_alarm(self, key: str) -> None:
+        """Run object `key`'s alarm if its time has come, through the object's input gate; on failure
+        schedule the retry (or drop the alarm after the last one)."""
+        try:
+            instance = self._instance(DurableObjectId(key))
+        except Exception:  # the class's constructor raised: the alarm stays stored for the next start
+            log.exception("%s: cannot make %s %s… to run its alarm", self._worker, self._class_name, key[:12])
+            return
+        alarm = instance.state.storage._alarm
+        async with instance.lock:
+            due = alarm.due()
+            if due is None:  # moved, deleted or already run while this wake-up waited
+                alarm.notify()
+                return
+            retry_count = due[1]
+            alarm.begin(retry_count)
+            try:
+                with invocation(self._env, instance.state):
+                    arguments = self._alarm_arguments(instance.obj, AlarmInvocationInfo(retry_count, retry_count > 0))
+                    result = instance.obj.alarm(*arguments)
+                    if inspect.isawaitable(result):
+                        await result
+            except Exception as exc:
+                delay = alarm.failed(retry_count)
+                if delay is not None:
+                    what = f"retry {retry_count + 1} of {RETRY_LIMIT} in {delay:g} s"
+                elif retry_count >= RETRY_LIMIT:
+                    what = f"giving up after {RETRY_LIMIT} retries"
+                else:
+                    what = "not retried: the handler set or deleted the alarm"
+                log.warning(
+                    "%s: alarm() of %s %s… raised %s: %s (%s)",
+                    self._worker,
+                    self._class_name,
+                    key[:12],
+                    type(exc).__name__,
+                    exc,
+                    what,
+                )
+            else:
+                alarm.succeeded()
+            alarm.notify()
 
 
 class DurableObjectStub:
@@ -263,7 +389,10 @@ class DurableObjectStub:
             request = Request(request, **options)
         instance = self._namespace._instance(self.id)
         async with instance.lock:
-            return await instance.obj.fetch(request)
+            handler = instance.obj.fetch
+            return await handler(
+                *durable_object_handler_arguments(self._namespace._class_name, "fetch", handler, (request,))
+            )
 
     def __getattr__(self, method: str):
         if method.startswith("_") or method in _RESERVED:
@@ -337,16 +466,22 @@ class DurableObjectsKind(BindingKind):
         return [o.name for o in sections["durable_objects"]]
 
     def bind(self, sections: Sections, context: BindingContext) -> dict[str, Any]:
-        return {
-            o.name: DurableObjectNamespace(
-                worker=o.script_name or context.worker,
-                class_name=o.class_name,
-                cls=_own_class(o, context),
-                env=context.env,
-                state=context.state,
-            )
-            for o in sections["durable_objects"]
-        }
+        by_class: dict[tuple[str, str], DurableObjectNamespace] = {}  # two bindings of a class: the same objects
+        namespaces = {}
+        for o in sections["durable_objects"]:
+            worker = o.script_name or context.worker
+            namespace = by_class.get((worker, o.class_name))
+            if namespace is None:
+                namespace = by_class[worker, o.class_name] = DurableObjectNamespace(
+                    worker=worker,
+                    class_name=o.class_name,
+                    cls=_own_class(o, context),
+                    env=context.env,
+                    state=context.state,
+                )
+            namespaces[o.name] = namespace
+        context.resources.setdefault(ALARMS_RESOURCE, []).extend(by_class.values())
+        return namespaces
 
 
 def _own_class(binding: DurableObjectBindingConfig, context: BindingContext) -> type | None:
