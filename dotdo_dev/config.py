@@ -66,7 +66,6 @@ NOT_PROVIDED_LOCALLY = {
     "vectorize": "Vectorize",
     "version_metadata": "version metadata",
     "worker_loaders": "Worker Loaders",
-    "workflows": "Workflows",
 }
 
 

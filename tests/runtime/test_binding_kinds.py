@@ -177,6 +177,7 @@ def test_the_registered_kinds(tmp_path):
         "DurableObjectsKind": ["durable_object_classes", "durable_objects"],
         "DispatchNamespacesKind": ["dispatch_namespaces"],
         "RateLimitsKind": ["ratelimits"],
+        "WorkflowsKind": ["workflows"],
     }
 
 

@@ -15,6 +15,7 @@ from dotdo_dev.runtime.bindings.kv import KVKind
 from dotdo_dev.runtime.bindings.queues import QueuesKind
 from dotdo_dev.runtime.bindings.rate_limits import RateLimitsKind
 from dotdo_dev.runtime.bindings.services import ServicesKind
+from dotdo_dev.runtime.bindings.workflows import WorkflowsKind
 
 __all__ = ["BINDING_KINDS", "BindingContext", "BindingKind"]
 
@@ -27,4 +28,5 @@ BINDING_KINDS: list[BindingKind] = [
     DurableObjectsKind(),
     DispatchNamespacesKind(),
     RateLimitsKind(),
+    WorkflowsKind(),
 ]

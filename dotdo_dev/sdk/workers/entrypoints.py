@@ -31,8 +31,8 @@ class DurableObject:
 class WorkflowEntrypoint:
     """Base class used to define a Workflow Entrypoint (`async def run(self, event, step)`).
 
-    The class can be defined and imported locally; the local runtime does not run Workflows yet
-    (no `workflows` binding), see docs/local-runtime.md.
+    The local runtime runs it for a `workflows` binding of the worker that defines it
+    (`dotdo_dev.runtime.workflows`), see docs/local-runtime.md.
     """
 
     ctx: Any
