@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """\
 {
   "name": "ffi-user",
-  "main": "src/entry.py",
+  "main": "src/ffi_user_entry.py",
   "compatibility_date": "2026-11-01",
   "compatibility_flags": ["python_workers"],
   "workers_dev": false,
@@ -101,7 +101,8 @@ def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ffi") / "ffi-user"
     (folder / "src").mkdir(parents=True)
     (folder / "wrangler.jsonc").write_text(CONFIG)
-    (folder / "src" / "entry.py").write_text(textwrap.dedent(ENTRY))
+    # a main module name no other worker of this test process has
+    (folder / "src" / "ffi_user_entry.py").write_text(textwrap.dedent(ENTRY))
     return folder
 
 
