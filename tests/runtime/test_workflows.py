@@ -156,6 +156,9 @@ async def test_non_retryable_errors_and_exhausted_retries_error_the_instance(wor
     error = (await settled(slow, "errored"))["error"]
     assert error["name"] == "WorkflowTimeoutError"
 
+    misuse = await worker.env.FAILING.create(params={"mode": "callable"})
+    assert "step.do is a decorator" in (await settled(misuse, "errored"))["error"]["message"]
+
     bad = await worker.env.FAILING.create(params={"mode": "unserialisable"})
     error = (await settled(bad, "errored"))["error"]
     assert "not serialisable" in error["message"]

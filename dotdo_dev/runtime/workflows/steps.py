@@ -105,8 +105,15 @@ class WorkflowStep:
         self.do = self._do_implicit if implicit_dependencies else self._do_with_depends
 
     # -- step.do -----------------------------------------------------------------------------------
-    def _do_implicit(self, name: str | None = None, *, concurrent: bool = False, config: Any = None) -> Any:
+    def _do_implicit(
+        self, name: str | None = None, *callback: Any, concurrent: bool = False, config: Any = None
+    ) -> Any:
         """`@step.do(name=None, *, concurrent=False, config=None)`: dependencies by parameter name."""
+        if callback:  # the SDK takes one positional argument; say why rather than count arguments
+            raise TypeError(
+                "step.do is a decorator in Python Workflows: write @step.do(name) above an async def, "
+                "then await the function (step.do(name, callback) is the JavaScript form)"
+            )
         return self._decorator(name, None, concurrent, config)
 
     def _do_with_depends(
