@@ -110,6 +110,26 @@ async def test_settled_steps_are_not_run_again_after_a_crash(tmp_path):
         await shutdown(second.isolate.resources)
 
 
+async def test_an_attempt_cut_short_by_a_crash_counts_as_failed(tmp_path):
+    started = tmp_path / "started"
+    first = WorkerHarness(FIXTURE, state_dir=tmp_path)
+    instance = await first.env.FAILING.create(id="h", params={"mode": "hangs once", "started_file": str(started)})
+    await settled(instance, "running")
+    for _ in range(500):
+        if started.exists():
+            break
+        await asyncio.sleep(0.01)
+    assert started.exists()
+    await shutdown(first.isolate.resources)  # the process dies during the first attempt
+
+    second = WorkerHarness(FIXTURE, state_dir=tmp_path)
+    try:
+        again = await second.env.FAILING.get("h")
+        assert (await settled(again, "complete"))["output"] == 2  # the step went on with its second attempt
+    finally:
+        await shutdown(second.isolate.resources)
+
+
 async def test_an_event_sent_before_the_wait_is_kept_and_a_wait_times_out(worker, tmp_path):
     early = await worker.env.COUNTED.create(id="early", params={"counter_file": str(tmp_path / "a")})
     await early.sendEvent({"type": "go", "payload": "first"})
