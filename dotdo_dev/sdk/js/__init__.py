@@ -1,11 +1,12 @@
 """The local runtime's stand-in for Pyodide's `js` module (JavaScript's global scope, seen from Python).
 
 Provided: `Object`, `Map`, `Array`, `JSON`, `Math`, `Date`, `console`, `crypto` (`randomUUID`,
-`getRandomValues`), `Headers`, `URL`, `URLSearchParams`, `Request`, `Response` and `fetch`. They take and
-give the local JavaScript values of `pyodide.ffi` (`to_js` results) and the local `workers` Request and
-Response. Other JavaScript globals that exist on Cloudflare (`HTMLRewriter`, `WebSocketPair`, streams,
-timers, ...) raise `NotProvidedError` (an `ImportError`) naming them; a name that is not a JavaScript
-global at all raises `AttributeError`, as under Pyodide. See docs/local-runtime.md, "pyodide.ffi and js".
+`getRandomValues`), `Headers`, `URL`, `URLSearchParams`, `Request`, `Response`, `fetch` and
+`HTMLRewriter` (`js/_html_rewriter.py`). They take and give the local JavaScript values of `pyodide.ffi`
+(`to_js` results) and the local `workers` Request and Response. Other JavaScript globals that exist on
+Cloudflare (`WebSocketPair`, streams, timers, ...) raise `NotProvidedError` (an `ImportError`) naming
+them; a name that is not a JavaScript global at all raises `AttributeError`, as under Pyodide. See
+docs/local-runtime.md, "pyodide.ffi and js".
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from js._builtins import JSON, Array, Date, Map, Math, Object, console, crypto
+from js._html_rewriter import HTMLRewriter
 from js._web import URL, Headers, Request, Response, URLSearchParams, fetch
 from pyodide._local import missing
 
 _STREAMS = "streams are not emulated: bodies are bytes in the local runtime"
 _TIMERS = "use asyncio (asyncio.sleep, loop.call_later) in the local runtime"
 _NOT_PROVIDED = {
-    "HTMLRewriter": "the local runtime has no HTML rewriter",
     "WebSocketPair": "WebSockets are not emulated by this part of the local runtime",
     "WebSocket": "WebSockets are not emulated by this part of the local runtime",
     "ReadableStream": _STREAMS,
@@ -79,6 +80,7 @@ __all__ = [
     "URL",
     "Array",
     "Date",
+    "HTMLRewriter",
     "Headers",
     "Map",
     "Math",
