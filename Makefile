@@ -43,7 +43,7 @@ bootstrap: $(VENV)/.installed node_modules/.installed ## Create .venv and node_m
 dev: bootstrap ## Serve the whole platform on $(HOST):$(PORT) (dispatcher in front of every worker)
 	$(BIN)/python -m dotdo_dev dev --host $(HOST) --port $(PORT)
 
-# Test options: JOBS=4 (suites at once; default: the CPU count), SUITE=workers/db (only these suites,
+# Test options: JOBS=4 (suites at once; default: one more than the CPU count), SUITE=workers/db (only these suites,
 # comma-separated: a name, `tests`, or a test file), K=auth (only the tests matching, as pytest -k).
 TEST_ARGS = $(if $(JOBS),--jobs $(JOBS)) $(if $(SUITE),--suite '$(SUITE)') $(if $(K),-k '$(K)')
 

@@ -321,11 +321,11 @@ def test_parse_counts_reads_pytests_last_line():
     assert parse_counts("Traceback ...\nImportError: gone") == {}
 
 
-def test_jobs_default_to_the_cpu_count(monkeypatch):
+def test_jobs_default_to_one_more_than_the_cpu_count(monkeypatch):
     from dotdo_dev.suites import default_jobs
 
     monkeypatch.delenv("DOTDO_TEST_JOBS", raising=False)
-    assert default_jobs() == (os.cpu_count() or 1)
+    assert default_jobs() == (os.cpu_count() or 1) + 1
     monkeypatch.setenv("DOTDO_TEST_JOBS", "7")
     assert default_jobs() == 7
 
