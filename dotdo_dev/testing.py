@@ -236,3 +236,47 @@ async def mcp_call(
         headers = headers | {"mcp-protocol-version": version}
     reply = await worker.fetch("/mcp", method="POST", json=message, headers=headers)
     return reply.status, await reply.json()
+
+
+def start_dev(folder: Path, env: dict[str, str], *, timeout: float = 90) -> tuple[Any, str]:
+    """`dotdo dev --port 0 --no-reload` in `folder` (one worker alone): (the process, its URL) once it prints
+    `Ready on <url>`; AssertionError with the end of its output if it does not within `timeout` seconds."""
+    import re
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dotdo_dev", "dev", "--port", "0", "--no-reload"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline, seen = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        ready = re.search(r"Ready on (http://127\.0\.0\.1:\d+)", line)
+        if ready:
+            return proc, ready.group(1)
+    proc.kill()
+    raise AssertionError("no 'Ready on' line:\n" + "".join(seen[-40:]))
+
+
+def stop_dev(proc: Any) -> str:
+    """Stop a `start_dev` process as Ctrl-C does (killed if it does not end within 20 s); what it printed."""
+    import signal
+    import subprocess
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out or ""

@@ -5,16 +5,15 @@ once it answers, the scheduled dev URL running its `scheduled`, and requires-pyt
 import base64
 import hashlib
 import os
-import re
-import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
+
+from dotdo_dev.testing import start_dev, stop_dev
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,43 +85,9 @@ def environment(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def start(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dotdo_dev", "dev", "--port", "0", "--no-reload"],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 90
-    seen = []
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen.append(line)
-        ready = re.search(r"Ready on (http://127\.0\.0\.1:\d+)", line)
-        if ready:
-            return proc, ready.group(1)
-    proc.kill()
-    raise AssertionError("no 'Ready on' line:\n" + "".join(seen[-40:]))
-
-
-def stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, _ = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out
-
-
 def test_a_worker_alone_with_its_own_dependencies(solo, tmp_path):
     env = environment(tmp_path)
-    proc, url = start(solo, env)
+    proc, url = start_dev(solo, env)
     try:
         answer = httpx.get(f"{url}/anything", headers={"host": "whatever.example"}, timeout=10)
         assert (answer.status_code, answer.text) == (200, "hello from solo")
@@ -130,18 +95,18 @@ def test_a_worker_alone_with_its_own_dependencies(solo, tmp_path):
         assert scheduled.status_code == 200, scheduled.text
         assert scheduled.json()["data"]["worker"] == "solo"
     finally:
-        output = stop(proc)
+        output = stop_dev(proc)
     assert "scheduled 5 * * * *" in output
     installed = list((tmp_path / "cache" / "worker-deps").glob("*/tinydep/__init__.py"))
     assert len(installed) == 1  # the set's folder, kept for the next run
     assert (solo / ".state").is_dir()  # outside the repository: its own state folder
     # a second run needs no index at all: the set's folder is reused as it is
     env["PIP_FIND_LINKS"] = str(tmp_path / "no-such-folder")
-    proc, url = start(solo, env)
+    proc, url = start_dev(solo, env)
     try:
         assert httpx.get(url, timeout=10).text == "hello from solo"
     finally:
-        stop(proc)
+        stop_dev(proc)
 
 
 def refused(folder: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -3,10 +3,7 @@ input gate, retried with backoff, kept in the object's storage across restarts."
 
 import asyncio
 import os
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -18,7 +15,7 @@ import pytest
 from dotdo_dev.runtime.bindings import alarms
 from dotdo_dev.runtime.bindings.durable_objects import DurableObjectStorage
 from dotdo_dev.runtime.handlers import durable_object_handler_arguments
-from dotdo_dev.testing import WorkerHarness
+from dotdo_dev.testing import WorkerHarness, start_dev, stop_dev
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "workers" / "reminders"
@@ -268,56 +265,27 @@ async def test_a_durable_object_fetch_gets_the_request_alone(worker):
         await worker.env.BARE.getByName("b").fetch("https://bare/")
 
 
-def start(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """`dotdo dev` in `folder`, once it prints its URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dotdo_dev", "dev", "--port", "0", "--no-reload"],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if ready := re.search(r"Ready on (http://127\.0\.0\.1:\d+)", line):
-            return proc, ready.group(1)
-    proc.kill()
-    raise AssertionError("no 'Ready on' line:\n" + "".join(seen[-40:]))
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-
-
 def test_a_platform_restart_runs_the_overdue_alarm_on_start(tmp_path):
     """Through `dotdo dev` (the worker's own process): the alarm set before a stop runs after the next start."""
     folder = tmp_path / "reminders"
     shutil.copytree(FIXTURE, folder)  # outside the repository: the state goes to <folder>/.state
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DOTDO_CACHE_DIR": str(tmp_path / "cache")}
-    proc, url = start(folder, env)
+    proc, url = start_dev(folder, env)
     try:
         answer = httpx.get(f"{url}/set", params={"seconds": "0.5"}, timeout=10).json()
         assert answer["alarm"] is not None
         assert answer["runs"] == []
     finally:
-        stop(proc)
+        stop_dev(proc)
     time.sleep(0.6)  # due while nothing runs
-    proc, url = start(folder, env)
+    proc, url = start_dev(folder, env)
     try:
         deadline = time.monotonic() + 5
         while not (answer := httpx.get(url, timeout=10).json())["runs"] and time.monotonic() < deadline:
             time.sleep(0.05)
         assert answer == {"alarm": None, "runs": [{"retryCount": 0, "isRetry": False, "getAlarm": None}]}
     finally:
-        stop(proc)
+        stop_dev(proc)
 
 
 async def test_two_bindings_of_a_class_reach_the_same_objects_and_one_alarm(worker):
