@@ -1,11 +1,14 @@
 """The handlers workerd calls on a Python `WorkerEntrypoint`, and with which arguments.
 
-workerd (`python-entrypoint-helper.ts`) calls `fetch` (and `test`) "relaxed": the handler gets as
-many of `(request, env, ctx)` as its signature accepts, so `async def fetch(self, request)` works.
-Every other handler (`scheduled`, `queue`, ...) is called with all three arguments, always:
-`async def scheduled(self, controller)` fails in production with `TypeError: ... takes 2
-positional arguments but 4 were given`. The local runtime calls handlers the same way and says
-what the signature must be.
+Every handler of a `WorkerEntrypoint` (`fetch`, `scheduled`, `queue`, `test`) is called "relaxed": it
+gets as many of `(event, env, ctx)` as its signature accepts, so `async def fetch(self, request)`,
+`async def scheduled(self, controller)` and `async def scheduled(self, controller, env, ctx)` all work.
+The evidence: Cloudflare's docs write `scheduled(self, controller, env, ctx)` and `queue(self, batch,
+env, ctx)`, while Cloudflare's own example 08-cron declares `scheduled(self, controller)` and their
+examples' CI asserts a 200 from `/cdn-cgi/handler/scheduled` for it under real workerd (a failing
+handler answers 500); only a relaxed call runs both. A handler that cannot take the call (more than
+three required parameters, a required keyword-only one) fails, here as there, and the local runtime
+says what the signature must be.
 
 A Durable Object's handlers (`fetch`, `alarm`, `webSocketMessage`, `webSocketClose`,
 `webSocketError`) are all called relaxed, with the arguments the docs give them and no env or ctx:
@@ -21,8 +24,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-# Handlers called with as many of (event, env, ctx) as they accept.
-RELAXED_HANDLERS = frozenset({"fetch", "test"})
+# Handlers called with as many of (event, env, ctx) as they accept: every WorkerEntrypoint handler.
+RELAXED_HANDLERS = frozenset({"fetch", "test", "scheduled", "queue"})
 
 # The number of arguments workerd passes to every handler: (event, env, ctx).
 HANDLER_ARGUMENTS = 3

@@ -1,8 +1,8 @@
-"""Handlers are called as workerd calls them: `fetch` relaxed, `scheduled` and `queue` with (event, env, ctx).
+"""Handlers are called as workerd calls them: relaxed, with as many of (event, env, ctx) as they accept.
 
-workerd's python-entrypoint-helper passes `fetch` as many of (request, env, ctx) as it accepts and
-every other handler all three; `async def scheduled(self, controller)` raises TypeError on
-Cloudflare, so it must raise here too, saying what the signature must be.
+`async def scheduled(self, controller)` (Cloudflare's example 08-cron, answered 200 under workerd in
+their CI) and `async def scheduled(self, controller, env, ctx)` (Cloudflare's docs) both run; a
+handler that cannot take the call fails, saying what the signature must be.
 """
 
 import ast
@@ -25,14 +25,7 @@ from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.state import StateDir
 from dotdo_dev.testing import WorkerHarness
 
-OLD_SCHEDULED = (
-    "probe: scheduled handler must be 'async def scheduled(self, controller, env, ctx)' "
-    "(workerd calls it with 3 arguments); it takes 1"
-)
-OLD_QUEUE = (
-    "probe: queue handler must be 'async def queue(self, batch, env, ctx)' "
-    "(workerd calls it with 3 arguments); it takes 1"
-)
+RELAXED = "(workerd passes it as many of (event, env, ctx) as it accepts, at most 3)"
 
 _numbers = itertools.count()
 
@@ -80,23 +73,26 @@ def isolate(folder: Path, state: Path) -> Isolate:
 # -- scheduled ----------------------------------------------------------------------------------------
 
 
-OLD_ARITY_SCHEDULED = """
+ONE_ARGUMENT_SCHEDULED = """
 async def scheduled(self, controller):
-    CALLS.append(controller)
+    CALLS.append((controller, self.env))
 """
 
 
-async def test_scheduled_with_the_old_arity_fails_naming_the_signature(probe, tmp_path):
-    worker = isolate(probe(OLD_ARITY_SCHEDULED), tmp_path / "state")
-    with pytest.raises(TypeError, match=re.escape(OLD_SCHEDULED)):
-        await worker.scheduled("* * * * *")
-    assert worker.module.CALLS == []  # refused before the handler ran, as workerd's call fails
+async def test_scheduled_taking_only_the_controller_gets_the_controller(probe, tmp_path):
+    worker = isolate(probe(ONE_ARGUMENT_SCHEDULED), tmp_path / "state")
+    await worker.scheduled("* * * * *")
+    [(controller, own_env)] = worker.module.CALLS
+    assert isinstance(controller, ScheduledController)
+    assert controller.cron == "* * * * *"
+    assert own_env is worker.env
 
 
-async def test_scheduled_with_the_old_arity_fails_through_the_harness(probe, tmp_path):
-    harness = WorkerHarness(probe(OLD_ARITY_SCHEDULED), state_dir=tmp_path / "state")
-    with pytest.raises(TypeError, match=re.escape(OLD_SCHEDULED)):
-        await harness.scheduled("*/5 * * * *")
+async def test_scheduled_taking_only_the_controller_runs_through_the_harness(probe, tmp_path):
+    harness = WorkerHarness(probe(ONE_ARGUMENT_SCHEDULED), state_dir=tmp_path / "state")
+    await harness.scheduled("*/5 * * * *")
+    [(controller, _)] = harness.isolate.module.CALLS
+    assert controller.cron == "*/5 * * * *"
 
 
 async def test_scheduled_receives_controller_env_and_ctx(probe, tmp_path):
@@ -124,16 +120,17 @@ async def test_scheduled_receives_controller_env_and_ctx(probe, tmp_path):
 @pytest.mark.parametrize(
     ("signature", "problem"),
     [
-        ("self, controller, env", "it takes 2"),
         ("self, controller, env, ctx, extra", "it takes 4"),
+        ("self, controller, env, ctx, extra=None, *, more", "it requires keyword-only 'more'"),
         ("self, controller, env, ctx, extra, *rest", "it takes at least 4"),
         ("self, controller, env, ctx, *, when", "it requires keyword-only 'when'"),
     ],
 )
 async def test_other_wrong_arities_say_what_the_handler_takes(probe, tmp_path, signature, problem):
     worker = isolate(probe(f"async def scheduled({signature}):\n    pass\n"), tmp_path / "state")
-    with pytest.raises(TypeError, match=re.escape(f"(workerd calls it with 3 arguments); {problem}")):
+    with pytest.raises(TypeError, match=re.escape(f"{RELAXED}; {problem}")):
         await worker.scheduled("* * * * *")
+    assert worker.module.CALLS == []
 
 
 @pytest.mark.parametrize(
@@ -194,25 +191,33 @@ async def test_fetch_that_needs_more_than_three_arguments_fails_naming_the_signa
 # -- queue ----------------------------------------------------------------------------------------------
 
 
-OLD_ARITY_QUEUE = """
+ONE_ARGUMENT_QUEUE = """
 async def queue(self, batch):
+    CALLS.append(batch)
     for message in batch.messages:
         message.ack()
 """
 
 
-async def test_queue_with_the_old_arity_fails_naming_the_signature(probe, tmp_path):
-    worker = isolate(probe(OLD_ARITY_QUEUE), tmp_path / "state")
-    with pytest.raises(TypeError, match=re.escape(OLD_QUEUE)):
-        await worker.queue(object())
+async def test_queue_taking_only_the_batch_gets_the_batch_and_acks(probe, tmp_path):
+    harness = WorkerHarness(probe(ONE_ARGUMENT_QUEUE), state_dir=tmp_path / "state")
+    await harness.env.JOBS.send({"n": 1})
+    assert await harness.deliver_queue() == 1
+    [batch] = harness.isolate.module.CALLS
+    assert [m.body for m in batch.messages] == [{"n": 1}]
+    assert harness.isolate.queue_store.pending("jobs") == 0
+    assert harness.isolate.queue_store.messages("jobs-dlq") == []
 
 
-async def test_queue_with_the_old_arity_fails_every_delivery_through_the_harness(probe, tmp_path, caplog):
-    harness = WorkerHarness(probe(OLD_ARITY_QUEUE), state_dir=tmp_path / "state")
+async def test_queue_that_cannot_take_the_call_fails_every_delivery(probe, tmp_path, caplog):
+    harness = WorkerHarness(
+        probe("async def queue(self, batch, env, ctx, extra):\n    pass\n"), state_dir=tmp_path / "state"
+    )
     await harness.env.JOBS.send({"n": 1})
     with caplog.at_level(logging.ERROR, logger="dotdo.queues"):
         await harness.deliver_queue()
-    failures = [r for r in caplog.records if r.exc_info and OLD_QUEUE in str(r.exc_info[1])]
+    expected = f"probe: queue handler must be 'async def queue(self, batch, env, ctx)' {RELAXED}; it takes 4"
+    failures = [r for r in caplog.records if r.exc_info and expected in str(r.exc_info[1])]
     assert failures, caplog.text
     assert harness.isolate.queue_store.pending("jobs") == 0
     assert len(harness.isolate.queue_store.messages("jobs-dlq")) == 1  # never acked: retried, then dead-lettered
@@ -252,10 +257,14 @@ def test_check_handler_arity_on_plain_functions():
     async def queue(batch, env, ctx):
         pass
 
-    with pytest.raises(TypeError, match=re.escape("auth: scheduled handler must be")):
-        check_handler_arity("auth", "scheduled", scheduled)
+    async def too_many(event, env, ctx, extra):
+        pass
+
+    check_handler_arity("auth", "scheduled", scheduled)  # relaxed: gets the controller only
     check_handler_arity("auth", "queue", queue)
-    check_handler_arity("auth", "fetch", scheduled)  # relaxed
+    check_handler_arity("auth", "fetch", scheduled)
+    with pytest.raises(TypeError, match=re.escape("auth: scheduled handler must be")):
+        check_handler_arity("auth", "scheduled", too_many)
     check_handler_arity("auth", "scheduled", print)  # no signature to read: left to the call
 
 

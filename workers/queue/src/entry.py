@@ -20,5 +20,5 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request):
         return await routes.router.handle(request, self.env, self.ctx)
 
-    async def queue(self, batch, env, ctx):  # workerd always passes all three
+    async def queue(self, batch, env, ctx):  # workerd passes as many of (event, env, ctx) as it takes
         await consumer.consume(batch, self.env)

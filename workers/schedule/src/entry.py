@@ -20,5 +20,5 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request):
         return await routes.router.handle(request, self.env, self.ctx)
 
-    async def scheduled(self, controller, env, ctx):  # workerd always passes all three
+    async def scheduled(self, controller, env, ctx):  # workerd passes as many of (event, env, ctx) as it takes
         await runner.run_cron(self.env, controller.cron, controller.scheduledTime)
