@@ -761,7 +761,7 @@ def _name_of(path: Path) -> str | None:
         return None
 
 
-_IGNORED = {"python_modules", "__pycache__", ".pytest_cache", "node_modules", "tests"}
+_IGNORED = {"python_modules", "__pycache__", "node_modules", "tests"}
 
 
 def _tree_stamp(folder: Path) -> tuple[int, int]:
@@ -772,7 +772,9 @@ def _tree_stamp(folder: Path) -> tuple[int, int]:
         with contextlib.suppress(FileNotFoundError), os.scandir(stack.pop()) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in _IGNORED:
+                    # Hidden folders are never a worker's code: `.state` (a worker outside this repository keeps
+                    # its local state there, written on every request), `.wrangler`, `.venv`, `.git`, caches.
+                    if entry.name not in _IGNORED and not entry.name.startswith("."):
                         stack.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     count += 1

@@ -60,3 +60,23 @@ async def test_a_service_created_while_running_is_started(tmp_path):
             while (await client.get(f"{platform.url}/health", headers={"Host": "orders.do"})).status_code != 200:
                 await asyncio.sleep(0.1)
         assert "orders" in platform.processes
+
+
+def test_hidden_folders_are_not_the_worker_s_code(tmp_path):
+    # A worker outside this repository keeps its state in <folder>/.state, written on every request (a Workflow
+    # step, a KV put): a change there must not restart the worker, or every write would kill what it is doing.
+    from dotdo_dev.platform import _tree_stamp
+
+    worker = tmp_path / "example"
+    shutil.copytree(HELLO, worker)
+    before = _tree_stamp(worker)
+    for hidden in (".state/workflows/example", ".wrangler/state", ".venv/lib"):
+        (worker / hidden).mkdir(parents=True)
+        (worker / hidden / "written.sqlite").write_bytes(b"x")
+    (worker / "src" / "__pycache__").mkdir(exist_ok=True)
+    (worker / "src" / "__pycache__" / "entry.cpython-311.pyc").write_bytes(b"x")
+    assert _tree_stamp(worker) == before
+    (worker / "src" / "helper.py").write_text("X = 1\n")
+    assert _tree_stamp(worker) != before  # code still counts
+    (worker / ".dev.vars").write_text("SECRET=1\n")  # a hidden file (not a folder) is config: it counts
+    assert _tree_stamp(worker)[1] == before[1] + 2
