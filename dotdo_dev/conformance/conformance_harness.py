@@ -233,15 +233,14 @@ async def run(job, js) -> dict:
         return [as_json(await method(*calls.get("args", []))) for _ in range(calls.get("calls", 1))]
 
     async def handler_call(name, event):
-        # As workerd calls it: (event, env, ctx), however the handler is declared.
+        # As workerd calls it: relaxed, with as many of (event, env, ctx) as the handler takes (handlers.py).
         instance = entrypoint(ctx, env)
         handler = getattr(instance, name, None)
         if handler is None:
             raise TypeError(
                 f"worker {job['worker']!r} has no {name} handler ({dotdo_handlers.expected_signature(name)})"
             )
-        dotdo_handlers.check_handler_arity(job["worker"], name, handler)
-        await handler(event, env, ctx)
+        await handler(*dotdo_handlers.handler_arguments(job["worker"], name, handler, event, env, ctx))
         return True
 
     stages = (

@@ -297,26 +297,29 @@ def test_auths_housekeeping_runs_over_rpc_as_the_schedule_service_calls_it(bundl
     assert "has no scheduled handler" in no_cron.error
 
 
-def test_a_scheduled_handler_with_the_old_arity_names_the_signature(bundles, tmp_path):
-    # A fixture worker given handlers of the old arity (no service here has them to break).
+def test_scheduled_and_queue_handlers_taking_only_the_event_run(bundles, tmp_path):
+    # workerd calls them relaxed: Cloudflare's example 08-cron declares scheduled(self, controller).
     folder = FIXTURES / "hello"
     without = check(ROOT, folder, bundle=bundles(folder), scheduled={"cron": "* * * * *"})
     assert "has no scheduled handler" in without.error  # the one below is the one added
-    copy = tmp_path / "old-arity"
+    copy = tmp_path / "one-argument"
     shutil.copytree(bundles(folder), copy)
     entry = copy / "entry.py"
     entry.write_text(
-        entry.read_text() + "\n    async def scheduled(self, controller):\n        pass\n"
-        "\n    async def queue(self, batch):\n        pass\n"
+        entry.read_text() + "\n    async def scheduled(self, controller):\n        print('cron', controller.cron)\n"
+        "\n    async def queue(self, batch):\n        batch.ackAll()\n"
     )
-    old = check(ROOT, folder, bundle=copy, scheduled={"cron": "* * * * *"})
-    assert not old.ok
-    assert old.stage == "scheduled"
-    assert "async def scheduled(self, controller, env, ctx)" in old.error
+    ran = check(ROOT, folder, bundle=copy, scheduled={"cron": "*/5 * * * *"})
+    assert ran.ok, ran.error
     queue = check(ROOT, folder, bundle=copy, queue={"queue": "q", "messages": [{"id": "m1", "body": {}}]})
-    assert not queue.ok
-    assert queue.stage == "queue"
-    assert "async def queue(self, batch, env, ctx)" in queue.error
+    assert queue.ok, queue.error
+    assert queue.settled["ackAll"] is True  # the batch the handler got was the real one
+    (copy / "entry.py").write_text(
+        entry.read_text().replace("scheduled(self, controller)", "scheduled(self, controller, env, ctx, extra)")
+    )
+    refused = check(ROOT, folder, bundle=copy, scheduled={"cron": "* * * * *"})
+    assert (refused.ok, refused.stage) == (False, "scheduled")
+    assert "async def scheduled(self, controller, env, ctx)" in refused.error
 
 
 def test_a_generated_service_imports_answers_and_consumes_its_queue(tmp_path):
