@@ -181,11 +181,7 @@ class LocalPlatform:
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, *, wait_seconds: float = 60.0) -> None:
         """Start every worker process and the front server; return when all answer."""
-        configs = self._runnable([*self.config_paths])
-        names = [c.name for c in configs]
-        duplicates = {n for n in names if names.count(n) > 1}
-        if duplicates:
-            raise ConfigError(self.root, f"two workers are named {sorted(duplicates)}")
+        configs = self._without_duplicate_names(self._runnable([*self.config_paths]))
         check_state_folder(self.state.root)  # before anything starts: one clear error, nothing to clean up
         front = bind_port(self.host, self.port)  # a second `make dev` stops here, before spawning a worker
         try:
@@ -239,6 +235,22 @@ class LocalPlatform:
                 )
             configs.append(config)
         return configs
+
+    def _without_duplicate_names(self, configs: list[WorkerConfig]) -> list[WorkerConfig]:
+        """The first worker of each name (the dispatcher first, then the folders in order); a later one with a
+        name already taken is left out and said so, as Cloudflare keeps one Worker per name (two of
+        Cloudflare's examples are both named `python-cron`)."""
+        kept: dict[str, WorkerConfig] = {}
+        for config in configs:
+            first = kept.setdefault(config.name, config)
+            if first is not config:
+                where = os.path.relpath(config.directory, self.root)
+                reason = (
+                    f"a worker named {config.name!r} already runs from {os.path.relpath(first.directory, self.root)}"
+                )
+                self.not_started[where] = reason
+                log.error("not starting the worker in %s: %s; give it another name in its config", where, reason)
+        return list(kept.values())
 
     async def _start_workers(self, configs: list[WorkerConfig], wait_seconds: float) -> None:
         self._make_private_sockets_folder()

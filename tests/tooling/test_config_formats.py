@@ -132,8 +132,8 @@ async def test_a_worker_configured_in_toml_is_served(tmp_path):
 
 
 async def test_one_workers_failure_leaves_the_others_running_and_missing_bindings_fail_when_used(tmp_path, caplog):
-    # One worker fails at import, one declares R2 (not provided locally) and one has a broken config: none
-    # takes the platform down. The R2 worker runs (Cloudflare's 04-query-d1 declares `ai` it never uses)
+    # One worker fails at import, one declares Vectorize (not provided locally) and one has a broken config:
+    # none takes the platform down. The Vectorize worker runs (Cloudflare's 04-query-d1 declares `ai` it never uses)
     # and its env.FILES refuses, naming the binding, when touched; the broken one is reported.
     from dotdo_dev.platform import find_repo_root
 
@@ -141,8 +141,8 @@ async def test_one_workers_failure_leaves_the_others_running_and_missing_binding
     good = worker(tmp_path / "good", wrangler_toml=TOML.replace('"notes"', '"good"', 1))
     crashing = worker(tmp_path / "crashing", wrangler_toml=TOML.replace('"notes"', '"crashing"', 1))
     (crashing / "src" / "entry.py").write_text("import not_a_module_anywhere\n")
-    r2 = TOML.replace('"notes"', '"files"', 1) + '\n[[r2_buckets]]\nbinding = "FILES"\nbucket_name = "files"\n'
-    files = worker(tmp_path / "files", wrangler_toml=r2)
+    vectorize = TOML.replace('"notes"', '"files"', 1) + '\n[[vectorize]]\nbinding = "FILES"\nindex_name = "files"\n'
+    files = worker(tmp_path / "files", wrangler_toml=vectorize)
     (files / "src" / "entry.py").write_text(USES_R2)
     broken = worker(tmp_path / "broken", wrangler_toml="name = \n")
     configs = [root / "dispatcher" / "wrangler.jsonc", *(f / "wrangler.toml" for f in (good, crashing, files, broken))]
@@ -154,9 +154,9 @@ async def test_one_workers_failure_leaves_the_others_running_and_missing_binding
             touched = await client.get("/r2", headers={"host": "files.localhost"})
             workers = (await client.get("/__platform")).json()["data"]["workers"]
             output = "\n".join(running.processes["files"].output)
-    assert "files: the local runtime does not provide FILES (R2)" in caplog.text
+    assert "files: the local runtime does not provide FILES (Vectorize)" in caplog.text
     assert touched.status_code >= 500
-    assert "env.FILES.get: R2 bindings (`r2_buckets` in the worker's config) are not provided" in output
+    assert "env.FILES.get: Vectorize bindings (`vectorize` in the worker's config) are not provided" in output
     assert workers["good"]["status"] == workers["files"]["status"] == "running"
     assert workers["crashing"]["status"] != "running"
     assert workers["broken"]["status"] == "not-started"
@@ -191,3 +191,27 @@ def test_every_form_of_a_not_provided_section_names_its_bindings():
         ai()
     assert copy.copy(ai) is not None  # libraries probing dunders get AttributeError, not a refusal
     assert "not provided locally" in repr(ai)
+
+
+async def test_a_second_worker_with_a_taken_name_is_left_out_and_the_platform_runs(tmp_path, caplog):
+    # Cloudflare's examples 08-cron and 10-workflows are both named python-cron: side by side under make dev,
+    # the first (in folder order) runs, the second is reported, and nothing else is held up.
+    from dotdo_dev.platform import find_repo_root
+
+    root = find_repo_root()
+    first = worker(tmp_path / "a-first", wrangler_toml=TOML)
+    second = worker(tmp_path / "b-second", wrangler_toml=TOML)
+    (second / "src" / "entry.py").write_text((second / "src" / "entry.py").read_text().replace("hi from", "bye from"))
+    configs = [root / "dispatcher" / "wrangler.jsonc", first / "wrangler.toml", second / "wrangler.toml"]
+    platform = LocalPlatform(root, configs=configs, state_dir=tmp_path / "state", port=0)
+    with caplog.at_level(logging.ERROR, logger="dotdo.platform"):
+        async with platform as running, httpx.AsyncClient(base_url=running.url, timeout=10) as client:
+            answer = await client.get("/", headers={"host": "notes.localhost"})
+            workers = (await client.get("/__platform")).json()["data"]["workers"]
+    assert answer.text == "hi from toml"
+    assert workers["notes"]["status"] == "running"
+    [(where, left_out)] = [(k, v) for k, v in workers.items() if v["status"] == "not-started"]
+    assert where.endswith("b-second")
+    assert "a worker named 'notes' already runs from" in left_out["reason"]
+    assert "a-first" in left_out["reason"]
+    assert "give it another name" in caplog.text
