@@ -174,6 +174,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", type=Path, help="the worker's wrangler.jsonc (default: ./wrangler.jsonc)")
     parser.add_argument("--env", "-e", help="the environment whose config to read (make dev uses development)")
     parser.add_argument("--state", type=Path, help="the state folder (default: $DOTDO_STATE_DIR or <repo>/.state)")
+    # wrangler's "answer yes to any prompts" (Cloudflare's examples pass it): the local commands never prompt.
+    parser.add_argument("--yes", "-y", action="store_true", help="accepted as wrangler's; nothing here prompts")
 
 
 def _context(args: argparse.Namespace) -> tuple[WorkerConfig, D1DatabaseConfig, D1Database]:

@@ -65,6 +65,11 @@ async def test_execute_writes_where_the_platforms_binding_reads(worker, tmp_path
     assert json.loads(read.stdout)[0]["results"] == [{"body": "a;b"}]
     table = dotdo(worker, "execute", "DB", "--local", "--command", "SELECT id, body FROM notes", state=state)
     assert table.stdout.splitlines()[:3] == ["id | body", "---+-----", "n1 | a;b "]
+    # wrangler's --yes / -y (Cloudflare's examples pass it) is accepted: nothing here prompts
+    for yes in ("--yes", "-y"):
+        again = dotdo(worker, "execute", "DB", "--local", "--command", "SELECT 1 AS one", yes, "--json", state=state)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)[0]["results"] == [{"one": 1}]
 
 
 async def test_a_file_runs_all_or_nothing(worker, tmp_path):
