@@ -77,8 +77,11 @@ class Isolate:
         self.resources: dict[str, Any] = {}
         self.env = Env(self._plain_values(environ, overrides or {}))
         bind_worker_env(self.env)  # before the import: `workers.env` works at the main module's top level
-        self.module = self._import_main()
-        self.entrypoints = self._find_entrypoints()
+        if config.main:
+            self.module = self._import_main()
+            self.entrypoints = self._find_entrypoints()
+        else:  # an assets-only Worker (`assets` without `main`): its assets answer every request
+            self.module, self.entrypoints = ModuleType(f"{config.name}_assets_only"), {}
         self._bind(bindings or {})
 
     @property
