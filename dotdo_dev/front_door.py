@@ -197,6 +197,9 @@ class FrontDoor:
         return self._routing[1]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         try:
@@ -242,6 +245,46 @@ class FrontDoor:
         out.append((b"content-length", str(len(data)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         await send({"type": "http.response.body", "body": data})
+
+    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """A WebSocket upgrade: checked as a request is, sent to the front worker as one carrying `Upgrade:
+        websocket`; its 101 is joined to this connection (`websocket_server.bridge`), any other answer sent."""
+        from workers import Request
+
+        from dotdo_dev.runtime.peers import RemoteError, WorkerNotFound
+        from dotdo_dev.runtime.websocket_server import bridge, refuse
+
+        await receive()  # websocket.connect
+        json_type = [(b"content-type", b"application/json")]
+        front = getattr(self.platform, "front_worker", DISPATCHER)
+        try:
+            if scope.get("method", "GET").upper() != "GET":
+                raise RequestRefused(400, "BAD_REQUEST", "A WebSocket upgrade must be a GET request")
+            headers = ascii_headers(scope["headers"])
+            host, target = target_of(scope, headers)
+            client = (scope.get("client") or ("unknown", 0))[0]
+            forwarded = [(k, v) for k, v in headers if k not in EDGE_HEADERS and k != "host"]
+            forwarded += [("host", host), ("cf-connecting-ip", client)]
+            request = Request(f"http://{host}{target}", method="GET", headers=forwarded)
+            response = await self.platform.peers.fetch(front, None, request)
+        except RequestRefused as refused:
+            await refuse(send, refused.status, json_type, envelope_bytes(refused.code, refused.message))
+            return
+        except Exception as exc:
+            if isinstance(exc, RemoteError | WorkerNotFound):
+                log.error("dispatcher failed: %s", exc)
+            else:
+                log.exception("front door: the WebSocket request could not be handled")
+            body = envelope_bytes("DISPATCHER_ERROR", "The dispatcher failed to handle the request")
+            await refuse(send, 502, json_type, body)
+            return
+        end = response.js_response.webSocket
+        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
+        if end is None or response.status != 101:
+            await refuse(send, response.status, out, response.body or b"")
+            return
+        await send({"type": "websocket.accept", "headers": out})
+        await bridge(end, receive, send, lost=f"the {front} worker's connection was lost")
 
     def body_limit(self, host: str, path: str) -> int:
         """The target service's body limit: its `MAX_BODY_BYTES` var, else `DEFAULT_MAX_BODY`."""

@@ -189,6 +189,8 @@ class Peers:
 
     async def fetch(self, worker: str, entrypoint: str | None, request: Request) -> Response:
         """Send `request` to `worker`'s `fetch` handler. An exception there raises `RemoteError` here."""
+        if (request.headers.get("upgrade") or "").lower() == "websocket":
+            return await self._websocket(worker, entrypoint, request)
         url = httpx.URL(request.url)
         path = url.raw_path.decode("ascii") or "/"
         headers = [(k, v) for k, v in request._headers if k not in INTERNAL_HEADERS]
@@ -209,6 +211,39 @@ class Peers:
         raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in reply.headers.raw]
         raw = [(k, v) for k, v in raw if k.lower() not in ("content-length", "transfer-encoding", "date", "server")]
         return Response._from_parts(request.url, reply.status_code, reply.reason_phrase, raw, reply.content or None)
+
+    async def _websocket(self, worker: str, entrypoint: str | None, request: Request) -> Response:
+        """A WebSocket upgrade to `worker`: its 101 answer is a `Response` whose `js_object.webSocket` is joined
+        to the worker's end over its socket (`websocket_wire`); any other answer is returned as it is."""
+        from js._websocket import join_network
+
+        from dotdo_dev.runtime.websocket_wire import HANDSHAKE_HEADERS, connect
+
+        url = httpx.URL(request.url)
+        path = url.raw_path.decode("ascii") or "/"
+        headers = [(k, v) for k, v in request._headers if k not in INTERNAL_HEADERS]
+        headers += [(TOKEN_HEADER, self.token), (OP_HEADER, "fetch"), (URL_HEADER, request.url)]
+        headers.append((ENTRYPOINT_HEADER, entrypoint or ""))
+        try:
+            await self._client(worker)  # registered, and listening (it may be starting or reloading)
+            if not self.socket_path(worker).exists() and self.down(worker) is None:
+                await self._wait_for_socket(worker)
+            answer = await connect(path, headers, unix=str(self.socket_path(worker)))
+        except WorkerDown as down:
+            return _down_response(request, down)
+        except OSError:
+            return _down_response(request, WorkerDown(worker, self.down(worker) or RESTARTING))
+        if answer.connection is None and dict(answer.headers).get(EXCEPTION_HEADER) is not None:
+            raise RemoteError(_unquote(dict(answer.headers)[EXCEPTION_HEADER]))
+        skip = HANDSHAKE_HEADERS | {"date", "server"}
+        kept = [(k, v) for k, v in answer.headers if k not in skip]
+        if answer.connection is None:
+            return Response._from_parts(request.url, answer.status, answer.reason, kept, answer.body or None)
+        protocol = dict(answer.headers).get("sec-websocket-protocol", "")
+        response = Response._from_parts(request.url, 101, answer.reason, kept, None)
+        end = response.js_response.webSocket = join_network(answer.connection, request.url, protocol)
+        end._lost_reason = f"the {worker} worker's connection was lost"  # what a client hears if it dies
+        return response
 
     async def scheduled(self, worker: str, cron: str, scheduled_time: float | None = None) -> dict[str, Any]:
         payload = wire.dumps({"cron": cron, "scheduled_time": scheduled_time})

@@ -121,6 +121,37 @@ class _Sql:
         return _Cursor(rows, written)
 
 
+class _SyncKv:
+    """`ctx.storage.kv`: the synchronous key-value API of a SQLite-backed object, on the same keys as the
+    async one (`get`, `put`, `delete`, `list`)."""
+
+    def __init__(self, storage: DurableObjectStorage) -> None:
+        self._storage = storage
+
+    def get(self, key: str) -> Any:
+        row = self._storage._conn.execute("SELECT value FROM _kv WHERE key = ?", (_key(key),)).fetchone()
+        return None if row is None else wire.loads(row[0])
+
+    def put(self, key: str, value: Any) -> None:
+        self._storage._conn.execute(
+            "INSERT INTO _kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (_key(key), wire.dumps(value).decode()),
+        )
+
+    def delete(self, key: str) -> bool:
+        return self._storage._conn.execute("DELETE FROM _kv WHERE key = ?", (_key(key),)).rowcount > 0
+
+    def list(self, options: dict[str, Any] | None = None) -> list[list[Any]]:
+        """[key, value] pairs in key order (`prefix`, `limit` as for the async `list`)."""
+        options = options or {}
+        prefix = options.get("prefix", "")
+        rows = self._storage._conn.execute(
+            "SELECT key, value FROM _kv WHERE key >= ? AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
+            (prefix, len(prefix), prefix, int(options.get("limit", -1))),
+        ).fetchall()
+        return [[k, wire.loads(v)] for k, v in rows]
+
+
 class DurableObjectStorage:
     """`ctx.storage` of one object, on its own SQLite file (keys and values in `_kv`, any SQL besides)."""
 
@@ -130,6 +161,7 @@ class DurableObjectStorage:
         self._conn.isolation_level = None  # autocommit: each write is durable at once
         self._conn.execute("CREATE TABLE IF NOT EXISTS _kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self.sql = _Sql(self)
+        self.kv = _SyncKv(self)
         self._alarm = ObjectAlarm(self._conn, on_alarm)
 
     async def get(self, key: str | list[str]) -> Any:
@@ -219,13 +251,67 @@ def _key(key: Any) -> str:
     return key
 
 
+class DurableObjectAborted(Exception):
+    """What `ctx.abort(reason)` raises: the object is reset (workerd's error cannot be caught; this one can)."""
+
+
 class DurableObjectState:
-    """`self.ctx` of a Durable Object: its id, its storage, `blockConcurrencyWhile`, `waitUntil`."""
+    """`self.ctx` of a Durable Object: its id, its storage, `blockConcurrencyWhile`, `waitUntil`, and the
+    WebSocket Hibernation API (`acceptWebSocket`, `getWebSockets`, `getTags`), see `websockets` below."""
 
     def __init__(self, object_id: DurableObjectId, storage: DurableObjectStorage) -> None:
         self.id = object_id
         self.storage = storage
         self._pending: set[asyncio.Task[Any]] = set()
+        self._sockets: list[Any] = []  # accepted for hibernation, until closed
+        #: Set by the namespace: runs a WebSocket event through the object's handlers; resets the object.
+        self._on_socket_event: Callable[[Any, str, tuple[Any, ...]], None] | None = None
+        self._on_abort: Callable[[], None] | None = None
+
+    # -- the WebSocket Hibernation API ---------------------------------------------------------------
+    def acceptWebSocket(self, ws: Any, tags: Any = None) -> None:
+        """Take the server end of a `WebSocketPair` for this object: its messages, closes and errors call the
+        object's `webSocketMessage(ws, message)`, `webSocketClose(ws, code, reason, wasClean)` and
+        `webSocketError(ws, error)`, one at a time through its input gate. `tags`: strings for `getWebSockets`."""
+        from js._websocket import JsWebSocket
+
+        if not isinstance(ws, JsWebSocket) or ws._peer is None:
+            raise TypeError("acceptWebSocket() takes the server end of a WebSocketPair")
+        if ws._accepted or ws._sink is not None:
+            raise TypeError("acceptWebSocket() was given a WebSocket that was already accepted")
+        names = list(tags or [])
+        if not all(isinstance(tag, str) for tag in names):
+            raise TypeError("acceptWebSocket() tags must be strings")
+        ws._hibernatable = True
+        ws._tags = names
+        self._sockets.append(ws)
+        ws._attach(self._socket_event)
+
+    def getWebSockets(self, tag: str | None = None) -> list[Any]:
+        """The sockets this object accepted that are not closed, those with `tag` if given."""
+        self._sockets = [ws for ws in self._sockets if ws.readyState != ws.CLOSED]
+        return [ws for ws in self._sockets if tag is None or tag in ws._tags]
+
+    def getTags(self, ws: Any) -> list[str]:
+        if ws not in self._sockets:
+            raise TypeError("getTags() takes a WebSocket this object accepted with acceptWebSocket()")
+        return list(ws._tags)
+
+    def _socket_event(self, ws: Any, kind: str, args: tuple[Any, ...]) -> None:
+        if self._on_socket_event is not None:
+            self._on_socket_event(ws, kind, args)
+
+    def abort(self, reason: Any = None) -> None:
+        """Reset the object: the next request makes it again (`cls(ctx, env)`); its WebSockets are cut off.
+        Raises `DurableObjectAborted` with `reason` (workerd's error cannot be caught; this one can)."""
+        message = f"Durable Object {str(self.id)[:12]}… aborted" + (f": {reason}" if reason is not None else "")
+        log.error("%s", message)
+        for ws in list(self._sockets):
+            ws._send_close(1006, "", False)
+        self._sockets.clear()
+        if self._on_abort is not None:
+            self._on_abort()
+        raise DurableObjectAborted(message)
 
     async def blockConcurrencyWhile(self, callback: Any) -> Any:
         result = callback()
@@ -258,6 +344,8 @@ class DurableObjectNamespace:
         self._env = env
         self._state = state
         self._instances: dict[str, _Instance] = {}
+        self._hibernated: dict[str, DurableObjectState] = {}  # evicted objects whose WebSockets stay open
+        self._socket_tasks: set[asyncio.Task[Any]] = set()
         self._timers = AlarmTimers(self._run_alarm)
 
     def idFromName(self, name: str) -> DurableObjectId:
@@ -291,15 +379,68 @@ class DurableObjectNamespace:
         key = str(object_id)
         found = self._instances.get(key)
         if found is None:
-            storage = DurableObjectStorage(
-                self._state.file(STATE_FOLDER, self._worker, self._class_name, key),
-                on_alarm=lambda at: self._timers.arm(key, at),
-            )
-            state = DurableObjectState(object_id, storage)
+            state = self._hibernated.pop(key, None)
+            if state is None:
+                storage = DurableObjectStorage(
+                    self._state.file(STATE_FOLDER, self._worker, self._class_name, key),
+                    on_alarm=lambda at: self._timers.arm(key, at),
+                )
+                state = DurableObjectState(object_id, storage)
+            state._on_socket_event = lambda ws, kind, args: self._socket_event(key, ws, kind, args)
+            state._on_abort = lambda: self._instances.pop(key, None)
             obj = self._cls(state, self._env)
-            storage._alarm.handler_check = lambda: self._alarm_arguments(obj, AlarmInvocationInfo(0, False))
+            state.storage._alarm.handler_check = lambda: self._alarm_arguments(obj, AlarmInvocationInfo(0, False))
             found = self._instances[key] = _Instance(obj, state)
         return found
+
+    # -- WebSockets (the Hibernation API) -------------------------------------------------------------
+    def hibernate(self, object_id: DurableObjectId) -> bool:
+        """Evict the object from memory as Cloudflare's hibernation does, keeping its storage and the WebSockets
+        it accepted (with their attachments and tags): the next event makes it again with `cls(ctx, env)`.
+        False if it is busy (a request or handler is running) or not in memory. Locally objects hibernate
+        only when this is called (tests); on Cloudflare, when idle."""
+        key = str(object_id)
+        found = self._instances.get(key)
+        if found is None or found.lock.locked():
+            return False
+        del self._instances[key]
+        self._hibernated[key] = found.state
+        return True
+
+    def _socket_event(self, key: str, ws: Any, kind: str, args: tuple[Any, ...]) -> None:
+        task = asyncio.ensure_future(self._run_socket_event(key, ws, kind, args))
+        self._socket_tasks.add(task)
+        task.add_done_callback(self._socket_tasks.discard)
+
+    async def _run_socket_event(self, key: str, ws: Any, kind: str, args: tuple[Any, ...]) -> None:
+        """Call the object's `webSocketMessage` / `webSocketClose` / `webSocketError` through its input gate,
+        with as many of the documented arguments as it accepts; a close is answered after the handler."""
+        from pyodide._values import JsBuffer
+
+        name = {"message": "webSocketMessage", "close": "webSocketClose", "error": "webSocketError"}[kind]
+        if kind == "message":
+            data = args[0]
+            arguments: tuple[Any, ...] = (ws, data if isinstance(data, str) else JsBuffer(data))
+        elif kind == "close":
+            arguments = (ws, *args)
+        else:
+            arguments = (ws, args[0])
+        try:
+            instance = self._instance(ws_object_id(self, key))
+            async with instance.lock:
+                handler = getattr(instance.obj, name, None)
+                if callable(handler):
+                    with invocation(self._env, instance.state):
+                        result = handler(*durable_object_handler_arguments(self._class_name, name, handler, arguments))
+                        if inspect.isawaitable(result):
+                            await result
+        except DurableObjectAborted:
+            pass  # logged by abort()
+        except Exception:
+            log.exception("%s: %s of %s %s… raised", self._worker, name, self._class_name, key[:12])
+        finally:
+            if kind == "close":
+                ws._after_close_event(args[0], args[1])
 
     # -- alarms ------------------------------------------------------------------------------------
     def start_alarms(self) -> None:
@@ -407,6 +548,13 @@ class DurableObjectStub:
 
         call.__name__ = method
         return call
+
+
+def ws_object_id(namespace: DurableObjectNamespace, key: str) -> DurableObjectId:
+    """The id of object `key` (with its name, while its instance or hibernated state knows it)."""
+    known = namespace._instances.get(key)
+    state = known.state if known is not None else namespace._hibernated.get(key)
+    return state.id if state is not None else DurableObjectId(key)
 
 
 # -- the binding kind: `durable_objects` (and `migrations`) in wrangler.jsonc -----------------------

@@ -2,9 +2,10 @@
 
 Provided: `Object`, `Map`, `Array`, `JSON`, `Math`, `Date`, `console`, `crypto` (`randomUUID`,
 `getRandomValues`), `Headers`, `URL`, `URLSearchParams`, `Request`, `Response`, `fetch` and
-`HTMLRewriter` (`js/_html_rewriter.py`). They take and give the local JavaScript values of `pyodide.ffi`
+`HTMLRewriter` (`js/_html_rewriter.py`), `WebSocketPair` and `WebSocket` (`js/_websocket.py`). They take and give
+the local JavaScript values of `pyodide.ffi`
 (`to_js` results) and the local `workers` Request and Response. Other JavaScript globals that exist on
-Cloudflare (`WebSocketPair`, streams, timers, ...) raise `NotProvidedError` (an `ImportError`) naming
+Cloudflare (streams, timers, ...) raise `NotProvidedError` (an `ImportError`) naming
 them; a name that is not a JavaScript global at all raises `AttributeError`, as under Pyodide. See
 docs/local-runtime.md, "pyodide.ffi and js".
 """
@@ -16,13 +17,12 @@ from typing import Any
 from js._builtins import JSON, Array, Date, Map, Math, Object, console, crypto
 from js._html_rewriter import HTMLRewriter
 from js._web import URL, Headers, Request, Response, URLSearchParams, fetch
+from js._websocket import WebSocket, WebSocketPair
 from pyodide._local import missing
 
 _STREAMS = "streams are not emulated: bodies are bytes in the local runtime"
 _TIMERS = "use asyncio (asyncio.sleep, loop.call_later) in the local runtime"
 _NOT_PROVIDED = {
-    "WebSocketPair": "WebSockets are not emulated by this part of the local runtime",
-    "WebSocket": "WebSockets are not emulated by this part of the local runtime",
     "ReadableStream": _STREAMS,
     "WritableStream": _STREAMS,
     "TransformStream": _STREAMS,
@@ -88,6 +88,8 @@ __all__ = [
     "Request",
     "Response",
     "URLSearchParams",
+    "WebSocket",
+    "WebSocketPair",
     "console",
     "crypto",
     "fetch",

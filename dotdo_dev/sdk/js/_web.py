@@ -300,14 +300,17 @@ class Response:
     """JavaScript's `Response` constructor and statics; they give local `workers.Response` objects."""
 
     @staticmethod
-    def new(body: Any = None, init: Any = None) -> workers.Response:
-        props = _init(init)
+    def new(body: Any = None, init: Any = None, **options: Any) -> workers.Response:
+        """`new Response(body, init)`; keyword arguments are the init object Pyodide makes of them
+        (`Response.new(None, status=101, webSocket=client)`)."""
+        props = {**_init(init), **options}
         try:
             return workers.Response(
                 body,
                 status=props.get("status"),
                 status_text=props.get("statusText") or "",
                 headers=_header_pairs(props.get("headers")),
+                web_socket=props.get("webSocket"),
             )
         except ValueError as error:
             raise JsException("RangeError", str(error)) from None

@@ -55,6 +55,8 @@ class RawResponse:
     header_list: HeaderList
     body: bytes | None
     redirected: bool = False
+    #: The client end of a WebSocket, in a 101 response (`webSocket` of the JS `Response`).
+    webSocket: Any = None
 
     @property
     def headers(self) -> JSHeaders:
@@ -204,10 +206,12 @@ class Response(FetchResponse):
             if status is not None or len(status_text) > 0 or headers is not None:
                 raise ValueError("Expected no options when constructing Response from a js.Response")
             body._raise_if_failed()
-            super().__init__(body._url, RawResponse(body._status, body._status_text, list(body._headers), body._body))
+            raw = body.js_response
+            super().__init__(
+                body._url,
+                RawResponse(body._status, body._status_text, list(body._headers), body._body, webSocket=raw.webSocket),
+            )
             return
-        if web_socket is not None:
-            raise TypeError("WebSocket responses are not supported by the local runtime")
         if isinstance(body, str):
             data: bytes | None = body.encode("utf-8")
             default_type = "text/plain;charset=UTF-8"
@@ -222,14 +226,18 @@ class Response(FetchResponse):
         else:
             raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
         code = status.value if isinstance(status, HTTPStatus) else (status or 200)
-        if not isinstance(code, int) or not 200 <= code <= 599:
+        if web_socket is not None and code != 101:
+            raise ValueError(f"Responses with a WebSocket must have status code 101, not {code}")
+        if code == 101 and web_socket is None:
+            raise ValueError("Responses may only be constructed with status 101 when they carry a WebSocket")
+        if not isinstance(code, int) or not (200 <= code <= 599 or code == 101):
             raise ValueError(f"Responses may only be constructed with status codes in the range 200 to 599, not {code}")
         if data is not None and code in _NULL_BODY_STATUSES:
             raise TypeError(f"Response with null body status ({code}) cannot have body")
         header_list = to_header_list(headers)
         if default_type and header_value(header_list, "content-type") is None:
             header_list.append(("content-type", default_type))
-        super().__init__("", RawResponse(code, status_text or "", header_list, data))
+        super().__init__("", RawResponse(code, status_text or "", header_list, data, webSocket=web_socket))
 
     def __repr__(self) -> str:
         parts = [f"status={self._status}"]
