@@ -80,6 +80,7 @@ def write_app(base: Path) -> Path:
         (public / name).write_text(text)
     (base / "outside.txt").write_text("outside the directory")
     (public / "leak.txt").symlink_to(base / "outside.txt")
+    (public / "docs" / "loop").symlink_to(public, target_is_directory=True)  # walked once, not forever
     return public
 
 

@@ -320,12 +320,14 @@ def walk_assets(root: Path, ignore: IgnoreRules) -> list[tuple[str, Path]]:
     """(relative path, real path) of every file served from `root`: not ignored, really inside it."""
     found = []
     real_root = Path(os.path.realpath(root))
+    seen: set[Path] = set()
     for folder, dirs, files in os.walk(root, followlinks=True):
         base = Path(folder)
         inside = Path(os.path.realpath(base))
-        if not inside.is_relative_to(real_root):
-            dirs[:] = []  # a symlinked folder leading out of the directory
+        if not inside.is_relative_to(real_root) or inside in seen:
+            dirs[:] = []  # a symlinked folder leading out of the directory, or back into one already walked
             continue
+        seen.add(inside)
         for name in files:
             rel = (base / name).relative_to(root).as_posix()
             real = Path(os.path.realpath(base / name))
