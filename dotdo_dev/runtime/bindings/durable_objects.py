@@ -254,6 +254,8 @@ def _key(key: Any) -> str:
 class DurableObjectAborted(Exception):
     """What `ctx.abort(reason)` raises: the object is reset (workerd's error cannot be caught; this one can)."""
 
+    logged = True  # abort() logged it: a listener or handler it ends says nothing more
+
 
 class DurableObjectState:
     """`self.ctx` of a Durable Object: its id, its storage, `blockConcurrencyWhile`, `waitUntil`, and the

@@ -63,7 +63,7 @@ class Event(JsProxy):
         self.__dict__.update(fields)
 
     def __repr__(self) -> str:
-        shown = {k: v for k, v in vars(self).items() if k not in ("target", "currentTarget")}
+        shown = {k: v for k, v in vars(self).items() if k not in ("target", "currentTarget", "error")}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
@@ -217,8 +217,9 @@ class JsWebSocket(JsProxy):
                 result = call(event)
                 if inspect.isawaitable(result):
                     _background(result, f"WebSocket {event.type} listener")
-            except Exception:
-                log.exception("WebSocket %s listener raised", event.type)
+            except Exception as exc:
+                if not getattr(exc, "logged", False):  # ctx.abort() logs its own line
+                    log.exception("WebSocket %s listener raised", event.type)
         if kind == "close":
             self._after_close_event(event.code, event.reason)
 
@@ -230,8 +231,9 @@ def _background(awaitable: Any, what: str) -> None:
     async def run() -> None:
         try:
             await awaitable
-        except Exception:
-            log.exception("%s raised", what)
+        except Exception as exc:
+            if not getattr(exc, "logged", False):
+                log.exception("%s raised", what)
 
     task = asyncio.ensure_future(run())
     _TASKS.add(task)
