@@ -34,6 +34,11 @@ def run_ratelimit_ops(
     return _run(repo_root, "ratelimit_ops.mjs", {"ratelimits": ratelimits, "ops": ops}, timeout)
 
 
+def run_r2_ops(repo_root: Path, ops: list[dict[str, Any]], *, timeout: float = 120) -> list[dict[str, Any]]:
+    """R2 operations (see r2_ops.mjs) on a bucket bound as `BUCKET` under miniflare."""
+    return _run(repo_root, "r2_ops.mjs", ops, timeout)
+
+
 def _run(repo_root: Path, script: str, payload: Any, timeout: float) -> Any:
     node = repo_root.resolve() / "node_modules" / "node" / "bin" / "node"
     with tempfile.TemporaryDirectory() as tmp:
