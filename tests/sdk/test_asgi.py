@@ -5,6 +5,7 @@ each request, the request body and headers in, status, headers (repeated ones to
 streamed body out; unhappy paths raise as in the SDK.
 """
 
+import asyncio
 import contextlib
 
 import pytest
@@ -211,8 +212,42 @@ async def test_entrypoint_makes_a_default_class_serving_the_app():
     worker = Default(None, Env())
     response = await worker.fetch(Request("https://api.do/echo/z"))
     assert (await response.json())["env"] == "the-db"
-    with pytest.raises(NotImplementedError, match="WebSocket"):
-        await worker.fetch(Request("https://api.do/ws", headers={"upgrade": "websocket"}))
+
+
+async def test_entrypoint_serves_a_websocket_request_with_the_app():
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append((scope["type"], scope["path"], scope["env"]))
+        assert await receive() == {"type": "websocket.connect"}
+        await send({"type": "websocket.accept"})
+        message = await receive()
+        await send({"type": "websocket.send", "text": "got " + message["text"]})
+        message = await receive()
+        await send({"type": "websocket.send", "bytes": message["bytes"][::-1]})
+        seen.append(await receive())
+
+    Default = asgi.entrypoint(app)
+    env = Env()
+    response = await Default(None, env).fetch(Request("https://api.do/ws", headers={"upgrade": "websocket"}))
+    assert response.status == 101
+    client = response.js_object.webSocket
+    got = []
+    client._attach(lambda _ws, kind, args: got.append((kind, args)))
+    client.send("hi")
+    client.send(b"abc")
+    for _ in range(50):
+        if len(got) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert got == [("message", ("got hi",)), ("message", (b"cba",))]
+    client.close(4000, "bye")
+    for _ in range(50):
+        if len(seen) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == [("websocket", "/ws", env), {"type": "websocket.disconnect", "code": 4000, "reason": "bye"}]
+    assert got[-1] == ("close", (4000, "bye", True))  # the client's close, answered
 
 
 def test_options_are_checked_when_made():

@@ -8,7 +8,9 @@ does; `entrypoint(app)` makes the `Default` entrypoint class.
 Local difference: the local `Response` holds its body as bytes, so a streamed body
 (`more_body=True`) is gathered and the response is returned when the app sends its last chunk
 (on Cloudflare the response starts with the first chunk). An endless stream never answers
-locally. WebSockets (`asgi.websocket`) are not provided (docs/local-runtime.md).
+locally. WebSockets: `entrypoint(app)` serves an upgrade request with `websocket(app, request, env)`, as
+the SDK does: a `WebSocketPair` whose server end is accepted and fed to the app as `websocket.connect`,
+`websocket.receive` (text or bytes) and `websocket.disconnect` (docs/local-runtime.md, "WebSockets").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 from asyncio import Event, Future, Queue, create_task, ensure_future
 from collections.abc import Awaitable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -230,15 +233,75 @@ async def fetch(
     return result
 
 
+async def process_websocket(app: Any, req: Request, env: Any = None) -> Response:
+    """Serve a WebSocket request with an ASGI app: answer 101 with the client end of a `WebSocketPair` and
+    run the app on the server end in the background. The app's `websocket.accept` changes nothing (the
+    pair is accepted before the 101 goes out); an app that ends without closing closes with 1000, one that
+    raises with 1011."""
+    from js import Response as JsResponse
+    from js import WebSocketPair
+
+    client, server = WebSocketPair.new().object_values()
+    server.accept()
+    inbox: Queue[dict[str, Any]] = Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+
+    def on_message(event: Any) -> None:
+        data = event.data
+        if isinstance(data, str):
+            inbox.put_nowait({"type": "websocket.receive", "text": data})
+        else:
+            inbox.put_nowait({"type": "websocket.receive", "bytes": data.to_bytes()})
+
+    def on_close(event: Any) -> None:
+        inbox.put_nowait({"type": "websocket.disconnect", "code": event.code, "reason": event.reason})
+
+    server.addEventListener("message", on_message)
+    server.addEventListener("close", on_close)
+    closed = False
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal closed
+        kind = message["type"]
+        if kind == "websocket.send":
+            if message.get("bytes") is not None:
+                server.send(message["bytes"])
+            if message.get("text") is not None:
+                server.send(message["text"])
+        elif kind == "websocket.close":
+            closed = True
+            server.close(message.get("code", 1000), message.get("reason") or "")
+        elif kind != "websocket.accept":
+            logger.warning(" == Not implemented %s", kind)
+
+    task = run_in_background(app(request_to_scope(req, env if env is not None else {}, ws=True), inbox.get, send))
+
+    def finished(done: Future[Any]) -> None:
+        if not closed:
+            failed = not done.cancelled() and done.exception() is not None
+            with suppress(Exception):  # the client may have closed it already
+                server.close(1011 if failed else 1000, "")
+
+    task.add_done_callback(finished)
+    from . import wait_until
+
+    with suppress(RuntimeError):  # outside a handler (a unit test) there is no request: the task runs anyway
+        wait_until(task)
+    return JsResponse.new(None, status=101, webSocket=client)
+
+
+async def websocket(app: Any, req: Request, env: Any = None) -> Response:
+    """Serve a WebSocket request with an ASGI app (`process_websocket`)."""
+    return await process_websocket(app, req, env)
+
+
 def entrypoint(app: Any, *, options: Options | None = None) -> type[WorkerEntrypoint]:
     """Create the default Worker entrypoint for an ASGI application."""
 
     class Default(WorkerEntrypoint):
         async def fetch(self, request):
             if (request.headers.get("upgrade") or "").lower() == "websocket":
-                raise NotImplementedError(
-                    "asgi: WebSocket requests are not provided by the local runtime (docs/local-runtime.md)"
-                )
+                return await websocket(app, request, self.env)
             return await fetch(app, request, self.env, self.ctx, options=options)
 
     return Default
