@@ -4,12 +4,13 @@ Measured under npm `pyodide@314.0.7`: pyfetch of a refused port raised AbortErro
 
 import asyncio
 import socket
+import traceback
 
 import js
 import pytest
 import workers
 from pyodide.ffi import JsException, to_js
-from pyodide.http import AbortError, BodyUsedError, HttpStatusError
+from pyodide.http import AbortError, BodyUsedError, HttpStatusError, describe_failure
 
 
 @pytest.fixture
@@ -84,3 +85,49 @@ def test_pyodide_http_errors_are_oserrors_with_pyodides_messages():
     assert str(HttpStatusError(503, "Unavailable", "u")).startswith("503 Server Error")
     assert isinstance(BodyUsedError(), OSError)
     assert str(BodyUsedError()) == "Response body is already used"
+
+
+# -- offline: the message names the host and the network, and no httpx error shows --------------------------
+UNKNOWN = "https://no-such-host.invalid/page"  # .invalid never resolves (RFC 6761), with or without a network
+
+
+def traceback_text(error):
+    return "".join(traceback.format_exception(error))
+
+
+async def test_an_unreachable_host_is_named_with_the_network_and_no_httpx_error_shows():
+    with pytest.raises(AbortError) as caught:
+        await workers.fetch(UNKNOWN)
+    message = str(caught.value)
+    assert message.startswith(f"fetch failed: {UNKNOWN}: cannot reach no-such-host.invalid: ")
+    assert "the network is unreachable or the host unknown" in message
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__ is True  # as Pyodide's `raise AbortError(e) from None`
+    assert "ConnectError" not in traceback_text(caught.value)
+
+
+async def test_js_fetch_of_an_unreachable_host_is_only_a_js_type_error():
+    with pytest.raises(JsException) as caught:
+        await js.fetch(UNKNOWN)
+    assert caught.value.name == "TypeError"
+    assert "cannot reach no-such-host.invalid" in caught.value.message
+    assert "ConnectError" not in traceback_text(caught.value)
+    assert "AbortError" not in traceback_text(caught.value)
+
+
+async def test_a_refused_connection_names_the_host(closed_url):
+    with pytest.raises(AbortError, match=r"127\.0\.0\.1 refused the connection"):
+        await workers.fetch(closed_url)
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [
+        (TimeoutError("timed out"), "no answer from example.com in time (timed out)"),
+        (OSError("[Errno 101] Network is unreachable"), "cannot reach example.com: the network is unreachable"),
+        (OSError("[Errno -3] Temporary failure in name resolution"), "the network is unreachable or the host unknown"),
+        (OSError("something else"), "cannot reach example.com (something else)"),
+    ],
+)
+def test_failures_are_described_in_words(detail, expected):
+    assert expected in describe_failure("https://example.com/x", detail)

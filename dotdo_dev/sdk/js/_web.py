@@ -340,4 +340,5 @@ async def fetch(resource: Any, init: Any = None) -> workers.Response:
         return await workers.fetch(request)
     except OSError as error:
         reason = getattr(error, "reason", None)
-        raise (reason if isinstance(reason, JsException) else JsException("TypeError", str(error))) from error
+        # As JavaScript throws it: the JsException alone, no Python cause in the traceback.
+        raise (reason if isinstance(reason, JsException) else JsException("TypeError", str(error))) from None

@@ -9,7 +9,9 @@ behaves as on Cloudflare. `pyfetch` itself and `pyxhr` are not provided: call `w
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pyodide._local import missing
 from pyodide.ffi import JsException
@@ -52,8 +54,38 @@ class AbortError(OSError):
 
 
 def fetch_failed(url: str, detail: object) -> AbortError:
-    """The error a failed outbound fetch of `url` raises (`detail`: what the HTTP client reported)."""
-    return AbortError(JsException("TypeError", f"fetch failed: {url}: {detail}"))
+    """The error a failed outbound fetch of `url` raises (`detail`: what the HTTP client reported).
+
+    The message names the host and what went wrong in words (`fetch failed: https://example.com/: cannot
+    reach example.com: the network is unreachable or the host unknown (Name or service not known)`), so
+    that a worker run offline says why, without the HTTP client's own exception types."""
+    return AbortError(JsException("TypeError", f"fetch failed: {url}: {describe_failure(url, detail)}"))
+
+
+def describe_failure(url: str, detail: object) -> str:
+    """Why a request to `url` failed, naming its host, from the HTTP client's error `detail`."""
+    host = urlsplit(url).hostname or url
+    chain: list[BaseException | object] = [detail]  # the client's error, then what caused it
+    while isinstance(chain[-1], BaseException) and len(chain) < 10:
+        below = chain[-1].__cause__ or chain[-1].__context__
+        if below is None:
+            break
+        chain.append(below)
+    if any(isinstance(error, ConnectionRefusedError) for error in chain):
+        return f"{host} refused the connection (connection refused)"
+    text = str(detail) or type(detail).__name__
+    reason = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+    name = type(detail).__name__
+    lowered = text.lower()
+    if "timeout" in name.lower() or "timed out" in lowered:
+        return f"no answer from {host} in time ({reason})"
+    if "refused" in lowered:
+        return f"{host} refused the connection ({reason})"
+    if any(word in lowered for word in ("name or service", "nodename", "temporary failure in name", "getaddrinfo")):
+        return f"cannot reach {host}: the network is unreachable or the host unknown ({reason})"
+    if "unreachable" in lowered or "no route" in lowered:
+        return f"cannot reach {host}: the network is unreachable ({reason})"
+    return f"cannot reach {host} ({reason})"
 
 
 def __getattr__(name: str) -> Any:

@@ -47,8 +47,8 @@ async def fetch(resource: str | Request, **other_options: Unpack[FetchKwargs]) -
             content=request.body,
             follow_redirects=follow,
         )
-    except httpx.TransportError as error:  # Pyodide's pyfetch raises AbortError, an OSError (pyodide/http.py)
-        raise fetch_failed(request.url, error) from error
+    except httpx.TransportError as error:  # Pyodide's pyfetch: `except JsException as e: raise AbortError(e) from None`
+        raise fetch_failed(request.url, error) from None
     if request.redirect == "error" and reply.is_redirect:
         raise OSError(f"redirect mode is 'error' and {request.url} redirected")
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in reply.headers.raw]
