@@ -4,9 +4,15 @@ Same entry points as the SDK's `workers.wsgi`: `fetch(app, request, env, ctx=Non
 PEP 3333 environ (`environ["workers.env"]` carries the bindings), calls the app and returns its
 response; `entrypoint(app)` makes the `Default` entrypoint class.
 
+The app runs synchronously, as under Pyodide, but in a thread of its own (`pyodide._run_sync.in_thread`,
+the context copied: `workers.env` and `wait_until` work there) while the worker's event loop goes on.
+There `pyodide.ffi.run_sync(awaitable)` works as Pyodide's does inside `fetch`: it waits for a binding call
+made on the loop, which is how django-cf's D1 backend queries D1 from Django's synchronous ORM.
+
 Local difference: the request body is read whole into `wsgi.input`, and the app's body iterable
 is read to its end before the response is returned (the local `Response` holds bytes); on
-Cloudflare both are streamed.
+Cloudflare both are streamed. Requests to a WSGI app may run at the same time in different threads
+(on Cloudflare they interleave where the app waits in `run_sync`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from pyodide._run_sync import in_thread
 
 from .entrypoints import WorkerEntrypoint
 from .gateway import BaseOptions
@@ -140,7 +148,7 @@ async def fetch(
     logger.debug("WSGI request: %s %s", req.method, req.url)
     body = req.body or b""
     try:
-        return process_request(app, req, env, bytes(body), options or DEFAULT_OPTIONS)
+        return await in_thread(process_request, app, req, env, bytes(body), options or DEFAULT_OPTIONS)
     except Exception:
         logger.exception("WSGI request failed")
         raise
