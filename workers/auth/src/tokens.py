@@ -14,20 +14,27 @@ a finite number (never Infinity, NaN, a string or an integer past a float's rang
 `MAX_LIFETIME` (a day) ahead. Every failure is a 401 `INVALID_TOKEN` (or `TOKEN_EXPIRED`) whose
 message carries no token text.
 
-`jose` is imported at the top level: on Cloudflare the top level runs once at deploy and is kept in
-the memory snapshot, so no isolate imports it on its first request.
+Our HS256 tokens are signed and verified with the standard library alone (`hmac`, `hashlib`, `base64`,
+`json`; the signature compared in constant time). python-jose is for WorkOS's RS256 tokens only
+(`verified_claims`, called by `sso.py`). It is imported at the top level all the same: on Cloudflare the
+top level runs once at deploy and is kept in the memory snapshot, so no isolate imports it on a request.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
 import math
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from jose import jwk, jws, jwt
+from jose import jwk, jws
 from jose.exceptions import JOSEError
 
 from shared.errors import AppError, Unauthorized
@@ -42,6 +49,8 @@ REGISTERED_CLAIMS = frozenset({"iss", "aud", "sub", "sid", "iat", "nbf", "exp", 
 MAX_TOKEN_LENGTH = 8192
 #: How far ahead an `exp` may lie (seconds): a token claiming to live longer is refused, not trusted for ever.
 MAX_LIFETIME = 86400
+#: One segment of a compact JWS: unpadded base64url (RFC 7515), nothing else.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def _not_configured() -> AppError:
@@ -137,9 +146,42 @@ def issue_access_token(
         "exp": iat + ttl,
         "jti": secrets.token_urlsafe(16),
     }
-    return jwt.encode(
-        payload, keys.current_secret, algorithm=ALGORITHM, headers={"kid": keys.current_kid, "typ": "JWT"}
-    )
+    header = {"alg": ALGORITHM, "typ": "JWT", "kid": keys.current_kid}
+    signing_input = f"{_b64_json(header)}.{_b64_json(payload)}"
+    return f"{signing_input}.{_b64encode(_hs256(keys.current_secret, signing_input))}"
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64_json(value: dict) -> str:
+    return _b64encode(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+
+
+def _b64decode(segment: str) -> bytes:
+    """The bytes of an unpadded base64url segment, or 401 (any other character, or an impossible length)."""
+    if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
+        raise invalid_token()
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise invalid_token() from None
+
+
+def _json_object(segment: str) -> dict:
+    """The JSON object a segment encodes, or 401."""
+    try:
+        value = json.loads(_b64decode(segment))
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, an integer of too many digits, nesting too deep
+        raise invalid_token() from None
+    if not isinstance(value, dict):
+        raise invalid_token()
+    return value
+
+
+def _hs256(secret: str, signing_input: str) -> bytes:
+    return hmac.new(secret.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
 
 
 def _is_number(value: Any) -> bool:
@@ -163,11 +205,8 @@ def signed_header(token: Any, algorithm: str, *, max_length: int = MAX_TOKEN_LEN
     """
     if not isinstance(token, str) or not token or len(token) > max_length or token.count(".") != 2:
         raise invalid_token()
-    try:
-        header = jws.get_unverified_header(token)
-    except (JOSEError, ValueError, TypeError, UnicodeError):
-        raise invalid_token() from None
-    if not isinstance(header, dict) or header.get("alg") != algorithm:
+    header = _json_object(token.partition(".")[0])
+    if header.get("alg") != algorithm or "crit" in header:  # no extension we would have to understand
         raise invalid_token()
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
@@ -176,7 +215,10 @@ def signed_header(token: Any, algorithm: str, *, max_length: int = MAX_TOKEN_LEN
 
 
 def verified_claims(token: str, key_material: Any, algorithm: str) -> dict:
-    """The claims of `token` once its signature checks out with `key_material` under `algorithm`, or 401."""
+    """The claims of `token` once its signature checks out with `key_material` under `algorithm`, or 401.
+
+    python-jose: for WorkOS's RS256 tokens (`sso.py`); our HS256 tokens never come here.
+    """
     try:
         key = jwk.construct(key_material, algorithm)  # the algorithm is ours, never the key's or the token's
         claims = json.loads(jws.verify(token, key, algorithms=[algorithm]))
@@ -210,10 +252,16 @@ def verify_access_token(
     keys: SigningKeys, token: str, *, issuer: str, audience: str, now: float | None = None, leeway: int = 30
 ) -> dict:
     """The claims of `token` if it is a valid access token of ours; else a 401 (`INVALID_TOKEN`/`TOKEN_EXPIRED`)."""
-    kid = signed_header(token, ALGORITHM)["kid"]
+    kid = signed_header(token, ALGORITHM)["kid"]  # HS256 exactly: never `none`, never another algorithm
     if kid not in keys.keys:
         raise invalid_token()
-    claims = verified_claims(token, keys.keys[kid], ALGORITHM)  # only this kid's key
+    header, payload, signature = token.split(".")
+    if not (_SEGMENT.fullmatch(payload) and _SEGMENT.fullmatch(signature)):
+        raise invalid_token()
+    expected = _b64encode(_hs256(keys.keys[kid], f"{header}.{payload}"))  # only this kid's key
+    if not hmac.compare_digest(expected.encode(), signature.encode()):  # constant time; one spelling only
+        raise invalid_token()
+    claims = _json_object(payload)
     for name in ("sub", "sid"):
         value = claims.get(name)
         if not isinstance(value, str) or not value:
