@@ -2,10 +2,13 @@
 
     sk_live_0mwye3v4k0ut5i5k_Vq3... (16-character key id, then 43 characters = 32 random bytes)
 
-The key id is the record's id (`key_<key id>`), so validation reads one record by primary key,
-never a table scan, and compares HMAC-SHA-256(API_KEY_SECRET, key) with the stored hash in
-constant time. A key carries its own permissions (scopes): never more than its creator had.
-Validation also refuses a key whose owner has since lost the permissions it names.
+The key id is the record's id (`key_<key id>`), so validation is one query by primary key, never a
+table scan: the key with its owner and the owner's grants (`store.api_key_with_owner`), and compares
+HMAC-SHA-256(API_KEY_SECRET, key) with the stored hash in constant time. Nothing is cached: a key
+revoked, expired or of a disabled owner is refused on the very next request. (The one other statement:
+`last_used_at` is written at most once a minute per key.) A key carries its own permissions (scopes):
+never more than its creator had. Validation also refuses a key whose owner has since lost the
+permissions it names.
 
 Bootstrap: when the secret `BOOTSTRAP_ADMIN_KEY` is set (32+ characters starting with `sk_`) and
 no admin holds an unrevoked key, the first use of that key stores it (hashed) as an admin key with
@@ -147,25 +150,27 @@ def _refuse() -> Unauthorized:
 
 
 async def validate_api_key(env: Any, key: str) -> dict[str, Any]:
-    """The principal an API key stands for, or 401 `INVALID_API_KEY` (unknown, wrong, expired, revoked)."""
+    """The principal an API key stands for, or 401 `INVALID_API_KEY` (unknown, wrong, expired, revoked).
+
+    One query (the key, its owner, the owner's grants); the bootstrap key's first use stores it first.
+    """
     if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
         raise _refuse()
     record_id = record_id_of(key)
     if record_id is None:
         raise _refuse()
-    record = await store.get(env, "api_keys", record_id)
-    if record is None or (is_bootstrap(record) and record["revoked_at"] is not None):
-        record = await _bootstrap(env, key, record_id, record)
-    if record is None or not hashing.matches(env, key, record["key_hash"]):
+    found = await store.api_key_with_owner(env, record_id)
+    if found is None or (is_bootstrap(found[0]) and found[0]["revoked_at"] is not None):
+        stored = await _bootstrap(env, key, record_id, found[0] if found else None)
+        if stored is not None and (found is None or stored is not found[0]):
+            found = await store.api_key_with_owner(env, record_id)  # stored just now: read it with its owner
+    if found is None or not hashing.matches(env, key, found[0]["key_hash"]):
         raise _refuse()
-    owner = await live_owner(env, record)
-    if owner is None:
+    record, owner = found
+    if owner is None or not usable(env, record, owner):
         raise _refuse()
-    scopes = list(record["permissions"] or [])
-    role_permissions = users.role_permissions(owner.get("role"))
-    if not all(allows(role_permissions, p) for p in scopes):  # only then are grants worth a lookup
-        held = await users.effective_permissions(env, owner)
-        scopes = [p for p in scopes if allows(held, p)]
+    held = {*users.role_permissions(owner.get("role")), *owner["grants"]}
+    scopes = [p for p in record["permissions"] or [] if allows(held, p)]
     await _touch(env, record)
     return {
         "id": owner["id"],
@@ -179,17 +184,14 @@ async def validate_api_key(env: Any, key: str) -> dict[str, Any]:
     }
 
 
-async def live_owner(env: Any, record: dict[str, Any]) -> dict[str, Any] | None:
-    """The owner of a key that is neither revoked nor expired, if that owner exists and is enabled; else None.
-
-    The bootstrap key also needs `BOOTSTRAP_ADMIN_KEY` to be the key still.
-    """
+def usable(env: Any, record: dict[str, Any], owner: dict[str, Any] | None) -> bool:
+    """Whether a key (as `store.api_key_with_owner` reads it) works now: neither revoked nor expired, its
+    owner exists and is enabled, and the bootstrap key is still what `BOOTSTRAP_ADMIN_KEY` says."""
     if record["revoked_at"] is not None or is_past(record["expires_at"]):
-        return None
+        return False
     if is_bootstrap(record) and not bootstrap_current(env, record):
-        return None
-    owner = await store.get(env, "users", record["owner_id"])
-    return None if owner is None or owner.get("disabled_at") else owner
+        return False
+    return owner is not None and not owner.get("disabled_at")
 
 
 async def _touch(env: Any, record: dict[str, Any]) -> None:

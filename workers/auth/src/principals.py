@@ -52,11 +52,12 @@ async def check_permission(env: Any, principal: Any, permission: str, org_id: st
     if not hasattr(principal, "get"):
         raise BadRequest("principal is a principal object or a user id", code="INVALID_PRINCIPAL")
     if principal.get("key_id"):
-        key = await store.get(env, "api_keys", principal["key_id"])
-        owner = await api_keys.live_owner(env, key) if key and key["owner_id"] == principal.get("id") else None
-        if owner is None:
+        key_id = principal["key_id"]
+        found = await store.api_key_with_owner(env, key_id, org_id) if isinstance(key_id, str) else None
+        if found is None or found[0]["owner_id"] != principal.get("id") or not api_keys.usable(env, *found):
             return False
-        held = await users.effective_permissions(env, owner, org_id)
+        key, owner = found
+        held = {*users.role_permissions(owner.get("role")), *owner["grants"]}
         return allows(key["permissions"] or [], permission) and allows(held, permission)
     if principal.get("session_id"):
         session = await sessions.live_session(env, principal["session_id"])
