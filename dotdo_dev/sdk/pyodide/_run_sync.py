@@ -15,6 +15,7 @@ go on. On the event loop's own thread nothing can wait for the loop, so `run_syn
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import inspect
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ _LOOP: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.Co
 #: waiting in `run_sync` must never hold the one its awaitable needs).
 _THREADS: ThreadPoolExecutor | None = None
 _MAX_THREADS = 32
+_POLL = 0.5  # seconds between two looks at whether the loop still runs
 
 
 def _target_loop() -> asyncio.AbstractEventLoop | None:
@@ -63,7 +65,16 @@ def run_sync(x: Awaitable[T]) -> T:
             "for a request (a WSGI app through workers.wsgi), not on the event loop's thread; await the "
             "awaitable instead (docs/local-runtime.md, pyodide.ffi)"
         )
-    return asyncio.run_coroutine_threadsafe(_awaited(x), loop).result()
+    future = asyncio.run_coroutine_threadsafe(_awaited(x), loop)
+    while True:
+        try:
+            return future.result(timeout=_POLL)
+        except concurrent.futures.TimeoutError:
+            if future.done():
+                raise  # the awaitable's own TimeoutError
+            if not loop.is_running():  # the worker is stopping: never wait for a loop that will not run it
+                future.cancel()
+                raise RuntimeError("run_sync(): the worker's event loop stopped before the awaitable settled") from None
 
 
 async def _awaited(x: Awaitable[T]) -> T:
