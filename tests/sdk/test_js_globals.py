@@ -97,6 +97,13 @@ def test_date():
         Date.new("not a date")
 
 
+def test_a_date_reads_as_javascripts_string_of_it():
+    """`str()` of a Date under Pyodide is JavaScript's `String(date)`; Workers run in UTC."""
+    day = Date.new(1700000000000)
+    assert str(day) == day.toString() == "Tue Nov 14 2023 22:13:20 GMT+0000 (Coordinated Universal Time)"
+    assert f"{day}" == str(day)
+
+
 def test_console_writes_each_call_as_one_line_to_stderr():
     err = io.StringIO()
     with redirect_stderr(err):

@@ -230,6 +230,13 @@ class JsDate(JsProxy, datetime.datetime):
 
     toJSON = toISOString
 
+    def toString(self) -> str:
+        """JavaScript's `String(date)` in a Worker (UTC): `Wed Dec 02 2026 15:13:12 GMT+0000 (Coordinated
+        Universal Time)`; under Pyodide `str()` of a Date gives this too."""
+        return self.astimezone(_UTC).strftime("%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)")
+
+    __str__ = toString
+
     def getFullYear(self) -> int:
         return self.year
 
