@@ -9,8 +9,8 @@ then times sequential RPC calls as another worker makes them (`platform.peers.rp
   - db.get_thing:      one row by primary key;
   - db.list_things:    a page of 20 with total (a batch of two queries);
   - db.search_things:  FTS5 over 1,000 things;
-  - auth.validate_api_key: key record + owner, read from auth's own D1 (a write at most once a
-    minute per key); no call to db;
+  - auth.validate_api_key: key record + owner + grants, one query of auth's own D1 (a write at most
+    once a minute per key); no call to db;
   - auth.validate_token (JWT): HS256 verification + the session record, from auth's own D1.
 Prints p50/p99 (ms) and calls/s; the figures to compare are each line against the baseline.
 """

@@ -381,8 +381,9 @@ def _token(secret: str, *, expired: bool) -> str:
     ("secret", "expired", "code"),
     [(JWT_SECRET, True, "TOKEN_EXPIRED"), ("another-secret-0123456789abcdef0123456789", False, "INVALID_TOKEN")],
 )
-def test_auth_verifies_jwts_with_python_jose_under_pyodide(bundles, secret, expired, code):
-    # TOKEN_EXPIRED is only said after the signature checked out: python-jose's HMAC ran in Pyodide.
+def test_auth_verifies_jwts_with_the_standard_library_under_pyodide(bundles, secret, expired, code):
+    # TOKEN_EXPIRED is only said after the signature checked out: the standard library's HMAC ran in Pyodide
+    # (our HS256 tokens no longer go through python-jose, which is for WorkOS's RS256).
     result = run(
         bundles,
         ROOT / "workers" / "auth",
@@ -395,7 +396,8 @@ def test_auth_verifies_jwts_with_python_jose_under_pyodide(bundles, secret, expi
 
 
 def test_auths_jwt_path_imports_nothing_on_its_first_call(bundles):
-    # jose is imported at the top level: on Cloudflare it is in the memory snapshot, not imported per isolate.
+    # HS256 needs only the standard library, imported at the top level like jose (kept for RS256): on Cloudflare
+    # both are in the memory snapshot, not imported per isolate.
     result = run(
         bundles,
         ROOT / "workers" / "auth",
