@@ -173,8 +173,7 @@ class JsWebSocket(JsProxy):
             if self._close_received:
                 return
             self._close_received = True
-            if self._close_sent:
-                self.readyState = CLOSED
+            self.readyState = CLOSED if self._close_sent else CLOSING
         if self._sink is not None:
             self._sink(self, kind, args)
         elif self._accepted:
