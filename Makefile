@@ -82,6 +82,7 @@ bench: bootstrap ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/dispatch.py
 	$(BIN)/python benchmarks/auth_db.py
 	$(BIN)/python benchmarks/gateway.py
+	$(BIN)/python benchmarks/auth_hop.py
 	$(BIN)/python benchmarks/cold_start.py
 
 mutate: bootstrap ## Mutation testing (cosmic-ray; not part of test): make mutate [TARGET=shared/errors.py]
