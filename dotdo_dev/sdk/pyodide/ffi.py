@@ -27,6 +27,7 @@ from typing import Any
 
 from pyodide import _values
 from pyodide._local import missing
+from pyodide._run_sync import can_run_sync, run_sync
 from pyodide._values import ConversionError, JsArray, JsBuffer, JsDoubleProxy, JsException, JsMap, JsProxy
 
 IN_PYODIDE = False
@@ -37,8 +38,6 @@ JsTypedArray = JsBuffer
 JsOnceCallable = JsDoubleProxy
 
 _NOT_PROVIDED = {
-    "run_sync": "there is no JavaScript event loop to block on locally; await the coroutine instead",
-    "can_run_sync": "there is no JavaScript event loop to block on locally",
     "register_js_module": "the local runtime has no JavaScript modules",
     "unregister_js_module": "the local runtime has no JavaScript modules",
     "JsPromise": "JavaScript calls of the local stand-ins return Python awaitables",
@@ -178,8 +177,10 @@ __all__ = [
     "JsOnceCallable",
     "JsProxy",
     "JsTypedArray",
+    "can_run_sync",
     "create_once_callable",
     "create_proxy",
     "destroy_proxies",
+    "run_sync",
     "to_js",
 ]
