@@ -18,14 +18,20 @@ callables where the examples use Django):
 import asyncio
 import base64
 import hashlib
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 from packaging.requirements import Requirement
 
 from dotdo_dev import worker_deps
-from dotdo_dev.testing import WorkerHarness
+from dotdo_dev.testing import WorkerHarness, start_dev, stop_dev
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ASGI_ENTRY = """import asgi
 from starlette.applications import Starlette
@@ -310,6 +316,47 @@ async def test_run_sync_works_in_the_apps_thread_and_says_why_not_on_the_loop(to
     assert can_run_sync() is False  # the event loop's own thread
     with pytest.raises(RuntimeError, match=r"run_sync\(\) cannot block here"):
         run_sync(asyncio.sleep(0))
+
+
+def test_the_readme_steps_migrations_apply_then_dev_serve_the_wsgi_app_on_d1(tmp_path):
+    """19-django-todo-d1's README, with our commands: `d1 migrations apply <db> --local`, then `dev`; the
+    worker's own process (its host, uvicorn, the thread pool) serves the WSGI app and its D1 calls."""
+    folder = write_worker(
+        tmp_path / "todo-e2e",
+        {
+            "src/fw_todo_entry.py": TODO_ENTRY,
+            "src/fw_todo_app.py": TODO_APP,
+            "migrations/0001_todos.sql": "CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " title TEXT NOT NULL, done BOOL NOT NULL);\n",
+        },
+        config(
+            "todo-e2e",
+            "src/fw_todo_entry.py",
+            ', "d1_databases": [{"binding": "DB", "database_name": "todo-e2e", "migrations_dir": "./migrations"}]',
+        ),
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DOTDO_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("DOTDO_STATE_DIR", None)
+    applied = subprocess.run(
+        [sys.executable, "-m", "dotdo_dev", "d1", "migrations", "apply", "todo-e2e", "--local"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert "applied 0001_todos.sql" in applied.stdout
+    proc, url = start_dev(folder, env)
+    try:
+        created = httpx.post(f"{url}/api/todos/", json={"title": "from the README"}, timeout=10)
+        assert created.status_code == 201, created.text
+        assert created.json()["todo"] == {"id": 1, "title": "from the README", "done": False}
+        listed = httpx.get(f"{url}/api/todos/", timeout=10)
+        assert listed.json() == {"todos": [{"id": 1, "title": "from the README", "done": False}]}
+    finally:
+        stop_dev(proc)
 
 
 # -- a worker's dependencies: one published only for newer Pythons, and the SDK kept out ------------------
