@@ -47,6 +47,7 @@ from dotdo_dev.runtime.peers import (
     quote_header,
 )
 from dotdo_dev.runtime.state import StateDir
+from dotdo_dev.runtime.websocket_server import WebSocketProtocol
 from shared.errors import RPC_MARKER
 
 log = logging.getLogger("dotdo.runtime")
@@ -71,6 +72,9 @@ class WorkerApp:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -114,6 +118,43 @@ class WorkerApp:
             return
         await _send_response(send, response)
         self._after(ctx)
+
+    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """A WebSocket upgrade: the worker's `fetch` gets the request (`Upgrade: websocket`); a 101 response
+        with a WebSocket is joined to the connection, any other response is sent instead of the upgrade."""
+        from dotdo_dev.runtime.websocket_server import bridge, refuse
+
+        await receive()  # websocket.connect
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        hmap = dict(headers)
+        internal = self._carries_token(scope["headers"])
+        forwarded = internal and hmap.get(OP_HEADER) == "fetch"
+        url = hmap.get(URL_HEADER) if forwarded else None
+        if not url:
+            query = scope.get("query_string", b"").decode("latin-1")
+            raw_path = (scope.get("raw_path") or scope.get("path", "/").encode()).decode("latin-1")
+            url = f"http://{hmap.get('host', 'localhost')}{raw_path}" + (f"?{query}" if query else "")
+        entrypoint = (hmap.get(ENTRYPOINT_HEADER) or None) if forwarded else None
+        clean = [
+            (k, v) for k, v in headers if k not in INTERNAL_HEADERS and (internal or not k.startswith(PLATFORM_PREFIX))
+        ]
+        try:
+            request = Request(url, method=scope.get("method") or "GET", headers=clean)
+            response, ctx = await self.isolate.fetch(request, entrypoint=entrypoint)
+        except Exception as exc:
+            log.exception("%s: uncaught exception in fetch", self.isolate.config.name)
+            extra = [(EXCEPTION_HEADER.encode(), quote_header(_describe(exc)).encode("latin-1"))] if forwarded else []
+            await refuse(send, 500, [(b"content-type", b"text/plain;charset=UTF-8"), *extra], b"Internal Server Error")
+            return
+        end = response.js_response.webSocket
+        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
+        if end is None or response.status != 101:
+            await refuse(send, response.status, out, response.body or b"")
+            self._after(ctx)
+            return
+        await send({"type": "websocket.accept", "headers": out})
+        self._after(ctx)
+        await bridge(end, receive, send, lost=f"the {self.isolate.config.name} worker's connection was lost")
 
     def _carries_token(self, raw_headers: list[tuple[bytes, bytes]]) -> bool:
         """Whether the request carries the platform's per-run token (compared in constant time, as bytes)."""
@@ -251,6 +292,7 @@ async def serve(
             lifespan="off",
             timeout_keep_alive=30,
             interface="asgi3",
+            ws=WebSocketProtocol,  # WebSocket upgrades reach the worker's fetch (websocket_server.py)
         )
     )
     tasks.append(asyncio.create_task(_exit_with_parent(server)))
