@@ -215,8 +215,10 @@ class LocalPlatform:
                 log.error("not starting the worker in %s: %s", path.parent.name, exc)
                 continue
             try:
-                python = python_runtime(config.compatibility_date, config.compatibility_flags).python
-                extra = python_path_for(config.path.parent, python, self.dependency_cache)
+                extra = None
+                if config.main:  # an assets-only Worker runs no Python of its own
+                    python = python_runtime(config.compatibility_date, config.compatibility_flags).python
+                    extra = python_path_for(config.path.parent, python, self.dependency_cache)
             except DependencyError as exc:
                 if config.name == self.front_worker:
                     raise ConfigError(config.path, str(exc)) from None
