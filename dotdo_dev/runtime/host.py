@@ -31,6 +31,7 @@ from workers.response import FetchResponse
 
 from dotdo_dev.config import load_local
 from dotdo_dev.runtime import wire
+from dotdo_dev.runtime.bindings.assets import ASSETS_RESOURCE
 from dotdo_dev.runtime.bindings.queues import QueueConsumer
 from dotdo_dev.runtime.bodies import read_capped
 from dotdo_dev.runtime.errors import WorkerError
@@ -104,6 +105,11 @@ class WorkerApp:
             (k, v) for k, v in headers if k not in INTERNAL_HEADERS and (internal or not k.startswith(PLATFORM_PREFIX))
         ]
         request = Request(url, method=scope["method"], headers=clean, body=body or None)
+        assets = self.isolate.resources.get(ASSETS_RESOURCE) if entrypoint is None else None
+        served = await assets.route(request) if assets is not None else None  # static assets answer first
+        if served is not None:
+            await _send_response(send, served)
+            return
         try:
             response, ctx = await self.isolate.fetch(request, entrypoint=entrypoint)
         except Exception as exc:
