@@ -38,6 +38,9 @@ log = logging.getLogger("dotdo.runtime")
 #: The close code a client gets when the process on the other side of a hop died (RFC 6455: 1011,
 #: "an unexpected condition"); `reason` names what was lost.
 LOST_CODE = 1011
+#: Close codes meaning the client broke RFC 6455 (protocol error, text not UTF-8, message too big): the
+#: worker's end gets an `error` event (`webSocketError`), then a close that was not clean.
+PROTOCOL_ERROR_CODES = frozenset({1002, 1007, 1009})
 #: Seconds a peer has to answer a close frame before the connection is cut.
 CLOSE_TIMEOUT = 5.0
 
@@ -292,7 +295,10 @@ async def bridge(end: Any, receive: Any, send: Any, *, lost: str = "the connecti
                     end._peer._receive("message", (data,))
             elif message["type"] == "websocket.disconnect":
                 code = message.get("code", 1005)
-                end._send_close(code, message.get("reason") or "", code != 1006)
+                reason = message.get("reason") or ""
+                if code in PROTOCOL_ERROR_CODES and not end._close_sent:  # the client broke the protocol
+                    end._peer._receive("error", (ConnectionError(f"WebSocket protocol error ({code}): {reason}"),))
+                end._send_close(code, reason, code not in PROTOCOL_ERROR_CODES and code != 1006)
                 return
 
     out_task = asyncio.ensure_future(outward())

@@ -87,6 +87,11 @@ class Room(DurableObject):
             for other in self.ctx.getWebSockets():
                 other.send(f"{me}: {message}")
 
+    async def webSocketError(self, ws, error):
+        for other in self.ctx.getWebSockets():
+            if other is not ws:
+                other.send(f"error {ws.deserializeAttachment()['user']}: {error}")
+
     async def webSocketClose(self, ws, code, reason, was_clean):
         me = ws.deserializeAttachment()["user"]
         for other in self.ctx.getWebSockets():
@@ -355,6 +360,24 @@ async def test_through_the_dispatcher_two_clients_chat_with_tags_attachments_and
     for client in (ada, bob):
         client.connection.close(1000)
         assert (await client.receive())[0] == "close"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_through_the_dispatcher_a_protocol_error_reaches_web_socket_error_then_close(platform):
+    ada = await Client.open(platform.url, "/room/strict?user=ada", host="sockets.do")
+    bob = await Client.open(platform.url, "/room/strict?user=bob", host="sockets.do")
+    assert await ada.text() == "welcome ada"
+    assert await bob.text() == "welcome bob"
+    bob.connection._writer.write(encode_frame(TEXT, b"\xff\xfe", mask=True))  # text that is not UTF-8
+    kind, (code, _reason, _clean) = await bob.receive()
+    assert (kind, code) == ("close", 1007)
+    error = await ada.text()
+    assert error.startswith("error bob: WebSocket protocol error (1007)")
+    left = await ada.text()
+    assert left.startswith("left bob 1007 ")
+    assert left.endswith(" False")  # webSocketClose: not a clean close
+    ada.connection.close(1000)
+    assert (await ada.receive())[0] == "close"
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -273,7 +273,7 @@ class _NetworkPeer:
             self.connection.send(args[0])
         elif kind == "close":
             code, reason, clean = args
-            if clean:
+            if clean or code not in (1005, 1006, 1015):  # a protocol error's code goes on to the next hop
                 self.connection.close(None if code == 1005 else code, reason)
             else:
                 self.connection.abort()
