@@ -328,8 +328,10 @@ async def _open(end: JsWebSocket, parts: Any, protocols: list[str]) -> None:
     try:
         answer = await connect(path, headers, host=parts.hostname, port=port, tls=tls)
     except (OSError, TimeoutError, ValueError) as exc:
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        failure = ConnectionError(f"WebSocket connection to {end.url!r} failed: network error: {reason}")
+        from pyodide.http import describe_failure
+
+        reason = describe_failure(end.url or "", exc)
+        failure = ConnectionError(f"WebSocket connection to {end.url!r} failed: {reason}")
         _fail(end, failure)
         return
     if answer.connection is None:

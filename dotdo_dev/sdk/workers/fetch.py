@@ -35,6 +35,8 @@ async def fetch(resource: str | Request, **other_options: Unpack[FetchKwargs]) -
     request = resource if isinstance(resource, Request) and not other_options else Request(resource, **other_options)
     if fetcher is not None:
         return Response(await fetcher(request))
+    if (request.headers.get("upgrade") or "").lower() == "websocket":
+        return await _websocket(request)
     import httpx
 
     client = _http_client()
@@ -57,3 +59,28 @@ async def fetch(resource: str | Request, **other_options: Unpack[FetchKwargs]) -
         (k, v) for k, v in headers if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
     ]
     return Response._from_parts(str(reply.url), reply.status_code, reply.reason_phrase, headers, reply.content)
+
+
+async def _websocket(request: Request) -> Response:
+    """A fetch carrying `Upgrade: websocket`, as workerd makes it: a 101 whose `js_object.webSocket` is the
+    connection (to `accept()` before use); any other answer as it is; no connection: `fetch_failed`."""
+    from urllib.parse import urlsplit
+
+    from js._websocket import join_network
+
+    from dotdo_dev.runtime.websocket_wire import HANDSHAKE_HEADERS, connect
+
+    parts = urlsplit(request.url)
+    tls = parts.scheme in ("https", "wss")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = [("host", parts.netloc), *((k, v) for k, v in request._headers if k != "host")]
+    try:
+        answer = await connect(path, headers, host=parts.hostname, port=parts.port or (443 if tls else 80), tls=tls)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise fetch_failed(request.url, error) from None
+    kept = [(k, v) for k, v in answer.headers if k not in HANDSHAKE_HEADERS]
+    response = Response._from_parts(request.url, answer.status, answer.reason, kept, answer.body or None)
+    if answer.connection is not None:
+        protocol = dict(answer.headers).get("sec-websocket-protocol", "")
+        response.js_response.webSocket = join_network(answer.connection, request.url, protocol)
+    return response
