@@ -22,6 +22,20 @@ class ExecutionContext:
     def waitUntil(self, other: Awaitable[Any]) -> None:
         if not inspect.isawaitable(other):
             raise TypeError("waitUntil() takes an awaitable")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # A thread of the wsgi bridge (a Django view calling wait_until): the work is the loop's, queued
+            # there before the bridge's own answer, so it is a task before `drain` looks.
+            from pyodide._run_sync import bridge_loop
+
+            loop = bridge_loop()
+            if loop is None:
+                raise RuntimeError(
+                    "waitUntil() called outside the worker's event loop and its request threads"
+                ) from None
+            loop.call_soon_threadsafe(lambda: self._tasks.append(asyncio.ensure_future(other)))
+            return
         self._tasks.append(asyncio.ensure_future(other))
 
     wait_until = waitUntil

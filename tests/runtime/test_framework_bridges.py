@@ -100,7 +100,7 @@ TODO_APP = """import asyncio
 import json
 
 from pyodide.ffi import can_run_sync, run_sync
-from workers import env
+from workers import env, wait_until
 
 
 def respond(start_response, status, payload=None):
@@ -131,6 +131,9 @@ def application(environ, start_response):
     if path == "/api/slow/":
         run_sync(asyncio.sleep(0.4))
         return respond(start_response, "200 OK", {"slept": True})
+    if path == "/api/later/":
+        wait_until(env.DB.prepare("INSERT INTO todos (title, done) VALUES (?, ?)").bind("later", True).run())
+        return respond(start_response, "202 Accepted", {"queued": True})
     if path == "/api/timeout/":
         try:
             run_sync(asyncio.wait_for(asyncio.sleep(5), 0.01))
@@ -289,6 +292,13 @@ async def test_a_d1_error_reaches_the_sync_app_through_run_sync(todo_worker):
     refused = await todo_worker.fetch("/api/todos/", method="POST", json={})  # title NULL
     assert refused.status == 409
     assert "NOT NULL constraint failed: todos.title: SQLITE_CONSTRAINT" in (await refused.json())["error"]
+
+
+async def test_wait_until_from_the_sync_app_runs_on_the_workers_loop(todo_worker):
+    queued = await todo_worker.fetch("/api/later/")  # the harness drains ctx.waitUntil work, as the host does
+    assert (queued.status, await queued.json()) == (202, {"queued": True})
+    rows = await todo_worker.env.DB.prepare("SELECT title, done FROM todos").all()
+    assert [dict(row) for row in rows["results"]] == [{"title": "later", "done": 1}]
 
 
 async def test_an_awaitables_own_timeout_error_reaches_the_sync_app(todo_worker):

@@ -48,6 +48,12 @@ def _target_loop() -> asyncio.AbstractEventLoop | None:
     return loop
 
 
+def bridge_loop() -> asyncio.AbstractEventLoop | None:
+    """The worker's event loop when called from a thread `in_thread` runs (else None): where code of that
+    thread hands work to the loop (`run_sync`, `ctx.waitUntil`)."""
+    return _target_loop()
+
+
 def can_run_sync() -> bool:
     """Whether `run_sync` can block here: in synchronous code the local runtime runs for a request in a
     thread (a WSGI app, through `workers.wsgi`), not on the event loop's thread."""
