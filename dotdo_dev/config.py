@@ -51,7 +51,6 @@ _TOML_LINE = re.compile(r"\(at line (\d+)")
 #: runs, the platform naming them at its start, and each such `env.<NAME>` raises a clear
 #: NotImplementedError when used (`runtime/bindings/not_provided.py`); building and deploying are unaffected.
 NOT_PROVIDED_LOCALLY = {
-    "ai": "Workers AI",
     "analytics_engine_datasets": "Analytics Engine",
     "assets": "static assets",
     "browser": "Browser Rendering",
@@ -59,7 +58,6 @@ NOT_PROVIDED_LOCALLY = {
     "images": "Images",
     "mtls_certificates": "mTLS certificates",
     "pipelines": "Pipelines",
-    "r2_buckets": "R2",
     "secrets_store_secrets": "Secrets Store",
     "send_email": "Email Routing's send_email",
     "unsafe": "unsafe bindings",

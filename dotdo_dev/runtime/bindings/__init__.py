@@ -7,12 +7,14 @@ a `BindingKind` in a new module (see `kind.py`) plus its entry here.
 
 from __future__ import annotations
 
+from dotdo_dev.runtime.bindings.ai import AIKind
 from dotdo_dev.runtime.bindings.d1 import D1Kind
 from dotdo_dev.runtime.bindings.dispatch_namespaces import DispatchNamespacesKind
 from dotdo_dev.runtime.bindings.durable_objects import DurableObjectsKind
 from dotdo_dev.runtime.bindings.kind import BindingContext, BindingKind
 from dotdo_dev.runtime.bindings.kv import KVKind
 from dotdo_dev.runtime.bindings.queues import QueuesKind
+from dotdo_dev.runtime.bindings.r2 import R2Kind
 from dotdo_dev.runtime.bindings.rate_limits import RateLimitsKind
 from dotdo_dev.runtime.bindings.services import ServicesKind
 from dotdo_dev.runtime.bindings.workflows import WorkflowsKind
@@ -29,4 +31,6 @@ BINDING_KINDS: list[BindingKind] = [
     DispatchNamespacesKind(),
     RateLimitsKind(),
     WorkflowsKind(),
+    R2Kind(),
+    AIKind(),
 ]
