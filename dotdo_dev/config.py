@@ -52,7 +52,6 @@ _TOML_LINE = re.compile(r"\(at line (\d+)")
 #: NotImplementedError when used (`runtime/bindings/not_provided.py`); building and deploying are unaffected.
 NOT_PROVIDED_LOCALLY = {
     "analytics_engine_datasets": "Analytics Engine",
-    "assets": "static assets",
     "browser": "Browser Rendering",
     "hyperdrive": "Hyperdrive",
     "images": "Images",
@@ -215,7 +214,7 @@ def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | N
     cfg = WorkerConfig(
         path=p.resolve(),
         name=r.string(d, "name", required=True),
-        main=r.string(d, "main", required=True),
+        main=r.string(d, "main", required=d.get("assets") is None) or "",  # "": an assets-only Worker
         compatibility_date=r.string(d, "compatibility_date", required=True),
         compatibility_flags=r.strings(d, "compatibility_flags"),
         vars=r.obj(d, "vars"),
@@ -231,6 +230,8 @@ def _parse(p: Path, d: dict[str, Any], raw: dict[str, Any], environment: str | N
         others.update(name for other in BINDING_KINDS if other is not kind for name in other.names(cfg.bindings))
         kind.validate(r, cfg.bindings, others)
     cfg.not_provided = {key: binding_names(key, d[key]) for key in NOT_PROVIDED_LOCALLY if d.get(key)}
+    if not cfg.main and cfg.assets:
+        return cfg  # an assets-only Worker: no script, no Python
     if not cfg.main.endswith(".py"):
         raise ConfigError(p, "a Python Worker's main module must be a .py file", key="main")
     if "python_workers" not in cfg.compatibility_flags:
