@@ -8,6 +8,7 @@ a `BindingKind` in a new module (see `kind.py`) plus its entry here.
 from __future__ import annotations
 
 from dotdo_dev.runtime.bindings.ai import AIKind
+from dotdo_dev.runtime.bindings.assets import AssetsKind
 from dotdo_dev.runtime.bindings.d1 import D1Kind
 from dotdo_dev.runtime.bindings.dispatch_namespaces import DispatchNamespacesKind
 from dotdo_dev.runtime.bindings.durable_objects import DurableObjectsKind
@@ -31,6 +32,7 @@ BINDING_KINDS: list[BindingKind] = [
     DispatchNamespacesKind(),
     RateLimitsKind(),
     WorkflowsKind(),
+    AssetsKind(),
     R2Kind(),
     AIKind(),
 ]
