@@ -178,6 +178,7 @@ def test_the_registered_kinds(tmp_path):
         "DispatchNamespacesKind": ["dispatch_namespaces"],
         "RateLimitsKind": ["ratelimits"],
         "WorkflowsKind": ["workflows"],
+        "AssetsKind": ["assets"],
         "R2Kind": ["r2_buckets"],
         "AIKind": ["ai"],
     }
