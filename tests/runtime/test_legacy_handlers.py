@@ -68,9 +68,22 @@ async def test_before_2025_08_14_module_level_handlers_are_the_workers_handlers(
     assert isolate.module.CALLS == [("scheduled", "5 * * * *", "hi")]
 
 
-async def test_a_module_level_handler_of_the_wrong_arity_fails_as_on_cloudflare(worker):
+async def test_a_module_level_handler_is_called_relaxed_as_workerd_calls_it(worker):
+    # workerd's makeHandler calls a module-level handler with doRelaxedPyCall: as many arguments as it takes.
+    three = (
+        'async def on_scheduled(controller, env, ctx):\n    CALLS.append(("scheduled", controller.cron, env.GREETING))'
+    )
+    one = 'async def on_scheduled(controller):\n    CALLS.append(("scheduled", controller.cron))'
+    isolate = worker(LEGACY.replace(three, one))
+    await isolate.scheduled("5 * * * *")
+    assert isolate.module.CALLS == [("scheduled", "5 * * * *")]
+
+
+async def test_a_module_level_handler_that_cannot_take_the_call_fails_as_on_cloudflare(worker):
     isolate = worker(
-        LEGACY.replace("async def on_scheduled(controller, env, ctx):", "async def on_scheduled(controller):")
+        LEGACY.replace(
+            "async def on_scheduled(controller, env, ctx):", "async def on_scheduled(controller, env, ctx, x):"
+        )
     )
     with pytest.raises(TypeError, match=re.escape("legacy: scheduled handler must be")):
         await isolate.scheduled("5 * * * *")
