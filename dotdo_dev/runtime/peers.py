@@ -21,13 +21,13 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-import httpx
 from workers import Request, Response
 
 from dotdo_dev.registry import MANIFEST, declared_placement
 from dotdo_dev.runtime import wire
+from dotdo_dev.runtime.http1 import ConnectFailed, ConnectionLost, Pool, Reply
 from dotdo_dev.supervision import CRASHED_ON_START, RESTARTING
 from shared.envelope import failure
 from shared.errors import ServiceUnavailable, to_rpc_message
@@ -47,13 +47,8 @@ SOCKETS_ENV = "DOTDO_SOCKETS_DIR"
 TOKEN_ENV = "DOTDO_RUNTIME_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
-# A call may run as long as a worker works on it; the connection itself must come up quickly.
-CALL_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
-
 DOWN_SUFFIX = ".down"  # `<name>.down`: the platform is restarting that worker (content: its state)
-# What a broken connection to a worker looks like: its process died (or is being replaced). Not timeouts.
-_GONE = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
-Send = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]  # one request on a worker's client
+Send = Callable[[Pool], Awaitable[Reply]]  # one request on a worker's connections (http1.Pool)
 
 
 class WorkerNotFound(LookupError):
@@ -85,7 +80,7 @@ class Peers:
         self.sockets_dir = Path(sockets_dir)
         self.token = token
         self.start_timeout = start_timeout
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._pools: dict[str, Pool] = {}  # kept-alive connections per worker (http1: lean, no per-call setup)
         self._placements: dict[str, tuple[tuple[Path, int], str | None]] = {}  # per worker, by its manifest's mtime
 
     @classmethod
@@ -137,16 +132,16 @@ class Peers:
         except OSError:
             return None
 
-    async def _client(self, worker: str) -> httpx.AsyncClient:
-        if not self.is_registered(worker):
-            raise WorkerNotFound(worker)
-        client = self._clients.get(worker)
-        if client is None:
+    async def _pool(self, worker: str) -> Pool:
+        pool = self._pools.get(worker)
+        if pool is None:
+            if not self.is_registered(worker):
+                raise WorkerNotFound(worker)
             await self._wait_for_socket(worker)
-            transport = httpx.AsyncHTTPTransport(uds=str(self.socket_path(worker)))
-            client = httpx.AsyncClient(transport=transport, base_url="http://worker", timeout=CALL_TIMEOUT)
-            self._clients[worker] = client
-        return client
+            pool = self._pools[worker] = Pool(str(self.socket_path(worker)))
+        elif not self.is_registered(worker):
+            raise WorkerNotFound(worker)
+        return pool
 
     async def _wait_for_socket(self, worker: str) -> None:
         """Return once `worker` listens (it is starting, or being reloaded); `WorkerDown` if it is down."""
@@ -160,39 +155,37 @@ class Peers:
                 raise WorkerNotFound(f"{worker} (registered but not listening)")
             await asyncio.sleep(0.05)
 
-    async def _send(self, worker: str, send: Send) -> httpx.Response:
-        """`send(client)` to `worker`; `WorkerDown` if its process is gone.
+    async def _send(self, worker: str, send: Send) -> Reply:
+        """`send(pool)` to `worker`; `WorkerDown` if its process is gone.
 
         A worker being reloaded after a file save has no socket and no `.down` marker for a moment: a
         connection refused then means the request was never sent, so it waits for the new process and
         is sent once more.
         """
-        client = await self._client(worker)
+        pool = await self._pool(worker)
         try:
-            return await send(client)
-        except httpx.ConnectError:
+            return await send(pool)
+        except ConnectFailed:
             if self.down(worker) is None and not self.socket_path(worker).exists():
                 await self._wait_for_socket(worker)
-                with contextlib.suppress(*_GONE):
-                    return await send(client)
+                with contextlib.suppress(ConnectFailed, ConnectionLost):
+                    return await send(pool)
             raise WorkerDown(worker, self.down(worker) or RESTARTING) from None
-        except _GONE:
+        except ConnectionLost:
             raise WorkerDown(worker, self.down(worker) or RESTARTING) from None
 
     async def rpc(self, worker: str, entrypoint: str | None, method: str, args: tuple, kwargs: dict) -> Any:
         """Call `method` on `worker`'s entrypoint; arguments and result cross the RPC boundary."""
         payload = wire.dumps({"entrypoint": entrypoint, "method": method, "args": list(args), "kwargs": kwargs})
-        reply = await self._send(
-            worker, lambda client: client.post("/__dotdo/rpc", content=payload, headers={TOKEN_HEADER: self.token})
-        )
+        headers = [(TOKEN_HEADER, self.token)]
+        reply = await self._send(worker, lambda pool: pool.request("POST", "/__dotdo/rpc", headers, payload))
         return _unwrap(reply)
 
     async def fetch(self, worker: str, entrypoint: str | None, request: Request) -> Response:
         """Send `request` to `worker`'s `fetch` handler. An exception there raises `RemoteError` here."""
         if (request.headers.get("upgrade") or "").lower() == "websocket":
             return await self._websocket(worker, entrypoint, request)
-        url = httpx.URL(request.url)
-        path = url.raw_path.decode("ascii") or "/"
+        path = _target(request.url)
         headers = [(k, v) for k, v in request._headers if k not in INTERNAL_HEADERS]
         headers += [
             (TOKEN_HEADER, self.token),
@@ -200,17 +193,16 @@ class Peers:
             (URL_HEADER, request.url),
             (ENTRYPOINT_HEADER, entrypoint or ""),
         ]
+        method, body = request.method.value, request.body
         try:
-            reply = await self._send(
-                worker, lambda client: client.request(request.method.value, path, headers=headers, content=request.body)
-            )
+            reply = await self._send(worker, lambda pool: pool.request(method, path, headers, body))
         except WorkerDown as down:
             return _down_response(request, down)
-        if reply.headers.get(EXCEPTION_HEADER) is not None:
-            raise RemoteError(_unquote(reply.headers[EXCEPTION_HEADER]))
-        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in reply.headers.raw]
-        raw = [(k, v) for k, v in raw if k.lower() not in ("content-length", "transfer-encoding", "date", "server")]
-        return Response._from_parts(request.url, reply.status_code, reply.reason_phrase, raw, reply.content or None)
+        failed = reply.header(EXCEPTION_HEADER)
+        if failed is not None:
+            raise RemoteError(_unquote(failed))
+        raw = [(k, v) for k, v in reply.headers if k not in _HOP_HEADERS]
+        return Response._from_parts(request.url, reply.status, reply.reason, raw, reply.body or None)
 
     async def _websocket(self, worker: str, entrypoint: str | None, request: Request) -> Response:
         """A WebSocket upgrade to `worker`: its 101 answer is a `Response` whose `js_object.webSocket` is joined
@@ -219,13 +211,12 @@ class Peers:
 
         from dotdo_dev.runtime.websocket_wire import HANDSHAKE_HEADERS, connect
 
-        url = httpx.URL(request.url)
-        path = url.raw_path.decode("ascii") or "/"
+        path = _target(request.url)
         headers = [(k, v) for k, v in request._headers if k not in INTERNAL_HEADERS]
         headers += [(TOKEN_HEADER, self.token), (OP_HEADER, "fetch"), (URL_HEADER, request.url)]
         headers.append((ENTRYPOINT_HEADER, entrypoint or ""))
         try:
-            await self._client(worker)  # registered, and listening (it may be starting or reloading)
+            await self._pool(worker)  # registered, and listening (it may be starting or reloading)
             if not self.socket_path(worker).exists() and self.down(worker) is None:
                 await self._wait_for_socket(worker)
             answer = await connect(path, headers, unix=str(self.socket_path(worker)))
@@ -247,22 +238,30 @@ class Peers:
 
     async def scheduled(self, worker: str, cron: str, scheduled_time: float | None = None) -> dict[str, Any]:
         payload = wire.dumps({"cron": cron, "scheduled_time": scheduled_time})
-        reply = await self._send(
-            worker,
-            lambda client: client.post("/__dotdo/scheduled", content=payload, headers={TOKEN_HEADER: self.token}),
-        )
+        headers = [(TOKEN_HEADER, self.token)]
+        reply = await self._send(worker, lambda pool: pool.request("POST", "/__dotdo/scheduled", headers, payload))
         return _unwrap(reply)
 
     async def forget(self, worker: str) -> None:
-        """Drop the connection pool to a worker (it is being restarted)."""
-        client = self._clients.pop(worker, None)
-        if client is not None:
-            await client.aclose()
+        """Drop the connections to a worker (it is being restarted)."""
+        pool = self._pools.pop(worker, None)
+        if pool is not None:
+            await pool.aclose()
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()
+
+
+#: Headers of one hop's answer that the next hop sets itself.
+_HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "date", "server", "connection"})
+
+
+def _target(url: str) -> str:
+    """The request target (path and query, as written) of an absolute URL."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _down_response(request: Request, down: WorkerDown) -> Response:
@@ -289,8 +288,8 @@ def _unquote(text: str) -> str:
     return unquote(text)
 
 
-def _unwrap(reply: httpx.Response) -> Any:
-    data = wire.loads(reply.content)
-    if reply.status_code != 200 or "error" in data:
-        raise RemoteError(data.get("error", f"worker call failed with HTTP {reply.status_code}"))
+def _unwrap(reply: Reply) -> Any:
+    data = wire.loads(reply.body)
+    if reply.status != 200 or "error" in data:
+        raise RemoteError(data.get("error", f"worker call failed with HTTP {reply.status}"))
     return data["value"]
