@@ -1,4 +1,4 @@
-"""Bindings the local runtime does not provide (R2, Workers AI, static assets, Vectorize, ...).
+"""Bindings the local runtime does not provide (Vectorize, Hyperdrive, Browser Rendering, ...).
 
 A worker declaring one still runs locally, as Cloudflare's examples do when they declare a binding they do
 not use (04-query-d1 declares `ai`): its `env.<NAME>` is a `NotProvided` whose every use raises
