@@ -43,10 +43,19 @@ class Default(WorkerEntrypoint):
             return await self.env.ASSETS.fetch("https://assets.local/style.css", method="HEAD")
         if path == "/binding-post":
             return await self.env.ASSETS.fetch("https://assets.local/style.css", method="POST", body="x")
+        if path.startswith("/svc/"):  # through a service binding to another worker with assets
+            return await self.env.SITE.fetch("http://assetsite.do/" + path.removeprefix("/svc/"))
+        if path.startswith("/svc-direct/"):  # the same worker's named entrypoint
+            return await self.env.SITE_DIRECT.fetch("http://assetsite.do/" + path.removeprefix("/svc-direct/"))
         if path.startswith("/wrapped/"):
             asset = await self.env.ASSETS.fetch(request.url.replace("/wrapped/", "/", 1))
             return Response("wrapped: " + await asset.text(), status=asset.status)
         return Response(f"worker {request.method} {path}", headers={"x-from": "worker"})
+
+
+class Direct(WorkerEntrypoint):
+    async def fetch(self, request):
+        return Response("direct entrypoint " + urlsplit(request.url).path)
 """
 
 FILES = {
@@ -84,10 +93,12 @@ def write_app(base: Path) -> Path:
     return public
 
 
-def write_worker(base: Path, name: str, assets: dict, *, main: bool = True, date: str = "2025-11-02") -> Path:
+def write_worker(
+    base: Path, name: str, assets: dict, *, main: bool = True, date: str = "2025-11-02", **more: object
+) -> Path:
     folder = base / name
     folder.mkdir(parents=True, exist_ok=True)
-    config: dict = {"name": name, "compatibility_date": date, "assets": {"directory": "../public", **assets}}
+    config: dict = {"name": name, "compatibility_date": date, "assets": {"directory": "../public", **assets}, **more}
     if main:
         config |= {"main": "../app/assets_fixture_entry.py", "compatibility_flags": ["python_workers"]}
     (folder / "wrangler.jsonc").write_text(json.dumps(config))
@@ -500,6 +511,15 @@ async def test_through_make_dev_s_platform(site, tmp_path):
         ROOT / "dispatcher" / "wrangler.jsonc",
         write_worker(site, "assetsite", {"binding": "ASSETS", "not_found_handling": "404-page"}),
         write_worker(site, "staticonly", {"not_found_handling": "single-page-application"}, main=False),
+        write_worker(
+            site,
+            "assetcaller",
+            {},
+            services=[
+                {"binding": "SITE", "service": "assetsite"},
+                {"binding": "SITE_DIRECT", "service": "assetsite", "entrypoint": "Direct"},
+            ],
+        ),
     ]
     async with (
         LocalPlatform(ROOT, configs=workers, state_dir=tmp_path / "state", port=0) as platform,
@@ -520,6 +540,11 @@ async def test_through_make_dev_s_platform(site, tmp_path):
         assert (await http.get("/", headers=static_host)).text == "<h1>home</h1>"
         assert (await http.get("/client/route", headers=static_host)).text == "<h1>home</h1>"
         assert (await http.post("/client/route", headers=static_host)).status_code == 405
+        # a service binding's fetch reaches the other worker's assets first; a named entrypoint its code
+        caller = {"Host": "assetcaller.do"}
+        assert (await http.get("/svc/style.css", headers=caller)).text == "body{}"
+        assert (await http.get("/svc/api/y", headers=caller)).text == "worker GET /api/y"
+        assert (await http.get("/svc-direct/style.css", headers=caller)).text == "direct entrypoint /style.css"
 
 
 def test_dotdo_dev_serves_an_assets_only_worker_and_refuses_a_huge_file(tmp_path):
