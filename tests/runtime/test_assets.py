@@ -430,6 +430,7 @@ ESCAPES = [
     "/%2fetc%2fpasswd",
     "/..\\outside.txt",
     "/etc/passwd%00.css",
+    "/%ff/../outside.txt",
 ]
 
 
@@ -447,6 +448,7 @@ def test_dot_segments_are_removed_as_a_url_parser_removes_them():
     assert normalise_path("/../../x") == ["x"]
     assert normalise_path("/a%2fb") is None
     assert normalise_path("/a%00") is None
+    assert normalise_path("/%ff%fe") is None
     assert normalise_path("/sp%20ace.txt") == ["sp ace.txt"]
 
 

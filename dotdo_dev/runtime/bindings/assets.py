@@ -342,7 +342,7 @@ def walk_assets(root: Path, ignore: IgnoreRules) -> list[tuple[str, Path]]:
 def normalise_path(raw: str) -> list[str] | None:
     """The decoded segments of a URL path after dot-segment removal as a URL parser does it (`.`, `..`,
     `%2e`, `.%2E` ..., backslashes as slashes, clamped at the root); None for a path no file can have
-    (a NUL, or a `/` encoded as `%2F` inside a segment)."""
+    (a NUL, a `/` encoded as `%2F` inside a segment, an escape that is not UTF-8)."""
     segments: list[str] = []
     parts = raw.replace("\\", "/").split("/")[1:]
     for i, part in enumerate(parts):
@@ -358,7 +358,10 @@ def normalise_path(raw: str) -> list[str] | None:
             if last:
                 segments.append("")
             continue
-        decoded = unquote(part, errors="strict") if "%" in part else part
+        try:
+            decoded = unquote(part, errors="strict") if "%" in part else part
+        except UnicodeDecodeError:
+            return None  # bytes that are not UTF-8 name no file
         if "/" in decoded or "\0" in decoded or decoded in (".", ".."):
             return None
         segments.append(decoded)
