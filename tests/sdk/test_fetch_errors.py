@@ -131,3 +131,38 @@ async def test_a_refused_connection_names_the_host(closed_url):
 )
 def test_failures_are_described_in_words(detail, expected):
     assert expected in describe_failure("https://example.com/x", detail)
+
+
+def test_a_fetch_on_a_new_event_loop_does_not_reuse_connections_of_a_closed_one(closed_url):
+    """Each test (and each `asyncio.run`) has its loop: a keep-alive connection pooled on a loop since
+    closed must not be reused, or the next fetch fails with 'Event loop is closed' instead of its error."""
+    import http.server
+    import threading
+
+    class KeepAlive(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+
+        async def text():
+            return await (await workers.fetch(url)).text()
+
+        assert asyncio.run(text()) == "ok"
+        assert asyncio.run(text()) == "ok"
+        with pytest.raises(AbortError):
+            asyncio.run(workers.fetch(closed_url))
+    finally:
+        server.shutdown()
+        server.server_close()

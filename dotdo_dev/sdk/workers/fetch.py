@@ -12,14 +12,21 @@ from .response import Response
 from .types import FetchKwargs
 
 _client: Any = None
+_client_loop: Any = None
 
 
 def _http_client():
-    global _client  # one pooled client per worker process, like the runtime's connection pool
+    """One pooled client per worker process and event loop, like the runtime's connection pool. A client
+    made on another loop (a test's, since closed) holds connections that loop owned: it is not reused."""
+    global _client, _client_loop
+    import asyncio
+
     import httpx
 
-    if _client is None or _client.is_closed:
+    loop = asyncio.get_running_loop()
+    if _client is None or _client.is_closed or _client_loop is not loop:
         _client = httpx.AsyncClient(timeout=httpx.Timeout(30.0), trust_env=False)
+        _client_loop = loop
     return _client
 
 
