@@ -175,7 +175,18 @@ def test_in_pyodide_is_false_locally():
     assert IN_PYODIDE is False
 
 
-@pytest.mark.parametrize("name", ["JsGenerator", "JsPromise", "jsnull", "register_js_module"])
+def test_jsnull_exists_for_pyodide_code_and_local_nulls_are_none():
+    """Code written for Pyodide tests `value is None or value is jsnull` (Cloudflare's 17-r2 does)."""
+    from pyodide.ffi import JsNull, jsnull
+
+    assert jsnull is JsNull()
+    assert not jsnull
+    assert repr(jsnull) == "jsnull"
+    assert jsnull is not None
+    assert isinstance(jsnull, JsProxy)
+
+
+@pytest.mark.parametrize("name", ["JsGenerator", "JsPromise", "JsBigInt", "register_js_module"])
 def test_pyodide_names_not_provided_say_so(name):
     with pytest.raises(ImportError, match=rf"pyodide\.ffi\.{name} is not provided by the local runtime"):
         exec(f"from pyodide.ffi import {name}")

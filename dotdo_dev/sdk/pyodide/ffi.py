@@ -37,6 +37,31 @@ JsMutableMap = JsMap
 JsTypedArray = JsBuffer
 JsOnceCallable = JsDoubleProxy
 
+
+class JsNull(JsProxy):
+    """The type of `jsnull`, Pyodide's JavaScript `null`. Locally every `null` a binding or `js` gives is
+    None; `jsnull` exists so that code written for Pyodide (`value is None or value is jsnull`) runs."""
+
+    _instance: JsNull | None = None
+
+    def __new__(cls) -> JsNull:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "jsnull"
+
+    @property
+    def typeof(self) -> str:
+        return "object"
+
+
+jsnull = JsNull()
+
 _NOT_PROVIDED = {
     "register_js_module": "the local runtime has no JavaScript modules",
     "unregister_js_module": "the local runtime has no JavaScript modules",
@@ -52,8 +77,6 @@ _NOT_PROVIDED = {
     "JsDomElement": "there is no DOM in Workers",
     "JsWeakRef": "the local runtime has no JavaScript weak references",
     "JsBigInt": "large integers stay Python ints locally",
-    "JsNull": "JavaScript null is None locally",
-    "jsnull": "JavaScript null is None locally",
     "ToJsConverter": "a type-checking protocol only; any callable (value, convert, cache) works",
 }
 
@@ -174,6 +197,7 @@ __all__ = [
     "JsException",
     "JsMap",
     "JsMutableMap",
+    "JsNull",
     "JsOnceCallable",
     "JsProxy",
     "JsTypedArray",
@@ -181,6 +205,7 @@ __all__ = [
     "create_once_callable",
     "create_proxy",
     "destroy_proxies",
+    "jsnull",
     "run_sync",
     "to_js",
 ]
