@@ -84,6 +84,7 @@ bench: bootstrap ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/gateway.py
 	$(BIN)/python benchmarks/auth_hop.py
 	$(BIN)/python benchmarks/cold_start.py
+	$(BIN)/python benchmarks/pyodide_paths.py
 
 mutate: bootstrap ## Mutation testing (cosmic-ray; not part of test): make mutate [TARGET=shared/errors.py]
 	$(BIN)/python tooling/mutate.py $(TARGET)

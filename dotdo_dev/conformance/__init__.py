@@ -64,6 +64,16 @@ class Result:
         return self.raw.get("request_ms", [])
 
     @property
+    def rpc_ms(self) -> list[float]:
+        """How long each of the `rpc_repeat` RPC calls took inside Pyodide (the call and the result's conversion)."""
+        return self.raw.get("rpc_ms", [])
+
+    @property
+    def first_rpc_imports(self) -> list[str]:
+        """The bundle's modules the first RPC call imported."""
+        return self.raw.get("first_rpc_imports", [])
+
+    @property
     def settled(self) -> dict[str, Any]:
         """What a queue handler did with its batch: `acked`, `retried`, `ackAll`, `retryAll`."""
         return self.raw.get("settled", {})
@@ -146,6 +156,9 @@ def check(
     inspect: dict[str, tuple[str, str]] | None = None,
     bindings: dict[str, dict[str, Any]] | None = None,
     repeat: int = 1,
+    rpc_repeat: int = 1,
+    d1_files: dict[str, Path] | None = None,
+    save_d1: dict[str, Path] | None = None,
     snapshot: bool = True,
     timeout: float = 180,
     fresh_process: bool = False,
@@ -162,7 +175,10 @@ def check(
     ("QUEUE_DB", "SELECT ...")}` runs each query on that D1 binding once every stage ran (`Result.inspected`).
     `Result.sent` lists what each producer binding was sent. `bindings` replaces stand-ins the config gives
     (`{"LIMITER": {"kind": "ratelimit", "namespace_id": "1", "limit": 2, "period": 60}}`). `repeat` sends
-    the requests that many times over (each timed in `request_ms`; answers are the first pass's).
+    the requests that many times over (each timed in `request_ms`; answers are the first pass's), `rpc_repeat`
+    the RPC call (each timed in `rpc_ms`; `rpc` is the first call's answer). `d1_files={"DB": file}` starts
+    that D1 binding from a copy of a SQLite file, `save_d1={"DB": file}` writes what the job left in it there
+    (so one job can prepare the migrated, populated database the timed jobs start from).
     `snapshot=False` boots Pyodide instead of restoring `pyodide_snapshot`. The job runs in this process's
     long-lived runner (`runner.Runner`: a Pyodide of its own, WebAssembly compiled once per process);
     `fresh_process=True` starts a Node of its own for it, compiling everything anew (a true cold start).
@@ -190,6 +206,9 @@ def check(
             "requests": [_request(r) for r in (requests if requests is not None else [path])],
             "repeat": repeat,
             "rpc": {"method": rpc[0], "args": rpc[1]} if rpc else None,
+            "rpc_repeat": rpc_repeat,
+            "d1_files": {name: str(file) for name, file in (d1_files or {}).items()},
+            "save_d1": {name: str(file) for name, file in (save_d1 or {}).items()},
             # {"class", "method", "args", "calls"}: build the Durable Object class with a JS state and call it
             "durable_object": durable_object,
             # {"module", "function", "args", "env"}: call a function of the worker's modules (JSON in, JSON

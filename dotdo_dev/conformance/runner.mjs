@@ -18,6 +18,7 @@
 // them as it wraps the real ones (D1 and Durable Object storage run on node:sqlite).
 import crypto from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { DatabaseSync } from "node:sqlite";
@@ -114,7 +115,8 @@ class D1PreparedStatement {
   async raw() { return this._exec().results.map((r) => Object.values(r)); }
 }
 class D1Database {
-  constructor() { this.sqlite = new DatabaseSync(":memory:"); }
+  // `file`: a copy of that SQLite file is the database it starts with (job.d1_files); else an empty one.
+  constructor(file) { this.sqlite = new DatabaseSync(file ?? ":memory:"); }
   prepare(sql) { return new D1PreparedStatement(this, sql); }
   async batch(statements) {
     this.sqlite.exec("BEGIN");
@@ -158,9 +160,24 @@ class Fetcher {
     const req = typeof request === "string" ? new Request(request) : request;
     const script = job.services?.[this.name]?.fetch;
     calls.push({ binding: this.name, method: "fetch", url: req.url, principal: req.headers.get("x-dotdo-principal") });
-    if (script) return Response.json(script.body, { status: script.status ?? 200 });
-    return Response.json({ success: true, data: { stub: this.name, url: req.url } });
+    if (script) return fetched(Response.json(script.body, { status: script.status ?? 200 }));
+    return fetched(Response.json({ success: true, data: { stub: this.name, url: req.url } }));
   }
+}
+// What a service binding's fetch answers in workerd: a Response whose headers are immutable (as any fetch()
+// result's), so that a worker changing them meets the TypeError it meets on Cloudflare.
+function fetched(response) {
+  const headers = new Headers(response.headers);
+  const refuse = () => { throw new TypeError("Can't modify immutable headers."); };
+  const immutable = new Proxy(headers, {
+    get(target, prop) {
+      if (prop === "set" || prop === "append" || prop === "delete") return refuse;
+      const value = target[prop];
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  Object.defineProperty(response, "headers", { get: () => immutable });
+  return response;
 }
 function serviceStub(name) {
   const target = new Fetcher(name);
@@ -299,12 +316,24 @@ function buildEnv() {
   const env = { ...job.vars };
   for (const [name, binding] of Object.entries(job.bindings)) {
     const { kind } = binding;
-    env[name] = kind === "d1" ? new D1Database() : kind === "kv" ? new KvNamespace()
+    env[name] = kind === "d1" ? new D1Database(d1Copy(name)) : kind === "kv" ? new KvNamespace()
       : kind === "queue" ? new WorkerQueue() : kind === "dispatch" ? new DispatchNamespace()
       : kind === "durable_object" ? new DurableObjectNamespace(binding.class_name)
       : kind === "ratelimit" ? new Ratelimit(name, binding) : serviceStub(name);
   }
   return env;
+}
+
+// job.d1_files {binding: SQLite file}: the D1 binding starts from a copy of that file (the job's own, removed
+// after it), e.g. a database an earlier job left (job.save_d1) with its schema migrated and rows in it.
+let d1Folder = null;
+function d1Copy(name) {
+  const source = job.d1_files?.[name];
+  if (!source) return undefined;
+  d1Folder ??= fs.mkdtempSync(path.join(os.tmpdir(), "dotdo-conformance-d1-"));
+  const copy = path.join(d1Folder, `${name}.sqlite`);
+  fs.copyFileSync(source, copy);
+  return copy;
 }
 
 let waitUntil = [];
@@ -377,6 +406,21 @@ async function runJob(thisJob) {
       result.error = `inspect ${label}: ${error.message ?? error}`;
     }
   }
+  // job.save_d1 {binding: file}: what the worker left in that D1, written to `file` (a SQLite database).
+  for (const [binding, file] of Object.entries(job.save_d1 ?? {})) {
+    try {
+      if (!(env[binding] instanceof D1Database)) throw new Error(`${binding} is not a D1 binding`);
+      fs.rmSync(file, { force: true });
+      env[binding].sqlite.prepare("VACUUM INTO ?").run(file);
+    } catch (error) {
+      result.ok = false;
+      result.stage = "save_d1";
+      result.error = `save_d1 ${binding}: ${error.message ?? error}`;
+    }
+  }
+  for (const binding of Object.values(env)) if (binding instanceof D1Database) binding.sqlite.close();
+  if (d1Folder) fs.rmSync(d1Folder, { recursive: true, force: true });
+  d1Folder = null;
   result.settled = settled;
   result.calls = calls;
   result.pyodide_load_ms = Math.round(loadMs);

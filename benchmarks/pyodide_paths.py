@@ -1,0 +1,244 @@
+"""The platform's representative request paths under real Pyodide 314 with Cloudflare's real SDK, against hello-world.
+
+    .venv/bin/python benchmarks/pyodide_paths.py [--runs 3] [--calls 200]
+
+Issue #17's Pyodide table: each operation runs in a fresh Node and Pyodide of its own
+(`check(..., fresh_process=True)`, as `benchmarks/cold_start.py`), on the bundle `wrangler deploy`
+would upload, and is called `--calls` times. The first call is what a new isolate pays once its
+snapshot is restored (the import is not counted: on Cloudflare it lands in the memory snapshot); the
+warm figure is the median of the other calls. The unit is hello-world's `GET /health`, measured in
+every round; an operation's ratio is taken against its own round's hello, and the table gives the
+median over `--runs` rounds with the spread (min-max) of the ratios. Target: every ratio <= 3.
+
+The operations, with the conformance harness's stand-ins for what a worker calls:
+
+- gateway `GET /db/things` with an API key: the whole path (auth over RPC answered by a stand-in,
+  the limiter Durable Object run as the gateway's own class on in-memory SQLite, the forward to a db
+  stand-in whose `fetch` answers a Response with immutable headers, as workerd's does);
+- dispatcher `GET /api/db/things`: routed and forwarded to the db binding's stand-in;
+- db over HTTP with the gateway's principal header (get, list, search) and `upsert_thing` over RPC,
+  on a D1 that is already migrated and holds a few things (as a deployed db's is: an untimed job
+  prepares it once and each timed job starts from a copy);
+- auth `validate_token` over RPC with an API key and with an HS256 JWT of a live session, on an auth
+  D1 prepared the same way (the key stored, the session started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dotdo_dev.build import build  # noqa: E402
+from dotdo_dev.config import load_local  # noqa: E402
+from dotdo_dev.conformance import check  # noqa: E402
+from dotdo_dev.testing import copy_repo, worker_root  # noqa: E402
+
+TARGET = 3.0
+AUTH_SECRETS = {"JWT_SECRET": "j" * 40, "API_KEY_SECRET": "k" * 40}
+BOOTSTRAP_KEY = "sk_test_bench_" + "0123456789abcdefghijklmnopqrstuvwxyz"
+#: What the gateway forwards to a service, and what db trusts as the caller (shared.middleware.authentication).
+PRINCIPAL = {"id": "usr_bench", "type": "user", "role": "admin", "permissions": ["*"], "org_id": None}
+PRINCIPAL_HEADER = {"x-dotdo-principal": json.dumps(PRINCIPAL)}
+THINGS = 20
+JSON_TYPE = {"content-type": "application/json"}
+CLIENT = {"cf-connecting-ip": "203.0.113.7"}  # what Cloudflare's edge sets on every request
+
+
+@dataclass
+class Operation:
+    label: str
+    worker: str  # under the repo copy
+    options: dict[str, Any] = field(default_factory=dict)
+    rpc: bool = False  # timed by rpc_ms, else by request_ms
+
+
+def _thing(n: int) -> dict[str, Any]:
+    return {"ns": "bench", "id": f"t{n}", "type": "Doc", "data": {"n": n}, "content": f"benchmark thing number {n}"}
+
+
+def prepare(repo: Path, bundles: dict[str, Path], state: Path) -> dict[str, Any]:
+    """Untimed jobs that leave db's and auth's D1 migrated and populated; what the timed jobs need of them."""
+    db_file, auth_file = state / "db.sqlite", state / "auth.sqlite"
+    puts = [
+        {"method": "PUT", "path": f"/things/bench/t{n}", "headers": PRINCIPAL_HEADER | JSON_TYPE, "body": _thing(n)}
+        for n in range(THINGS)
+    ]
+    db = check(repo, repo / "workers/db", bundle=bundles["db"], requests=puts, save_d1={"DB": db_file})
+    if not db.ok or any(r["status"] not in (200, 201) for r in db.responses):
+        raise SystemExit(f"preparing db's D1 failed: {db.error or db.responses[:1]}")
+    # The bootstrap key is stored on its first use; then a session is started in the saved database (a row
+    # as sessions.create_session writes it) and its access token issued with auth's own tokens module.
+    auth = check(
+        repo,
+        repo / "workers/auth",
+        bundle=bundles["auth"],
+        secrets=AUTH_SECRETS | {"BOOTSTRAP_ADMIN_KEY": BOOTSTRAP_KEY},
+        requests=[{"path": "/me", "headers": {"authorization": f"Bearer {BOOTSTRAP_KEY}"}}],
+        save_d1={"AUTH_DB": auth_file},
+    )
+    if not auth.ok or auth.status != 200:
+        raise SystemExit(f"preparing auth's D1 failed: {auth.error or auth.body}")
+    return {"db": db_file, "auth": auth_file, "jwt": _session(repo, auth_file)}
+
+
+def _session(repo: Path, auth_file: Path) -> str:
+    """A live session of `usr_bench` in auth's saved D1, and an access token of it (HS256, JWT_SECRET)."""
+    worker_root(repo / "workers" / "auth" / "tests" / "x")  # auth's src/ on sys.path, for `tokens`
+    import tokens
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    expires = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 86400))
+    with sqlite3.connect(auth_file) as db:
+        db.execute(
+            "INSERT INTO sessions (id, user_id, expires_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            ("ses_bench", PRINCIPAL["id"], expires, now, now),
+        )
+    keys = tokens.SigningKeys(current_kid="k1", keys={"k1": AUTH_SECRETS["JWT_SECRET"]})
+    claims = {"role": "admin", "org_id": None, "permissions": ["*"]}
+    settings = load_local(repo / "workers" / "auth").vars  # the environment check() runs: the local one
+    return tokens.issue_access_token(
+        keys,
+        subject=PRINCIPAL["id"],
+        session_id="ses_bench",
+        issuer=settings["JWT_ISSUER"],
+        audience=settings["JWT_AUDIENCE"],
+        claims=claims,
+        ttl=3600,  # the longest an access token of ours lives: the run must end within the hour
+    )
+
+
+def operations(prepared: dict[str, Any], calls: int) -> list[Operation]:
+    key = {"authorization": f"Bearer {BOOTSTRAP_KEY}"}
+    db_d1 = {"d1_files": {"DB": prepared["db"]}}
+    auth_d1 = {
+        "d1_files": {"AUTH_DB": prepared["auth"]},
+        "secrets": AUTH_SECRETS | {"BOOTSTRAP_ADMIN_KEY": BOOTSTRAP_KEY},
+    }
+    gateway = {
+        "vars": {"RATE_LIMIT_DEFAULT": str(calls * 10)},
+        "services": {
+            "AUTH_SERVICE": {"validate_token": {"result": PRINCIPAL | {"key_id": "key_bench"}}},
+            "DB_SERVICE": {"fetch": {"body": {"success": True, "data": [_thing(1)], "meta": {"total": 1}}}},
+        },
+        "requests": [{"path": "/db/things?ns=bench", "headers": key | CLIENT}],
+    }
+    upsert = {"rpc": ("upsert_thing", [PRINCIPAL, _thing(1) | {"data": {"n": "updated"}}]), "requests": []}
+    return [
+        Operation("gateway GET /db/things (key)", "workers/gateway", gateway),
+        Operation(
+            "dispatcher forward", "dispatcher", {"requests": [{"path": "/api/db/things?ns=bench", "headers": CLIENT}]}
+        ),
+        Operation("db GET /things/{ns}/{id}", "workers/db", db_d1 | {"requests": [_get("/things/bench/t1")]}),
+        Operation("db GET /things", "workers/db", db_d1 | {"requests": [_get("/things?ns=bench")]}),
+        Operation("db GET /search", "workers/db", db_d1 | {"requests": [_get("/search?q=benchmark")]}),
+        Operation("db upsert_thing (RPC)", "workers/db", db_d1 | upsert, rpc=True),
+        Operation(
+            "auth validate_token key (RPC)",
+            "workers/auth",
+            auth_d1 | {"rpc": ("validate_token", [BOOTSTRAP_KEY]), "requests": []},
+            rpc=True,
+        ),
+        Operation(
+            "auth validate_token JWT (RPC)",
+            "workers/auth",
+            auth_d1 | {"rpc": ("validate_token", [prepared["jwt"]]), "requests": []},
+            rpc=True,
+        ),
+    ]
+
+
+def _get(path: str) -> dict[str, Any]:
+    return {"path": path, "headers": PRINCIPAL_HEADER}
+
+
+def measure(repo: Path, bundle: Path, op: Operation, calls: int) -> dict[str, Any]:
+    """One fresh Pyodide: the operation's first call and the median of the others, in ms."""
+    options = dict(op.options)
+    if op.rpc:
+        options["rpc_repeat"] = calls
+    else:
+        options["repeat"] = calls
+    result = check(repo, repo / op.worker, bundle=bundle, fresh_process=True, timeout=600, **options)
+    if not result.ok:
+        raise SystemExit(f"{op.label}: {result.error}")
+    statuses = {r["status"] for r in result.responses}
+    if not op.rpc and statuses - {200, 201}:
+        raise SystemExit(f"{op.label}: answered {statuses}: {result.body}")
+    times = result.rpc_ms if op.rpc else result.request_ms
+    imports = result.first_rpc_imports if op.rpc else result.first_request_imports
+    return {"first": times[0], "warm": statistics.median(times[1:]), "imports": imports}
+
+
+def main(runs: int, calls: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = copy_repo(ROOT, Path(tmp) / "repo")
+        workers = {
+            "hello": repo / "tests/fixtures/workers/hello",
+            "gateway": repo / "workers/gateway",
+            "dispatcher": repo / "dispatcher",
+            "db": repo / "workers/db",
+            "auth": repo / "workers/auth",
+        }
+        bundles = {name: build(repo, path, Path(tmp) / "bundles" / name).outdir for name, path in workers.items()}
+        state = Path(tmp) / "state"
+        state.mkdir()
+        prepared = prepare(repo, bundles, state)
+        hello = Operation("hello GET /health", "tests/fixtures/workers/hello", {"requests": ["/health"]})
+        ops = operations(prepared, calls)
+        bundle_of = {op.label: bundles[Path(op.worker).name] for op in [hello, *ops]}
+        rows: dict[str, list[dict[str, Any]]] = {op.label: [] for op in [hello, *ops]}
+        imports: dict[str, set[str]] = {}
+        for round_number in range(runs):
+            print(f"round {round_number + 1}/{runs}", file=sys.stderr)
+            base = measure(repo, bundle_of[hello.label], hello, calls)
+            rows[hello.label].append(base | {"first_x": 1.0, "warm_x": 1.0})
+            for op in ops:
+                got = measure(repo, bundle_of[op.label], op, calls)
+                got |= {"first_x": got["first"] / base["first"], "warm_x": got["warm"] / base["warm"]}
+                rows[op.label].append(got)
+                imports.setdefault(op.label, set()).update(got["imports"])
+        report(rows, imports, runs, calls)
+
+
+def report(rows: dict[str, list[dict[str, Any]]], imports: dict[str, set[str]], runs: int, calls: int) -> None:
+    print(
+        f"Pyodide request paths (real SDK, a fresh Pyodide per operation, {calls} calls; median of {runs} rounds, "
+        f"x = against hello's GET /health in the same round, [min-max] of x over the rounds; target x <= {TARGET:g})"
+    )
+    header = f"{'operation':<32}{'1st ms':>9}{'x':>6}{'[spread]':>13}{'warm ms':>10}{'x':>6}{'[spread]':>13}  target"
+    print(header)
+    for label, got in rows.items():
+
+        def med(key: str) -> float:
+            return statistics.median(r[key] for r in got)  # noqa: B023 - used at once
+
+        def spread(key: str) -> str:
+            return f"[{min(r[key] for r in got):.1f}-{max(r[key] for r in got):.1f}]"  # noqa: B023
+
+        met = "met" if med("first_x") <= TARGET and med("warm_x") <= TARGET else "NOT met"
+        print(
+            f"{label:<32}{med('first'):>9.2f}{med('first_x'):>6.1f}{spread('first_x'):>13}"
+            f"{med('warm'):>10.3f}{med('warm_x'):>6.1f}{spread('warm_x'):>13}  {met}"
+        )
+    for label, names in imports.items():
+        if names:
+            print(f"  note: {label}'s first call imported {sorted(names)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=200)
+    args = parser.parse_args()
+    main(args.runs, args.calls)
