@@ -22,14 +22,24 @@ def method_of(request: Request) -> str:
 
 
 async def with_headers(response: Response, headers: dict[str, str]) -> Response:
-    """`response` with `headers` set. Responses from `fetch` have immutable headers: those are copied."""
+    """`response` with `headers` set: in place when its headers can change (a response this worker built),
+    else (a response from `fetch`, whose headers are immutable) one new `Response` made by `merged`."""
+    target = response.js_object.headers
     try:
-        target = response.js_object.headers
         for name, value in headers.items():
             target.set(name, value)
-        return response
-    except Exception:  # immutable headers (a fetched response): build a copy
-        merged = [(k, v) for k, v in response.headers.items() if k.lower() not in {h.lower() for h in headers}]
-        merged += list(headers.items())
-        body = await response.bytes()
-        return Response(body or None, status=response.status, headers=merged)
+    except Exception:  # immutable headers (a fetched response): the first `set` refuses, nothing was changed
+        return merged(response, headers)
+    return response
+
+
+def merged(response: Response, headers: dict[str, str]) -> Response:
+    """One new `Response` with `response`'s status, headers and body, and `headers` set over its headers.
+
+    For a response from `fetch` (a service binding's, say), whose headers cannot change: the body is passed on
+    as it is (its stream under Pyodide), neither read nor copied. A 101 keeps its WebSocket."""
+    replaced = {name.lower() for name in headers}
+    pairs = [(name, value) for name, value in response.headers.items() if name.lower() not in replaced]
+    pairs += headers.items()
+    extra = {"web_socket": response.js_object.webSocket} if response.status == 101 else {}
+    return Response(response.body, status=response.status, status_text=response.status_text, headers=pairs, **extra)

@@ -24,7 +24,7 @@ from workers import Request, Response
 import rate_limiter
 import routing
 from shared.errors import AppError, Forbidden, NotFound, RateLimited, Unauthorized
-from shared.http import method_of, with_headers
+from shared.http import merged, method_of
 from shared.middleware.authentication import PRINCIPAL_HEADER, authenticate
 from shared.permissions import allows
 from shared.routing import Context
@@ -145,4 +145,5 @@ async def handle(request: Request, ctx: Context) -> Response:
         if "not running" in text or "not found" in text.lower():
             raise AppError(f"The {route.name} service is unavailable", code="SERVICE_UNAVAILABLE", status=503) from None
         raise AppError(f"The {route.name} service failed", code="UPSTREAM_ERROR", status=502) from None
-    return await with_headers(response, rate_headers(verdict))
+    # A binding's response has immutable headers: the one Response the client gets, built once with ours.
+    return merged(response, rate_headers(verdict))
