@@ -12,7 +12,6 @@ dotdo cloudflare-api [--port 8788]          serve the local stand-in for Cloudfl
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -23,6 +22,7 @@ from dotdo_dev.dev_vars import ensure_dev_vars
 from dotdo_dev.platform import CLOUDFLARE_API_PORT as API_PORT
 from dotdo_dev.platform import LocalPlatform, discover_workers, find_repo_root
 from dotdo_dev.preflight import StartError
+from dotdo_dev.runtime import loop
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -47,7 +47,7 @@ def _dev(args: argparse.Namespace) -> int:
         root, host=args.host, port=port, watch=not args.no_reload, cloudflare_api_port=api_port or None
     )
     try:
-        asyncio.run(platform.run())
+        loop.run(platform.run())
     except (StartError, ConfigError) as exc:
         print(f"dotdo dev: {exc}", file=sys.stderr)  # one line, no traceback: nothing was left running
         return 1
@@ -83,7 +83,7 @@ def _dev_one(config_path: Path, args: argparse.Namespace, port: int) -> int:
         front_worker=name,
     )
     try:
-        asyncio.run(platform.run())
+        loop.run(platform.run())
     except (StartError, ConfigError) as exc:
         print(f"dotdo dev: {exc}", file=sys.stderr)
         return 1

@@ -95,7 +95,27 @@ class _Shape(NamedTuple):
 
 
 def _shape(handler: Callable[..., Any]) -> _Shape | None:
-    """The handler's parameters; None when its signature cannot be read (then the call decides)."""
+    """The handler's parameters; None when its signature cannot be read (then the call decides).
+
+    Read once per function: a handler is a method bound to a new instance on every request, and reading a
+    signature costs more than the rest of the call's bookkeeping."""
+    function = getattr(handler, "__func__", None)
+    if function is None or getattr(handler, "__self__", None) is None:
+        return _read_shape(handler)
+    try:
+        return _method_shapes[function]
+    except KeyError:
+        shape = _method_shapes[function] = _read_shape(handler)
+        return shape
+    except TypeError:  # an unhashable callable
+        return _read_shape(handler)
+
+
+#: Shapes of bound methods, by their function (the same for every instance they are bound to).
+_method_shapes: dict[Any, _Shape | None] = {}
+
+
+def _read_shape(handler: Callable[..., Any]) -> _Shape | None:
     try:
         signature = inspect.signature(handler)
     except (TypeError, ValueError):

@@ -30,7 +30,7 @@ from workers import Request
 from workers.response import FetchResponse
 
 from dotdo_dev.config import load_local
-from dotdo_dev.runtime import wire
+from dotdo_dev.runtime import loop, wire
 from dotdo_dev.runtime.bindings.assets import ASSETS_RESOURCE
 from dotdo_dev.runtime.bindings.queues import QueueConsumer
 from dotdo_dev.runtime.bodies import read_capped
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=os.environ.get("DOTDO_LOG_LEVEL", "INFO"), format="%(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal call is noise
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.config, state=args.state, sockets=args.sockets, token=token, overrides=overrides))
+        loop.run(serve(args.config, state=args.state, sockets=args.sockets, token=token, overrides=overrides))
 
 
 if __name__ == "__main__":

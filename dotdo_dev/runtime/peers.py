@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ SOCKETS_ENV = "DOTDO_SOCKETS_DIR"
 TOKEN_ENV = "DOTDO_RUNTIME_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
+PLACEMENT_TTL = 1.0  # seconds a worker's placement is taken as read (Peers.placement)
 DOWN_SUFFIX = ".down"  # `<name>.down`: the platform is restarting that worker (content: its state)
 Send = Callable[[Pool], Awaitable[Reply]]  # one request on a worker's connections (http1.Pool)
 
@@ -82,6 +84,7 @@ class Peers:
         self.start_timeout = start_timeout
         self._pools: dict[str, Pool] = {}  # kept-alive connections per worker (http1: lean, no per-call setup)
         self._placements: dict[str, tuple[tuple[Path, int], str | None]] = {}  # per worker, by its manifest's mtime
+        self._recent_placements: dict[str, tuple[float, str | None]] = {}  # per worker: (good until, placement)
 
     @classmethod
     def from_environ(cls) -> Peers | None:
@@ -111,7 +114,19 @@ class Peers:
 
     def placement(self, worker: str) -> str | None:
         """Where `worker` lives on Cloudflare, as the manifest (`service.toml`) beside its config declares:
-        `account` or `namespace`; None for a worker without one (test fixtures), which nothing restricts."""
+        `account` or `namespace`; None for a worker without one (test fixtures), which nothing restricts.
+
+        Asked on every call through a binding: the answer is kept for `PLACEMENT_TTL` seconds (an edit of a
+        manifest counts within that), then checked against the manifest's modification time again."""
+        now = time.monotonic()
+        recent = self._recent_placements.get(worker)
+        if recent is not None and recent[0] > now:
+            return recent[1]
+        placement = self._read_placement(worker)
+        self._recent_placements[worker] = (now + PLACEMENT_TTL, placement)
+        return placement
+
+    def _read_placement(self, worker: str) -> str | None:
         config = self.config_path(worker)
         if config is None:
             return None

@@ -277,3 +277,29 @@ def test_the_handlers_module_imports_only_the_standard_library():
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+
+
+def test_a_methods_signature_is_read_once_for_every_instance(monkeypatch):
+    # A handler is a method bound to a new entrypoint per request: its shape is read once per function.
+    class Entry:
+        async def scheduled(self, controller):
+            pass
+
+        async def queue(self, batch, env, ctx):
+            pass
+
+    reads = []
+    real = handlers.inspect.signature
+    monkeypatch.setattr(handlers.inspect, "signature", lambda f: reads.append(f) or real(f))
+    for _ in range(3):
+        assert handlers.handler_arguments("w", "scheduled", Entry().scheduled, "ev", "env", "ctx") == ("ev",)
+        assert handlers.handler_arguments("w", "queue", Entry().queue, "b", "env", "ctx") == ("b", "env", "ctx")
+    assert len(reads) == 2
+
+    async def too_many(self, a, b, c, d):
+        pass
+
+    Entry.tail = too_many
+    for _ in range(2):  # the second call's shape comes from the cache, and is still checked
+        with pytest.raises(TypeError, match="it takes 4"):
+            handlers.handler_arguments("w", "tail", Entry().tail, "e", "env", "ctx")

@@ -44,14 +44,21 @@ def peers(tmp_path):
     return Peers(sockets, "token", start_timeout=0.2)
 
 
-def test_the_placement_comes_from_the_manifest_beside_the_registered_config(peers, tmp_path):
+def test_the_placement_comes_from_the_manifest_beside_the_registered_config(peers, tmp_path, monkeypatch):
+    import time
+
+    from dotdo_dev.runtime import peers as peers_module
+
     assert [peers.placement(n) for n in ("db", "gateway", "dispatcher")] == ["account"] * 3
     assert peers.placement("orders") == "namespace"
     assert peers.placement("callee") is None  # no manifest
     assert peers.placement("missing") is None  # not registered
     manifest = tmp_path / "workers" / "orders" / "service.toml"
     manifest.write_text('name = "orders"\nplacement = "account"\n')
-    assert peers.placement("orders") == "account"  # an edited manifest counts at once
+    assert peers.placement("orders") == "namespace"  # read at most once a PLACEMENT_TTL: not on every call
+    later = time.monotonic() + peers_module.PLACEMENT_TTL + 0.01
+    monkeypatch.setattr(peers_module.time, "monotonic", lambda: later)
+    assert peers.placement("orders") == "account"  # an edited manifest counts within PLACEMENT_TTL
 
 
 @pytest.mark.parametrize("name", ["db", "gateway", "dispatcher"])
