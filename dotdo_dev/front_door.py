@@ -31,6 +31,7 @@ import logging
 import math
 import re
 import sys
+import time
 from http import HTTPMethod
 from pathlib import Path
 from types import ModuleType
@@ -188,9 +189,15 @@ class FrontDoor:
     def __init__(self, platform: Any) -> None:
         self.platform = platform
         self._routing: tuple[float, Any] | None = None
+        self._routing_checked = 0.0
 
     def routing(self) -> Any:
-        """The dispatcher's routing rules, loaded again only when `dispatcher/src/routing.py` changes."""
+        """The dispatcher's routing rules, loaded again when `dispatcher/src/routing.py` changes (its
+        modification time looked at no more than once a second: this runs for every request)."""
+        now = time.monotonic()
+        if self._routing is not None and now < self._routing_checked + 1.0:
+            return self._routing[1]
+        self._routing_checked = now
         stamp = (self.platform.root / "dispatcher" / "src" / "routing.py").stat().st_mtime
         if self._routing is None or self._routing[0] != stamp:
             self._routing = (stamp, dispatcher_routing(self.platform.root))
