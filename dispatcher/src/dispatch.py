@@ -20,6 +20,7 @@ the generated config always has them, so their absence is the platform's fault, 
 """
 
 import json
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from workers import Request, Response
@@ -42,14 +43,14 @@ ACCOUNT_LEVEL: dict[str, str] = {name: s["binding"] for name, s in SERVICES.item
 NOT_THERE = ("Worker not found", "does not exist", "not running on the local platform")
 
 
-def _request_id(request: Request) -> str:
-    incoming = request.headers.get("x-request-id")
+def _request_id(headers: Any) -> str:
+    incoming = headers.get("x-request-id")
     return incoming if incoming and valid_request_id(incoming) else new_request_id()
 
 
-def _forward_headers(request: Request, request_id: str) -> list[tuple[str, str]]:
+def _forward_headers(headers: Any, request_id: str) -> list[tuple[str, str]]:
     kept = []
-    for name, value in request.headers.items():
+    for name, value in headers.items():
         lower = name.lower()
         if lower in STRIPPED_HEADERS or lower.startswith(STRIPPED_PREFIXES) or lower == "x-request-id":
             continue
@@ -62,9 +63,9 @@ def _log(level: str, message: str, **fields: object) -> None:
     print(json.dumps({"level": level, "worker": "dispatcher", "message": message, **fields}))
 
 
-async def _limit(request: Request, env, request_id: str) -> Response | None:
+async def _limit(headers: Any, env, request_id: str) -> Response | None:
     """None when the client may go on; else the answer: 429, or 500 when no limiter is bound."""
-    verdict = await client_limit.admitted(env, client_limit.client_key(request.headers), request_id)
+    verdict = await client_limit.admitted(env, client_limit.client_key(headers), request_id)
     if verdict is None:
         _log("error", f"no {client_limit.LIMITER} binding", request_id=request_id)
         return error_response(
@@ -86,8 +87,9 @@ async def _limit(request: Request, env, request_id: str) -> Response | None:
 async def dispatch(request: Request, env) -> Response:
     """Route `request` to its service: an account-level one's binding, else the namespace `env.DISPATCHER`."""
     url = urlsplit(request.url)
-    request_id = _request_id(request)
-    refused = await _limit(request, env, request_id)
+    headers = request.headers  # made from the JS headers on every access under Pyodide: once per request
+    request_id = _request_id(headers)
+    refused = await _limit(headers, env, request_id)
     if refused is not None:
         return refused
     route = resolve(url.netloc, url.path)
@@ -109,7 +111,7 @@ async def dispatch(request: Request, env) -> Response:
     method = request.method.value if hasattr(request.method, "value") else str(request.method)
     body = None if method in NO_BODY else await request.bytes()
     target = urlunsplit((url.scheme, url.netloc, route.path, url.query, ""))
-    forwarded = Request(target, method=method, headers=_forward_headers(request, request_id), body=body)
+    forwarded = Request(target, method=method, headers=_forward_headers(headers, request_id), body=body)
     environment = getattr(env, "ENVIRONMENT", "production")
     try:
         # an account-level service through its own binding; any other in the dispatch namespace
