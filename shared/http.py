@@ -6,6 +6,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from workers import Request, Response
 
+#: Statuses whose responses have no body (a Response with one, even empty, cannot be made).
+NULL_BODY_STATUSES = frozenset({101, 204, 205, 304})
+
 
 def path_of(request: Request) -> str:
     return urlsplit(request.url).path or "/"
@@ -42,4 +45,5 @@ def merged(response: Response, headers: dict[str, str]) -> Response:
     pairs = [(name, value) for name, value in response.headers.items() if name.lower() not in replaced]
     pairs += headers.items()
     extra = {"web_socket": response.js_object.webSocket} if response.status == 101 else {}
-    return Response(response.body, status=response.status, status_text=response.status_text, headers=pairs, **extra)
+    body = None if response.status in NULL_BODY_STATUSES else response.body  # locally an empty body is b""
+    return Response(body, status=response.status, status_text=response.status_text, headers=pairs, **extra)

@@ -4,7 +4,7 @@ from http import HTTPMethod
 
 from workers import Response
 
-from shared.http import method_of, path_of, query_of, with_headers
+from shared.http import merged, method_of, path_of, query_of, with_headers
 
 
 def test_path_query_and_method(request_for):
@@ -51,3 +51,19 @@ async def test_with_headers_copies_a_response_with_immutable_headers():
         "s=1",
     )
     assert await copy.bytes() == b"body"
+
+
+async def test_merged_keeps_a_fetched_no_content_answer_without_a_body():
+    class Fetched:
+        """A 204 from a service binding: locally its body is empty bytes, under Pyodide null."""
+
+        status, status_text, body = 204, "", b""
+        headers = Response(None, status=204, headers={"x-a": "1"}).headers
+
+        class js_object:
+            headers = None
+
+    copy = merged(Fetched(), {"x-ratelimit-remaining": "5"})
+    assert copy.status == 204
+    assert (copy.headers.get("x-a"), copy.headers.get("x-ratelimit-remaining")) == ("1", "5")
+    assert await copy.bytes() == b""
