@@ -2,9 +2,9 @@
 
 Every request of a key goes to the same object, which handles one request at a time, so a
 check-and-count cannot race (a KV read-modify-write can; Cloudflare's rate-limiting binding counts
-per location). The object keeps the times of the hits in the window (at most `limit` of them) in a
-table of its SQLite-backed storage (`ctx.storage.sql`): the limit holds over any `window` seconds,
-not per calendar minute.
+per location). The object keeps the times of the hits (at most `limit` in the window; older ones are
+deleted together once a request finds `limit` of them) in a table of its SQLite-backed storage (`ctx.storage.sql`): the limit holds over any `window` seconds, not per calendar minute. A
+request costs two statements (count, insert), and a third every `limit` requests or so.
 """
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ import time
 from typing import Any
 
 from workers import DurableObject
+
+#: (cutoff, cutoff, now): the hits after the cutoff, the oldest of them (else now), and every hit kept.
+WINDOW = (
+    "SELECT coalesce(sum(at > ?), 0) AS n, coalesce(min(CASE WHEN at > ? THEN at END), ?) AS oldest,"
+    " count(*) AS total FROM hits"
+)
 
 
 class RateLimiter(DurableObject):
@@ -27,10 +33,13 @@ class RateLimiter(DurableObject):
         """Count one request if the key is under `limit` in the last `window` seconds."""
         sql = self.ctx.storage.sql
         now = time.time()
-        sql.exec("DELETE FROM hits WHERE at <= ?", now - window)
-        # coalesce: an empty window has no oldest hit; `now` keeps the arithmetic below simple.
-        row = sql.exec("SELECT count(*) AS n, coalesce(min(at), ?) AS oldest FROM hits", now).one()
+        cutoff = now - window
+        # The hits in the window, and how many older ones remain. coalesce: an empty window has no oldest hit;
+        # `now` keeps the arithmetic below simple.
+        row = sql.exec(WINDOW, cutoff, cutoff, now).one()
         count, oldest = int(row.n), float(row.oldest)
+        if int(row.total) - count >= limit:  # older hits are deleted in bulk, not one statement per request
+            sql.exec("DELETE FROM hits WHERE at <= ?", cutoff)
         allowed = count < limit
         if allowed:
             sql.exec("INSERT INTO hits (at) VALUES (?)", now)
