@@ -10,8 +10,9 @@ malformed and no answer leaves outside the JSON envelope:
   else 400 `BAD_HEADER` / `BAD_HOST`; an absolute-form target (`GET http://db.do/x HTTP/1.1`) is
   routed by its authority, as RFC 9112 says a server must;
 - GET and HEAD carry no body (400 `BODY_NOT_ALLOWED`); other bodies are streamed and refused with
-  413 `PAYLOAD_TOO_LARGE` as soon as they pass the target service's limit (its `MAX_BODY_BYTES`
-  var, else 1 MiB), before the rest is read, and a `Content-Length` over it is refused unread;
+  413 `PAYLOAD_TOO_LARGE` as soon as they pass the target worker's limit (its `MAX_BODY_BYTES`
+  var, else 1 MiB for the platform's services and Cloudflare's 100 MB for any other worker), before
+  the rest is read, and a `Content-Length` over it is refused unread;
 - `CF-Connecting-IP` is set from the TCP peer, as Cloudflare's edge sets it: a client's own value
   (and `True-Client-IP`, `X-Forwarded-For`) never passes;
 - anything that still goes wrong answers a 502 envelope, and malformed HTTP that never becomes a
@@ -48,6 +49,7 @@ log = logging.getLogger("dotdo.platform")
 #: What a Worker's `Request` can carry (`http.HTTPMethod`), less the two no Worker should see.
 ALLOWED_METHODS = frozenset(m.value for m in HTTPMethod) - {"CONNECT", "TRACE"}
 DEFAULT_MAX_BODY = 1024 * 1024  # shared.validation.MAX_BODY: what services accept unless they say more
+CLOUDFLARE_MAX_BODY = 100 * 1024 * 1024  # Cloudflare's request body limit (free and pro plans): other workers'
 #: Headers only the edge may set: a client's own values are dropped before the dispatcher sees them.
 EDGE_HEADERS = frozenset({"cf-connecting-ip", "true-client-ip", "x-forwarded-for", "x-real-ip"})
 _HOST = re.compile(
@@ -245,11 +247,20 @@ class FrontDoor:
                 getattr(self.platform, "front_worker", DISPATCHER), None, request
             )
         except (RemoteError, WorkerNotFound) as exc:
+            front = getattr(self.platform, "front_worker", DISPATCHER)
+            if front != DISPATCHER and isinstance(exc, RemoteError):
+                # `dotdo dev` with one worker: its own uncaught exception, a 500 as Cloudflare answers one
+                # ("Worker threw exception"); what it raised is in the log, never in the answer.
+                log.error("%s threw an exception: %s", front, exc)
+                raise RequestRefused(500, "WORKER_EXCEPTION", "Worker threw exception") from None
             log.error("dispatcher failed: %s", exc)
             raise RequestRefused(502, "DISPATCHER_ERROR", "The dispatcher failed to handle the request") from None
         data = response.body or b""
+        length = str(len(data))
+        if method == "HEAD":  # the worker's Content-Length stands: the size a GET would get
+            length = next((v for k, v in response._headers if k == "content-length" and v.isdigit()), length)
         out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
-        out.append((b"content-length", str(len(data)).encode()))
+        out.append((b"content-length", length.encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         await send({"type": "http.response.body", "body": data})
 
@@ -294,17 +305,25 @@ class FrontDoor:
         await bridge(end, receive, send, lost=f"the {front} worker's connection was lost")
 
     def body_limit(self, host: str, path: str) -> int:
-        """The target service's body limit: its `MAX_BODY_BYTES` var, else `DEFAULT_MAX_BODY`."""
-        try:
-            route = self.routing().resolve(host, path)
-        except Exception:
-            route = None
-        worker = self.platform.processes.get(route.service) if route is not None else None
-        declared = worker.config.vars.get("MAX_BODY_BYTES") if worker is not None else None
-        try:
-            return int(declared) if declared is not None and int(declared) > 0 else DEFAULT_MAX_BODY
-        except (TypeError, ValueError):
+        """The target worker's body limit: its `MAX_BODY_BYTES` var, else `DEFAULT_MAX_BODY` for the platform's
+        services (a `service.toml` beside their config) and Cloudflare's own request limit (`CLOUDFLARE_MAX_BODY`)
+        for any other worker: one of Cloudflare's examples uploading 5 MiB R2 parts, say."""
+        name = getattr(self.platform, "front_worker", DISPATCHER)
+        if name == DISPATCHER:
+            try:
+                name = self.routing().resolve(host, path).service
+            except Exception:
+                return DEFAULT_MAX_BODY
+        worker = self.platform.processes.get(name)
+        if worker is None:
             return DEFAULT_MAX_BODY
+        declared = worker.config.vars.get("MAX_BODY_BYTES")
+        try:
+            if declared is not None and int(declared) > 0:
+                return int(declared)
+        except (TypeError, ValueError):
+            pass
+        return DEFAULT_MAX_BODY if self.platform.peers.placement(name) is not None else CLOUDFLARE_MAX_BODY
 
     async def _dev_url(self, path: str, host: str, target: str, send: Any) -> None:
         from urllib.parse import parse_qs

@@ -93,7 +93,7 @@ class Pool:
             while self._idle:  # a kept connection the server may have closed meanwhile
                 connection = self._idle.pop()
                 try:
-                    reply, reusable = await _exchange(connection, head, body)
+                    reply, reusable = await _exchange(connection, head, body, method == "HEAD")
                 except _Stale:
                     connection.close()
                     continue
@@ -104,7 +104,7 @@ class Pool:
                 return reply
             connection = await self._connect()
             try:
-                reply, reusable = await _exchange(connection, head, body)
+                reply, reusable = await _exchange(connection, head, body, method == "HEAD")
             except _Stale:
                 connection.close()
                 raise ConnectionLost("the server closed the connection without answering") from None
@@ -157,8 +157,9 @@ def _encode_head(method: str, target: str, host: str, headers: list[tuple[str, s
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _exchange(connection: _Connection, head: bytes, body: bytes | None) -> tuple[Reply, bool]:
-    """Write the request, read the answer; (reply, whether the connection can carry another request)."""
+async def _exchange(connection: _Connection, head: bytes, body: bytes | None, bodiless: bool) -> tuple[Reply, bool]:
+    """Write the request, read the answer; (reply, whether the connection can carry another request).
+    `bodiless`: the answer has no body whatever its headers say (the answer to a HEAD request)."""
     reader, writer = connection.reader, connection.writer
     try:
         writer.write(head + body if body else head)
@@ -171,14 +172,14 @@ async def _exchange(connection: _Connection, head: bytes, body: bytes | None) ->
     except asyncio.LimitOverrunError:
         raise ConnectionLost("the server's status line is too long") from None
     try:
-        return await _read_rest(reader, status_line)
+        return await _read_rest(reader, status_line, bodiless)
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
         raise ConnectionLost(f"the server went away in its answer: {exc!r}") from None
     except asyncio.LimitOverrunError:
         raise ConnectionLost("the server's headers are too long") from None
 
 
-async def _read_rest(reader: asyncio.StreamReader, status_line: bytes) -> tuple[Reply, bool]:
+async def _read_rest(reader: asyncio.StreamReader, status_line: bytes, bodiless: bool) -> tuple[Reply, bool]:
     parts = status_line.decode("latin-1").rstrip("\r\n").split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
         raise ConnectionLost(f"not an HTTP/1.1 answer: {status_line[:80]!r}")
@@ -199,7 +200,7 @@ async def _read_rest(reader: asyncio.StreamReader, status_line: bytes) -> tuple[
             chunked = "chunked" in value.lower()
         elif name == "connection":
             close = "close" in value.lower()
-    if status in (101, 204, 304) or 100 <= status < 200:
+    if bodiless or status in (204, 304) or 100 <= status < 200:
         body = b""
     elif chunked:
         body = await _read_chunked(reader)

@@ -216,7 +216,8 @@ class Peers:
         failed = reply.header(EXCEPTION_HEADER)
         if failed is not None:
             raise RemoteError(_unquote(failed))
-        raw = [(k, v) for k, v in reply.headers if k not in _HOP_HEADERS]
+        hop = _HOP_HEADERS if method != "HEAD" else _HOP_HEADERS - {"content-length"}  # a HEAD's length stands
+        raw = [(k, v) for k, v in reply.headers if k not in hop]
         return Response._from_parts(request.url, reply.status, reply.reason, raw, reply.body or None)
 
     async def _websocket(self, worker: str, entrypoint: str | None, request: Request) -> Response:

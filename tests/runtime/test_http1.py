@@ -144,3 +144,19 @@ async def test_garbage_is_connection_lost_and_header_injection_is_refused(tmp_pa
             await Pool(str(tmp_path / "g.sock")).request("GET", "/")
     with pytest.raises(ValueError, match="line break"):
         await Pool(str(tmp_path / "g.sock")).request("GET", "/", [("x", "a\r\nx-evil: 1")])
+
+
+async def test_the_answer_to_a_head_request_has_no_body_whatever_its_length_says(tmp_path):
+    async def head_answer(reader, writer):
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n")  # a HEAD answer: the length a GET would get
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")  # the next request on the same connection
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+
+    async with await raw_server(tmp_path / "head.sock", head_answer):
+        pool = Pool(str(tmp_path / "head.sock"))
+        reply = await asyncio.wait_for(pool.request("HEAD", "/"), 5)
+        assert (reply.status, reply.header("content-length"), reply.body) == (200, "1234", b"")
+        after = await asyncio.wait_for(pool.request("GET", "/"), 5)  # the connection is still in step
+        assert after.body == b"ok"
