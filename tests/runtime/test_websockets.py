@@ -376,9 +376,11 @@ async def test_through_the_dispatcher_two_clients_chat_with_tags_attachments_and
     assert await cyd.receive() == ("close", (4005, "cyd leaves", True))
     assert await ada.text() == "left cyd 4005 'cyd leaves' True"
     assert await bob.text() == "left cyd 4005 'cyd leaves' True"
-    for client in (ada, bob):
-        client.connection.close(1000)
-        assert (await client.receive())[0] == "close"
+    ada.connection.close(1000)
+    assert (await ada.receive())[0] == "close"
+    assert (await bob.text()).startswith("left ada 1000")  # bob hears of it before bob closes (no race)
+    bob.connection.close(1000)
+    assert (await bob.receive())[0] == "close"
 
 
 @pytest.mark.asyncio(loop_scope="module")
