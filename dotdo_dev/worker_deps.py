@@ -148,11 +148,11 @@ def _install(texts: list[str], folder: Path) -> list[str]:
             break
         failing = _python_mismatch(result.stderr, pending)
         if failing is None or failing in forced:
-            raise DependencyError(f"cannot install {', '.join(texts)}: {result.stderr.strip()[-800:]}")
+            raise DependencyError(f"cannot install {', '.join(texts)}: {_pip_error(result.stderr)}")
         # Only versions for a newer Python exist (Cloudflare runs 3.13+): install the wheel as it is.
         alone = _pip(["--target", str(folder), "--no-deps", "--ignore-requires-python", "--only-binary=:all:", failing])
         if alone.returncode != 0:
-            raise DependencyError(f"cannot install {failing}: {alone.stderr.strip()[-800:]}")
+            raise DependencyError(f"cannot install {failing}: {_pip_error(alone.stderr)}")
         forced.append(failing)
         print(
             f"worker dependencies: {failing} has no version for Python {sys.version.split()[0]} (only for newer "
@@ -173,6 +173,20 @@ def _pip(arguments: list[str]) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=600,
     )
+
+
+def _pip_error(stderr: str, limit: int = 800) -> str:
+    """What pip said went wrong, in whole lines: from its first `ERROR:`, `error:` or `fatal:` line on, else
+    the last lines that fit in `limit` characters."""
+    lines = [line.rstrip() for line in stderr.strip().splitlines() if line.strip()]
+    marked = [i for i, line in enumerate(lines) if line.lstrip().lower().startswith(("error", "fatal"))]
+    chosen = lines[marked[0] :] if marked else lines
+    text = ""
+    for line in reversed(chosen):
+        if text and len(line) + len(text) + 1 > limit:
+            break
+        text = line + ("\n" + text if text else "")
+    return text[-limit:] if len(text) > limit else text
 
 
 def _python_mismatch(stderr: str, pending: list[str]) -> str | None:

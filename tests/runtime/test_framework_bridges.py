@@ -431,5 +431,24 @@ def test_the_sdk_a_dependency_drags_in_is_removed(offline_index):
 
 
 def test_a_requirement_missing_for_other_reasons_still_fails(offline_index):
-    with pytest.raises(worker_deps.DependencyError, match="cannot install nosuchdist"):
+    with pytest.raises(worker_deps.DependencyError, match="cannot install nosuchdist") as info:
         worker_deps.install_folder([Requirement("nosuchdist")], offline_index)
+    assert "ERROR: " in str(info.value)  # pip's own reason, in whole lines
+
+
+def test_pips_reason_is_quoted_from_its_first_error_line_in_whole_lines():
+    stderr = (
+        "Collecting wasmsockets@ git+https://github.com/a/b\n  Cloning https://github.com/a/b to /tmp/x\n"
+        "  fatal: unable to access 'https://github.com/a/b/': Could not resolve host: github.com\n"
+        "  error: subprocess-exited-with-error\n  exit code: 128\n"
+        "ERROR: Failed to build installable wheels for some pyproject.toml based projects\n"
+    )
+    said = worker_deps._pip_error(stderr)
+    assert said.startswith("  fatal: unable to access")
+    assert "Could not resolve host: github.com" in said
+    assert said.endswith("pyproject.toml based projects")
+    assert "Collecting" not in said
+    long = worker_deps._pip_error("\n".join(f"line {n} " + "x" * 50 for n in range(100)))
+    assert len(long) <= 800
+    assert long.splitlines()[-1].startswith("line 99 ")
+    assert all(line.startswith("line ") for line in long.splitlines())  # whole lines, none cut
