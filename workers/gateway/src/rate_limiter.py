@@ -3,8 +3,9 @@
 Every request of a key goes to the same object, which handles one request at a time, so a
 check-and-count cannot race (a KV read-modify-write can; Cloudflare's rate-limiting binding counts
 per location). The object keeps the times of the hits (at most `limit` in the window; older ones are
-deleted together once a request finds `limit` of them) in a table of its SQLite-backed storage (`ctx.storage.sql`): the limit holds over any `window` seconds, not per calendar minute. A
-request costs two statements (count, insert), and a third every `limit` requests or so.
+deleted together once a request finds `limit` of them) in a table of its SQLite-backed storage
+(`ctx.storage.sql`): the limit holds over any `window` seconds, not per calendar minute. A request
+costs two statements (count, insert), and a third every `limit` requests or so.
 """
 
 from __future__ import annotations
