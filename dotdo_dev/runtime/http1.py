@@ -63,8 +63,9 @@ class _Connection:
 
 
 class Pool:
-    """Kept-alive HTTP/1.1 connections to one Unix socket (`path`) or TCP address (`host`, `port`); every request
-    names `authority` as its Host (default: `worker`, or `host:port`)."""
+    """Kept-alive HTTP/1.1 connections to one Unix socket (`path`) or TCP address (`host`, `port`, connecting from
+    the local address `source` if given); every request names `authority` as its Host (default: `worker`, or
+    `host:port`)."""
 
     def __init__(
         self,
@@ -73,12 +74,13 @@ class Pool:
         host: str | None = None,
         port: int | None = None,
         authority: str | None = None,
+        source: str | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         call_timeout: float = CALL_TIMEOUT,
     ) -> None:
         if (path is None) == (host is None):
             raise ValueError("give a Unix socket path or a host and port")
-        self.path, self.host, self.port = path, host, port
+        self.path, self.host, self.port, self.source = path, host, port, source
         self.connect_timeout, self.call_timeout = connect_timeout, call_timeout
         self._idle: list[_Connection] = []
         self._host_header = authority or ("worker" if path is not None else f"{host}:{port}")
@@ -120,7 +122,10 @@ class Pool:
                 if self.path is not None:
                     reader, writer = await asyncio.open_unix_connection(self.path, limit=_MAX_HEAD)
                 else:
-                    reader, writer = await asyncio.open_connection(self.host, self.port, limit=_MAX_HEAD)
+                    local = (self.source, 0) if self.source else None
+                    reader, writer = await asyncio.open_connection(
+                        self.host, self.port, limit=_MAX_HEAD, local_addr=local
+                    )
         except (OSError, TimeoutError) as exc:
             raise ConnectFailed(f"cannot connect to {self.path or f'{self.host}:{self.port}'}: {exc}") from None
         return _Connection(reader, writer)
