@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from workers import Request, Response
@@ -17,6 +19,21 @@ def path_of(request: Request) -> str:
 def query_of(request: Request) -> dict[str, str]:
     """Query parameters (the last value wins for repeated names)."""
     return dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
+
+
+def headers_of(request: Request) -> Any:
+    """The request's headers (an `HTTPMessage`: `.get(name)`, case-insensitive), made once per request.
+
+    The SDK builds them from the JavaScript headers on every `request.headers` access under Pyodide; the
+    middleware of one request asks three or four times. The first answer is kept on the request."""
+    try:
+        return request._dotdo_headers  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    headers = request.headers
+    with contextlib.suppress(AttributeError):  # a Request that takes no attributes: converted each time
+        request._dotdo_headers = headers  # type: ignore[attr-defined]
+    return headers
 
 
 def method_of(request: Request) -> str:

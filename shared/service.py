@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict
 from workers import Request, Response
 
 from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from shared.http import method_of, query_of
+from shared.http import headers_of, method_of, query_of
 from shared.mcp import McpServer, Tool, ToolRegistry, mcp_endpoint
 from shared.middleware import AccessLogMiddleware, AuthenticationMiddleware, ErrorMiddleware, RequestIdMiddleware
 from shared.middleware.authentication import Validate, validate_with_auth_service
@@ -500,10 +500,10 @@ async def _http_args(request: Request, params: dict[str, Any]) -> dict[str, Any]
 
 def _declares_body(request: Request) -> bool:
     """Whether a DELETE carries a body: a length above 0, a chunked body, or a declared Content-Type."""
-    length = request.headers.get("content-length")
+    length = headers_of(request).get("content-length")
     if length is not None:
         return length.strip() not in ("", "0")
-    return bool(request.headers.get("transfer-encoding") or request.headers.get("content-type"))
+    return bool(headers_of(request).get("transfer-encoding") or headers_of(request).get("content-type"))
 
 
 def _plain(data: Any) -> Any:

@@ -17,7 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 from workers import Request
 
 from shared.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType, ValidationError
-from shared.http import query_of
+from shared.http import headers_of, query_of
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_BODY = 1024 * 1024  # 1 MiB
@@ -55,13 +55,13 @@ async def read_json(request: Request, *, max_bytes: int = MAX_BODY, strict: bool
     JSON. Pass `strict=True` on endpoints that accept cookies: a browser may send those two
     cross-site without a CORS preflight, `application/json` it may not.
     """
-    content_type = request.headers.get("content-type")
+    content_type = headers_of(request).get("content-type")
     media = (content_type or "").split(";")[0].strip().lower()
     if not is_json_type(media) and (strict or media not in _LENIENT_TYPES):
         raise UnsupportedMediaType(
             "Send a JSON body with Content-Type: application/json", details={"content_type": media[:100] or None}
         )
-    length = request.headers.get("content-length")
+    length = headers_of(request).get("content-length")
     if length and length.strip().isdigit() and int(length) > max_bytes:
         raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes", details={"max_bytes": max_bytes})
     raw = await request.bytes()

@@ -29,7 +29,7 @@ from typing import Any
 from workers import Request, Response
 
 from shared.errors import Forbidden, Unauthorized
-from shared.http import path_of
+from shared.http import headers_of, path_of
 from shared.oauth import with_resource_metadata
 from shared.permissions import allows
 from shared.routing import Context, Next
@@ -44,7 +44,7 @@ PRINCIPAL_HEADER = "x-dotdo-principal"
 
 def bearer_token(request: Request) -> str | None:
     """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), else None."""
-    header = request.headers.get("authorization") or ""
+    header = headers_of(request).get("authorization") or ""
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 4096:
@@ -123,7 +123,7 @@ def _pattern(route: str) -> re.Pattern[str]:
 
 def _forwarded_principal(request: Request) -> dict[str, Any] | None:
     """The principal the gateway passed along, if the request carries a well-formed one."""
-    raw = request.headers.get(PRINCIPAL_HEADER)
+    raw = headers_of(request).get(PRINCIPAL_HEADER)
     if not raw or len(raw) > 8192:
         return None
     try:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from workers import Request, Response
 
 from shared.envelope import error_response
-from shared.http import method_of, with_headers
+from shared.http import headers_of, method_of, with_headers
 from shared.routing import METHODS, Context, Next
 
 DEFAULT_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -73,8 +73,8 @@ class CORSMiddleware:
         return bool(origin) and (self.any_origin or origin.lower() in self.origins)
 
     async def __call__(self, request: Request, ctx: Context, call_next: Next) -> Response:
-        origin = request.headers.get("origin")
-        if method_of(request) == "OPTIONS" and request.headers.get("access-control-request-method"):
+        origin = headers_of(request).get("origin")
+        if method_of(request) == "OPTIONS" and headers_of(request).get("access-control-request-method"):
             return self._preflight(origin, ctx)
         response = await call_next(request, ctx)
         if not origin:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workers import Request, Response
 
-from shared.http import with_headers
+from shared.http import headers_of, with_headers
 from shared.ids import new_request_id, valid_request_id
 from shared.routing import Context, Next
 
@@ -23,7 +23,7 @@ class RequestIdMiddleware:
     """
 
     async def __call__(self, request: Request, ctx: Context, call_next: Next) -> Response:
-        incoming = request.headers.get(HEADER)
+        incoming = headers_of(request).get(HEADER)
         if valid_request_id(incoming):
             ctx.request_id = incoming
         else:

@@ -67,3 +67,34 @@ async def test_merged_keeps_a_fetched_no_content_answer_without_a_body():
     assert copy.status == 204
     assert (copy.headers.get("x-a"), copy.headers.get("x-ratelimit-remaining")) == ("1", "5")
     assert await copy.bytes() == b""
+
+
+def test_headers_of_converts_once_per_request():
+    from shared.http import headers_of
+
+    class CountingRequest:
+        """A request whose headers, as the SDK's under Pyodide, are made anew on every access."""
+
+        made = 0
+
+        @property
+        def headers(self):
+            type(self).made += 1
+            return {"authorization": "Bearer x", "x-made": str(type(self).made)}
+
+    request = CountingRequest()
+    first = headers_of(request)
+    assert headers_of(request) is first
+    assert headers_of(request).get("authorization") == "Bearer x"
+    assert CountingRequest.made == 1
+    other = CountingRequest()
+    assert headers_of(other).get("x-made") == "2"  # each request its own
+
+    class Slotted:
+        __slots__ = ()
+
+        @property
+        def headers(self):
+            return {"a": "1"}
+
+    assert headers_of(Slotted()).get("a") == "1"  # no attribute to keep it on: converted each time, still right

@@ -24,7 +24,7 @@ from workers import Request, Response
 import rate_limiter
 import routing
 from shared.errors import AppError, Forbidden, NotFound, RateLimited, Unauthorized
-from shared.http import merged, method_of
+from shared.http import headers_of, merged, method_of
 from shared.middleware.authentication import PRINCIPAL_HEADER, authenticate
 from shared.permissions import allows
 from shared.routing import Context
@@ -47,7 +47,7 @@ def limits(env: Any, rate_class: str) -> tuple[int, int]:
 
 
 def client_ip(request: Request) -> str:
-    return (request.headers.get("cf-connecting-ip") or "unknown")[:64]
+    return (headers_of(request).get("cf-connecting-ip") or "unknown")[:64]
 
 
 def rate_key(request: Request, principal: Any) -> str:
@@ -85,7 +85,7 @@ async def forward(request: Request, ctx: Context, binding: Any, path: str, princ
     target = urlunsplit((url.scheme, url.netloc, path, url.query, ""))
     headers = [
         (name.lower(), value)
-        for name, value in request.headers.items()
+        for name, value in headers_of(request).items()
         if name.lower() not in DROPPED and not name.lower().startswith(DROPPED_PREFIXES)
     ]
     headers.append(("x-request-id", ctx.request_id))
