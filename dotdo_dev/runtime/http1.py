@@ -92,29 +92,21 @@ class Pool:
         """Send one request (`target`: path and query) and return the whole answer."""
         head = _encode_head(method, target, self._host_header, headers or [], body)
         async with asyncio.timeout(self.call_timeout):
-            while self._idle:  # a kept connection the server may have closed meanwhile
-                connection = self._idle.pop()
+            while True:
+                kept = bool(self._idle)  # a kept connection the server may have closed meanwhile
+                connection = self._idle.pop() if kept else await self._connect()
                 try:
                     reply, reusable = await _exchange(connection, head, body, method == "HEAD")
                 except _Stale:
                     connection.close()
-                    continue
+                    if kept:
+                        continue  # the server never saw the request: send it on another connection
+                    raise ConnectionLost("the server closed the connection without answering") from None
                 except BaseException:
                     connection.close()
                     raise
                 self._release(connection, reusable)
                 return reply
-            connection = await self._connect()
-            try:
-                reply, reusable = await _exchange(connection, head, body, method == "HEAD")
-            except _Stale:
-                connection.close()
-                raise ConnectionLost("the server closed the connection without answering") from None
-            except BaseException:
-                connection.close()
-                raise
-            self._release(connection, reusable)
-            return reply
 
     async def _connect(self) -> _Connection:
         try:

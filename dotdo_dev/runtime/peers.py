@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 from workers import Request, Response
 
-from dotdo_dev.registry import MANIFEST, declared_placement
+from dotdo_dev.registry import declared_placement
 from dotdo_dev.runtime import wire
 from dotdo_dev.runtime.http1 import ConnectFailed, ConnectionLost, Pool, Reply
 from dotdo_dev.supervision import CRASHED_ON_START, RESTARTING
@@ -83,7 +83,6 @@ class Peers:
         self.token = token
         self.start_timeout = start_timeout
         self._pools: dict[str, Pool] = {}  # kept-alive connections per worker (http1: lean, no per-call setup)
-        self._placements: dict[str, tuple[tuple[Path, int], str | None]] = {}  # per worker, by its manifest's mtime
         self._recent_placements: dict[str, tuple[float, str | None]] = {}  # per worker: (good until, placement)
 
     @classmethod
@@ -117,7 +116,7 @@ class Peers:
         `account` or `namespace`; None for a worker without one (test fixtures), which nothing restricts.
 
         Asked on every call through a binding: the answer is kept for `PLACEMENT_TTL` seconds (an edit of a
-        manifest counts within that), then checked against the manifest's modification time again."""
+        manifest counts within that), then the manifest is read again."""
         now = time.monotonic()
         recent = self._recent_placements.get(worker)
         if recent is not None and recent[0] > now:
@@ -128,17 +127,7 @@ class Peers:
 
     def _read_placement(self, worker: str) -> str | None:
         config = self.config_path(worker)
-        if config is None:
-            return None
-        folder = config if config.is_dir() else config.parent
-        try:
-            stamp = (folder / MANIFEST).stat().st_mtime_ns
-        except OSError:
-            return None
-        known = self._placements.get(worker)
-        if known is None or known[0] != (folder, stamp):
-            known = self._placements[worker] = ((folder, stamp), declared_placement(folder))
-        return known[1]
+        return declared_placement(config) if config is not None else None
 
     def down(self, worker: str) -> str | None:
         """`restarting` or `crashed-on-start` while the platform restarts `worker`; None while it runs."""
