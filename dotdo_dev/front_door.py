@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from dotdo_dev.runtime.bodies import read_capped
+from dotdo_dev.runtime.bodies import read_capped, send_response
 from shared.envelope import failure, success
 
 log = logging.getLogger("dotdo.platform")
@@ -255,14 +255,7 @@ class FrontDoor:
                 raise RequestRefused(500, "WORKER_EXCEPTION", "Worker threw exception") from None
             log.error("dispatcher failed: %s", exc)
             raise RequestRefused(502, "DISPATCHER_ERROR", "The dispatcher failed to handle the request") from None
-        data = response.body or b""
-        length = str(len(data))
-        if method == "HEAD":  # the worker's Content-Length stands: the size a GET would get
-            length = next((v for k, v in response._headers if k == "content-length" and v.isdigit()), length)
-        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
-        out.append((b"content-length", length.encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": out})
-        await send({"type": "http.response.body", "body": data})
+        await send_response(send, response, head=method == "HEAD")
 
     async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """A WebSocket upgrade: checked as a request is, sent to the front worker as one carrying `Upgrade:

@@ -1,4 +1,5 @@
-"""Reading an ASGI request body with a cap: the front door and every worker's host read bodies so."""
+"""ASGI bodies as the front door and every worker's host handle them: a request body read with a cap, a
+`workers.Response` sent whole."""
 
 from __future__ import annotations
 
@@ -24,3 +25,17 @@ async def read_capped(receive: Any, limit: int) -> bytes | None:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
+
+
+async def send_response(send: Any, response: Any, *, head: bool = False) -> None:
+    """Send `response` (a `workers.Response` whose body is read) whole. To a HEAD request the response's own
+    `Content-Length` stands (the size a GET would get: R2's and static assets' HEAD answers say so);
+    otherwise it is the length sent."""
+    body = response.body or b""
+    length = str(len(body))
+    if head:
+        length = next((v for k, v in response._headers if k == "content-length" and v.isdigit()), length)
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
+    headers.append((b"content-length", length.encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from workers import Request
-from workers.response import FetchResponse
 
 from dotdo_dev.config import load_local
 from dotdo_dev.runtime import loop, wire
 from dotdo_dev.runtime.bindings.assets import ASSETS_RESOURCE
 from dotdo_dev.runtime.bindings.queues import QueueConsumer
-from dotdo_dev.runtime.bodies import read_capped
+from dotdo_dev.runtime.bodies import read_capped, send_response
 from dotdo_dev.runtime.errors import WorkerError
 from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.peers import (
@@ -108,7 +107,7 @@ class WorkerApp:
         assets = self.isolate.resources.get(ASSETS_RESOURCE) if entrypoint is None else None
         served = await assets.route(request) if assets is not None else None  # static assets answer first
         if served is not None:
-            await _send_response(send, served, head=scope["method"] == "HEAD")
+            await send_response(send, served, head=scope["method"] == "HEAD")
             return
         try:
             response, ctx = await self.isolate.fetch(request, entrypoint=entrypoint)
@@ -122,7 +121,7 @@ class WorkerApp:
             else:
                 await _send_plain(send, 500, "Internal Server Error")
             return
-        await _send_response(send, response, head=scope["method"] == "HEAD")
+        await send_response(send, response, head=scope["method"] == "HEAD")
         self._after(ctx)
 
     async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -232,19 +231,6 @@ async def _send_bytes(
     headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra or []]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_response(send: Any, response: FetchResponse, *, head: bool = False) -> None:
-    """Send `response` whole. To a HEAD request the worker's own `Content-Length` stands (the size of the body
-    a GET would get: R2's and static assets' HEAD answers say so); otherwise it is the length sent."""
-    body = response.body or b""
-    length = str(len(body))
-    if head:
-        length = next((v for k, v in response._headers if k == "content-length" and v.isdigit()), length)
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response._headers if k != "content-length"]
-    headers.append((b"content-length", length.encode()))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
