@@ -161,7 +161,9 @@ async def test_a_restarting_worker_is_reported_and_answers_a_503_envelope(tmp_pa
         with pytest.raises(WorkerDown):
             await platform.peers.scheduled("callee", "* * * * *")
         await answers(client, "/health", "callee.do", 10)
-        assert platform.describe()["workers"]["callee"]["status"] == RUNNING
+        # The new process answers on its socket as soon as the socket appears; the platform marks it running
+        # when it has read the process's ready line, a moment later (under load, after the first answer).
+        assert (await status_becomes(platform, "callee", RUNNING, seconds=5))["status"] == RUNNING
 
 
 @pytest.mark.slow
