@@ -50,7 +50,7 @@ from dotdo_dev.config import (
     secrets_for,
 )
 from dotdo_dev.deployed import LayoutError, lay_out, python_path
-from dotdo_dev.front_door import EnvelopeH11Protocol, FrontDoor
+from dotdo_dev.front_door import EnvelopeProtocol, FrontDoor
 from dotdo_dev.preflight import StartError, bind_port, check_state_folder
 from dotdo_dev.runtime.peers import DOWN_SUFFIX, SOCKETS_ENV, TOKEN_ENV, Peers
 from dotdo_dev.runtime.state import StateDir, default_state_dir
@@ -458,7 +458,7 @@ class LocalPlatform:
             access_log=False,
             lifespan="off",
             interface="asgi3",
-            http=EnvelopeH11Protocol,  # malformed HTTP gets a 400 envelope, not uvicorn's plain text
+            http=EnvelopeProtocol,  # httptools; malformed HTTP gets a 400 envelope, not uvicorn's plain text
             ws=WebSocketProtocol,  # WebSocket upgrades, carried to the front worker (runtime/websocket_server.py)
             # The client address is the TCP peer's: uvicorn would otherwise believe a local client's
             # X-Forwarded-For, and the front door's CF-Connecting-IP (the rate-limit key) with it.

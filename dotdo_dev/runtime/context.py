@@ -43,6 +43,11 @@ class ExecutionContext:
     def passThroughOnException(self) -> None:
         self._pass_through = True
 
+    @property
+    def pending(self) -> bool:
+        """Whether `waitUntil` was given any work (done or not) that `drain` would wait for."""
+        return bool(self._tasks)
+
     async def drain(self, limit: float = 30.0) -> None:
         """Wait for the `waitUntil` work (Cloudflare allows up to 30 s after the response)."""
         if not self._tasks:

@@ -196,6 +196,9 @@ class WorkerApp:
         await _send_bytes(send, 200, payload, "application/json")
 
     def _after(self, ctx: Any) -> None:
+        """Let the request's `waitUntil` work finish in the background (nothing to do when it has none)."""
+        if not ctx.pending:
+            return
         task = asyncio.ensure_future(ctx.drain())
         self.background.add(task)
         task.add_done_callback(self.background.discard)
@@ -290,6 +293,11 @@ async def serve(
             timeout_keep_alive=30,
             interface="asgi3",
             ws=WebSocketProtocol,  # WebSocket upgrades reach the worker's fetch (websocket_server.py)
+            # Only the platform's own processes connect here: no proxy to believe, and the hop's Date and
+            # Server headers are dropped by the caller (peers._HOP_HEADERS), so none are made.
+            proxy_headers=False,
+            server_header=False,
+            date_header=False,
         )
     )
     tasks.append(asyncio.create_task(_exit_with_parent(server)))

@@ -84,6 +84,7 @@ class Peers:
         self.start_timeout = start_timeout
         self._pools: dict[str, Pool] = {}  # kept-alive connections per worker (http1: lean, no per-call setup)
         self._recent_placements: dict[str, tuple[float, str | None]] = {}  # per worker: (good until, placement)
+        self._markers: dict[str, str] = {}  # per worker: the path of its `.registered` marker
 
     @classmethod
     def from_environ(cls) -> Peers | None:
@@ -101,7 +102,12 @@ class Peers:
         return sorted(p.stem for p in self.sockets_dir.glob("*.registered"))
 
     def is_registered(self, worker: str) -> bool:
-        return (self.sockets_dir / f"{worker}.registered").exists()
+        """Whether the platform runs `worker` (its marker exists): asked on every call, so one `stat` of a
+        path made once per worker, not a `Path` built and checked each time."""
+        marker = self._markers.get(worker)
+        if marker is None:
+            marker = self._markers[worker] = os.fspath(self.sockets_dir / f"{worker}.registered")
+        return os.path.exists(marker)
 
     def config_path(self, worker: str) -> Path | None:
         """The `wrangler.jsonc` the platform runs `worker` from (its `.registered` marker holds the path)."""

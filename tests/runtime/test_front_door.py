@@ -139,6 +139,8 @@ def assert_envelope(status, headers, body, *, code=None):
         (b"FOO /health HTTP/1.1\r\nHost: callee.do\r\n\r\n", 405, "METHOD_NOT_ALLOWED"),
         (b"PROPFIND /health HTTP/1.1\r\nHost: callee.do\r\n\r\n", 405, "METHOD_NOT_ALLOWED"),
         (b"TRACE /health HTTP/1.1\r\nHost: callee.do\r\n\r\n", 405, "METHOD_NOT_ALLOWED"),
+        (b"CONNECT callee.do:443 HTTP/1.1\r\nHost: callee.do:443\r\n\r\n", 405, "METHOD_NOT_ALLOWED"),
+        (b"GET /health HTTP/1.1\r\nHost: callee.do\r\nHost: other.do\r\n\r\n", 400, "BAD_HOST"),
         (b"GET /health HTTP/1.1\r\nHost: db.do:abc\r\n\r\n", 400, "BAD_HOST"),
         ("GET /health HTTP/1.1\r\nHost: dé.do\r\n\r\n".encode(), 400, "BAD_HEADER"),
         ("GET /health HTTP/1.1\r\nHost: callee.do\r\nX-Name: José\r\n\r\n".encode(), 400, "BAD_HEADER"),
@@ -153,6 +155,14 @@ async def test_malformed_requests_get_4xx_envelopes(platform, request_bytes, sta
     got, headers, body = await raw(platform, request_bytes)
     assert got == status, body
     assert_envelope(got, headers, body, code=code)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_an_upgrade_to_anything_but_a_websocket_is_an_ordinary_request(platform):
+    request = b"GET /health HTTP/1.1\r\nHost: callee.do\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+    status, _, body = await raw(platform, request)
+    assert status == 200
+    assert json.loads(body) == {"success": True, "data": {"worker": "callee"}}
 
 
 @pytest.mark.asyncio(loop_scope="module")
