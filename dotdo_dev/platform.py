@@ -64,6 +64,7 @@ DISPATCHER = "dispatcher"
 #: Where `make dev` serves the Cloudflare API stand-in (`dotdo_dev.cloudflare_api`); `LocalPlatform` serves it
 #: only when given a port (0: any free one).
 CLOUDFLARE_API_PORT = 8788
+PUMP_CHUNK = 64 * 1024  # what one read of a worker's output takes at most (LocalPlatform._pump)
 TOKEN_NAME = "CLOUDFLARE_API_TOKEN"  # noqa: S105 - a secret's name
 
 # Dev URLs that run a worker's `scheduled` handler: wrangler dev's for Python workers, and `--test-scheduled`'s.
@@ -334,19 +335,43 @@ class LocalPlatform:
         entry.monitor.add_done_callback(self._pumps.discard)
 
     async def _pump(self, entry: WorkerProcess) -> None:
-        """Copy a worker's output to ours, each line tagged with the worker's name."""
+        """Copy a worker's output to ours, each line tagged with the worker's name.
+
+        It reads what the pipe holds (up to `PUMP_CHUNK` bytes) and writes the lines it completes in one go: a
+        busy worker's access lines (one per request) cost one write here per read, not one per line. A line
+        longer than `PUMP_CHUNK` is passed on in pieces (`readline` would have raised, the pump stopped, and
+        the worker blocked once the pipe filled)."""
         assert entry.process.stdout is not None
+        pending = b""
         while True:
-            line = await entry.process.stdout.readline()
-            if not line:
+            chunk = await entry.process.stdout.read(PUMP_CHUNK)
+            if not chunk:
+                if pending:
+                    self._relay(entry, [pending])
                 return
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()
+            while len(pending) >= PUMP_CHUNK:
+                lines.append(pending[:PUMP_CHUNK])
+                pending = pending[PUMP_CHUNK:]
+            if lines:
+                self._relay(entry, lines)
+
+    def _relay(self, entry: WorkerProcess, lines: list[bytes]) -> None:
+        """Keep `lines` of a worker's output (the last 200), note its ready line, print the others tagged."""
+        shown = []
+        for line in lines:
             text = line.decode("utf-8", errors="replace").rstrip()
             entry.output.append(text)
-            del entry.output[:-200]
             if '"event": "ready"' in text:
                 entry.ready.set()
             else:
-                print(f"[{entry.config.name}] {text}", file=sys.stderr, flush=True)
+                shown.append(f"[{entry.config.name}] {text}\n")
+        del entry.output[:-200]
+        if shown:
+            sys.stderr.write("".join(shown))
+            sys.stderr.flush()
 
     # -- supervision ---------------------------------------------------------------------------------
     async def _monitor(self, entry: WorkerProcess) -> None:
