@@ -288,9 +288,7 @@ class FrontDoor:
         forwarded += [("host", host), ("cf-connecting-ip", client)]
         request = Request(f"http://{host}{target}", method=method, headers=forwarded, body=body or None)
         try:
-            response = await self.platform.peers.fetch(
-                getattr(self.platform, "front_worker", DISPATCHER), None, request
-            )
+            response = await self.to_front_worker(request)
         except (RemoteError, WorkerNotFound) as exc:
             front = getattr(self.platform, "front_worker", DISPATCHER)
             if front != DISPATCHER and isinstance(exc, RemoteError):
@@ -322,7 +320,7 @@ class FrontDoor:
             forwarded = [(k, v) for k, v in headers if k not in EDGE_HEADERS and k != "host"]
             forwarded += [("host", host), ("cf-connecting-ip", client)]
             request = Request(f"http://{host}{target}", method="GET", headers=forwarded)
-            response = await self.platform.peers.fetch(front, None, request)
+            response = await self.to_front_worker(request)
         except RequestRefused as refused:
             await refuse(send, refused.status, json_type, envelope_bytes(refused.code, refused.message))
             return
@@ -341,6 +339,14 @@ class FrontDoor:
             return
         await send({"type": "websocket.accept", "headers": out})
         await bridge(end, receive, send, lost=f"the {front} worker's connection was lost")
+
+    async def to_front_worker(self, request: Any) -> Any:
+        """The front worker's answer to `request`: the dispatcher in this process (`platform.resident`), else
+        the front worker's process. `RemoteError` for an exception there."""
+        resident = getattr(self.platform, "resident", None)
+        if resident is not None:
+            return await resident.fetch(request)
+        return await self.platform.peers.fetch(getattr(self.platform, "front_worker", DISPATCHER), None, request)
 
     def body_limit(self, host: str, path: str) -> int:
         """The target worker's body limit: its `MAX_BODY_BYTES` var, else `DEFAULT_MAX_BODY` for the platform's

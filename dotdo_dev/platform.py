@@ -53,6 +53,7 @@ from dotdo_dev.deployed import LayoutError, lay_out, python_path
 from dotdo_dev.front_door import EnvelopeProtocol, FrontDoor
 from dotdo_dev.preflight import StartError, bind_port, check_state_folder
 from dotdo_dev.runtime.peers import DOWN_SUFFIX, SOCKETS_ENV, TOKEN_ENV, Peers
+from dotdo_dev.runtime.resident import ResidentWorker
 from dotdo_dev.runtime.state import StateDir, default_state_dir
 from dotdo_dev.runtime.websocket_server import WebSocketProtocol
 from dotdo_dev.supervision import RUNNING, RestartPolicy, WorkerHealth
@@ -158,6 +159,9 @@ class LocalPlatform:
         self.sockets = Path(tempfile.gettempdir()) / f"dotdo-{os.getuid()}-{digest}-{os.getpid()}"
         self.peers = Peers(self.sockets, self.token)
         self.processes: dict[str, WorkerProcess] = {}
+        #: The dispatcher, run in this process (`runtime/resident.py`) when it is the front worker: None until
+        #: started, or when the front worker is another (`dotdo dev` in a worker's folder) and has a process.
+        self.resident: ResidentWorker | None = None
         self._server: Any = None
         self._serving: asyncio.Task[Any] | None = None
         self.bound_port: int | None = None
@@ -267,9 +271,40 @@ class LocalPlatform:
         self._env = env
         started = time.monotonic()
         for config in configs:
-            await self._spawn(config, env)
+            if self._is_resident(config):
+                if not self._load_resident(config):
+                    await self.stop()
+                    output = "\n".join(self.health[config.name].output)
+                    raise StartError(f"worker {config.name!r} failed to start:\n{output}")
+            else:
+                await self._spawn(config, env)
         await self._wait_ready(wait_seconds)
         log.info("%d workers ready in %.2f s", len(configs), time.monotonic() - started)
+
+    def _is_resident(self, config: WorkerConfig) -> bool:
+        """Whether `config` runs in this process: the repository's dispatcher in front of the platform (with no
+        dependencies of its own to put on a path, not an upload)."""
+        name = config.name
+        return name == DISPATCHER == self.front_worker and name not in self.python_paths and name not in self.deployed
+
+    def _load_resident(self, config: WorkerConfig, *, reload: bool = False) -> bool:
+        """(Re)load the dispatcher in this process; False (and its state `crashed-on-start`) if it cannot load."""
+        if self.resident is None:
+            self.resident = ResidentWorker(
+                config,
+                state=self.state,
+                peers=self.peers,
+                shared=self.root / "shared",
+                environ=self._env,
+                overrides=self._overrides.get(config.name),
+            )
+        health = self.health.setdefault(config.name, WorkerHealth(self.restart_policy))
+        health.spawned(time.monotonic())
+        if self.resident.load(config, reload=reload):
+            health.ready()
+            return True
+        health.failed_to_load([self._without_paths(line, config) for line in self.resident.error.splitlines()])
+        return False
 
     def _make_private_sockets_folder(self) -> None:
         """The folder of the workers' sockets, created 0700 with a name no one else can have taken first.
@@ -442,6 +477,10 @@ class LocalPlatform:
             info = self.health[name].describe(now) if name in self.health else {"status": "starting"}
             if entry is not None and entry.process.returncode is None:
                 info["pid"] = entry.process.pid
+            elif self.resident is not None and name == self.resident.name:
+                info["process"] = "platform"  # runs in the platform's own process (runtime/resident.py)
+                if self.resident.isolate is not None:
+                    info["pid"] = os.getpid()
             if name in self.deployed:  # an upload through the Cloudflare API, not the repository's source
                 info["deployed"] = {"namespace": self.namespace, "bundle": self.deployed[name].name}
             workers[name] = info
@@ -521,6 +560,8 @@ class LocalPlatform:
             self._server = None
         await asyncio.gather(*(_terminate(entry.process) for entry in self.processes.values()))
         self.processes.clear()
+        if self.resident is not None:
+            self.resident.close()
         if self.cloudflare_api is not None:
             await self.cloudflare_api.stop()
             self.cloudflare_api = None
@@ -548,7 +589,8 @@ class LocalPlatform:
         if self.front_worker != DISPATCHER:  # one worker, as `wrangler dev` serves it (and says so)
             print(f"Ready on {self.url}  (worker {self.front_worker})", flush=True)
         else:
-            names = ", ".join(sorted(self.processes))
+            resident = [self.resident.name] if self.resident is not None else []
+            names = ", ".join(sorted([*self.processes, *resident]))
             print(f"dotdo local platform on {self.url}  (workers: {names})", file=sys.stderr, flush=True)
             print(f"  try: curl -s -H 'Host: <service>.do' {self.url}/health", file=sys.stderr, flush=True)
         waiter = asyncio.create_task(stop.wait())
@@ -716,6 +758,13 @@ class LocalPlatform:
         except ConfigError as exc:
             log.error("not restarting: %s", exc)
             return False
+        if self.resident is not None and config.name == self.resident.name:
+            self.health[config.name].edited()
+            if not self._load_resident(config, reload=True):
+                log.error("worker %r failed to start; it is tried again when a file is saved", config.name)
+                return False
+            log.info("worker %r reloaded", config.name)
+            return True
         await self._stop_worker(config.name)
         if self.deployed.get(config.name) not in (None, config.path.parent):
             self.deployed.pop(config.name)  # the repository's worker runs again in place of the upload

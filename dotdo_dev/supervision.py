@@ -101,6 +101,14 @@ class WorkerHealth:
         self.retry_at = now + delay
         return delay
 
+    def failed_to_load(self, output: list[str]) -> None:
+        """A worker run in the platform's own process (`runtime/resident.py`) could not load: it is tried again
+        when a file is saved, not on a timer (nothing exited)."""
+        self.status = CRASHED_ON_START
+        self.last_exit = "failed to load"
+        self.output = output[-20:]
+        self.retry_at = None
+
     def edited(self) -> None:
         """Its files changed and it is being restarted: a fresh try (the backoff and crash count start over)."""
         self._delay = 0.0

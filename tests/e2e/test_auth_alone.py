@@ -29,7 +29,8 @@ async def http(platform):
 
 
 async def test_there_is_no_db_to_call(http, platform):
-    assert set(platform.processes) == {"dispatcher", "auth"}
+    assert set(platform.processes) == {"auth"}  # and the dispatcher, in the platform's own process
+    assert set(platform.describe()["workers"]) == {"dispatcher", "auth"}
     missing = await http.get("/health", headers={"host": "db.do"})
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "SERVICE_NOT_DEPLOYED"
