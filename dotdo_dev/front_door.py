@@ -40,9 +40,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from dotdo_dev.runtime.bodies import read_capped, send_response
+from dotdo_dev.runtime.http_server import OneWriteProtocol
 from shared.envelope import failure, success
 
 log = logging.getLogger("dotdo.platform")
@@ -174,8 +174,9 @@ async def drain(receive: Any, *, max_bytes: int = 128 * 1024 * 1024, idle: float
 _UNKNOWN_METHOD_LINE = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \r\n]+ HTTP/\d\.\d\r?\n")
 
 
-class EnvelopeProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol on httptools (llhttp, in C), as strict as the front door needs:
+class EnvelopeProtocol(OneWriteProtocol):
+    """uvicorn's HTTP/1.1 protocol on httptools (llhttp, in C; an answer in one write: `http_server`), as strict
+    as the front door needs:
 
     - malformed HTTP (a bad request line, a broken header block) is answered with a 400 envelope instead of
       uvicorn's plain text, and an HTTP/1.1 request without `Host` too (RFC 9112 3.2 requires one);

@@ -34,6 +34,7 @@ from dotdo_dev.runtime.bindings.assets import ASSETS_RESOURCE
 from dotdo_dev.runtime.bindings.queues import QueueConsumer
 from dotdo_dev.runtime.bodies import read_capped, send_response
 from dotdo_dev.runtime.errors import WorkerError
+from dotdo_dev.runtime.http_server import OneWriteProtocol
 from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.peers import (
     ENTRYPOINT_HEADER,
@@ -292,6 +293,7 @@ async def serve(
             lifespan="off",
             timeout_keep_alive=30,
             interface="asgi3",
+            http=OneWriteProtocol,  # httptools, an answer in one write (http_server.py)
             ws=WebSocketProtocol,  # WebSocket upgrades reach the worker's fetch (websocket_server.py)
             # Only the platform's own processes connect here: no proxy to believe, and the hop's Date and
             # Server headers are dropped by the caller (peers._HOP_HEADERS), so none are made.
