@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,6 +13,8 @@ class HTTPMessageMapping(http.client.HTTPMessage, Mapping):
 
 
 HeaderList = list[tuple[str, str]]
+_BAD_NAME = re.compile(r"[ \t\r\n:]")  # what a header name cannot hold (besides being empty)
+_BAD_VALUE = re.compile(r"[\r\n\0]")  # what a header value cannot hold
 
 
 def to_header_list(headers: Any) -> HeaderList:
@@ -40,7 +43,7 @@ def to_header_list(headers: Any) -> HeaderList:
             raise TypeError(
                 f"Header names and values must be strings, not {type(name).__name__}/{type(value).__name__}"
             )
-        if not name or any(c in name for c in " \t\r\n:") or any(c in value for c in "\r\n\0"):
+        if not name or _BAD_NAME.search(name) or _BAD_VALUE.search(value):
             raise TypeError(f"Invalid header name or value: {name!r}")
         name = name.lower()
         value = value.strip()
