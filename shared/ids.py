@@ -25,15 +25,32 @@ def _base36(number: int, width: int) -> str:
     return "".join(reversed(digits)).rjust(width, "0")
 
 
+#: The milliseconds and the random part of the last id made in this isolate (`new_id` keeps them increasing).
+_last = [0, 0]
+_RANDOM_BITS = 80
+
+
 def new_id(prefix: str | None = None) -> str:
     """`prefix_` + 9 base-36 characters of milliseconds + 16 random ones (80 bits from `secrets`).
 
-    Lower-case letters and digits only (URL-safe); ids made later sort after earlier ones
-    (to the millisecond). `prefix` is 1-16 lower-case letters/digits, starting with a letter.
+    Lower-case letters and digits only (URL-safe). Ids made later sort after earlier ones: to the millisecond
+    across isolates, and strictly within one, even in the same millisecond (the random part of the next id
+    is the last one's plus a random step of up to 2**40, as monotonic ULIDs do) or after the clock stepped
+    back: "newest first" by id is the order records were made in. `prefix` is 1-16 lower-case
+    letters/digits, starting with a letter.
     """
     if prefix is not None and not _PREFIX.match(prefix):
         raise ValueError(f"invalid id prefix {prefix!r}: 1-16 lower-case letters and digits, starting with a letter")
-    body = _base36(int(time.time() * 1000), 9) + _base36(secrets.randbits(80), 16)
+    now = int(time.time() * 1000)
+    last_ms, last_random = _last
+    if now > last_ms:
+        random = secrets.randbits(_RANDOM_BITS)
+    else:  # the same millisecond as the last id (or the clock went back): just after it
+        now, random = last_ms, last_random + 1 + secrets.randbits(40)
+        if random >> _RANDOM_BITS:  # no room left in this millisecond: the next one
+            now, random = last_ms + 1, secrets.randbits(_RANDOM_BITS - 1)
+    _last[0], _last[1] = now, random
+    body = _base36(now, 9) + _base36(random, 16)
     return f"{prefix}_{body}" if prefix else body
 
 

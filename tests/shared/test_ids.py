@@ -44,3 +44,30 @@ def test_valid_incoming_request_ids(value):
 @pytest.mark.parametrize("value", [None, "", " ", "has space", "a" * 129, "x\n", "<script>", "é", "a/b", 5])
 def test_invalid_incoming_request_ids(value):
     assert not valid_request_id(value)
+
+
+def test_ids_made_in_one_millisecond_keep_the_order_they_were_made_in(monkeypatch):
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)  # a clock that does not move
+    made = [new_id("job") for _ in range(2000)]
+    assert made == sorted(made)
+    assert len(set(made)) == 2000
+    assert {m[4:13] for m in made} == {made[0][4:13]}  # one millisecond, told apart by the random part
+
+
+def test_ids_keep_increasing_when_the_clock_steps_back(monkeypatch):
+    now = [1_800_000_000.5]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    before = new_id("evt")
+    now[0] -= 3600  # an NTP step back
+    after = [new_id("evt") for _ in range(50)]
+    assert [before, *after] == sorted([before, *after])
+
+
+def test_a_millisecond_that_runs_out_of_random_room_moves_to_the_next(monkeypatch):
+    from shared import ids
+
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_001.0)
+    monkeypatch.setattr(ids, "_last", [1_800_000_001_000, (1 << 80) - 1])
+    made = new_id("x")
+    assert made[2:11] == ids._base36(1_800_000_001_001, 9)
+    assert made > "x_" + ids._base36(1_800_000_001_000, 9) + "z" * 16
