@@ -84,7 +84,7 @@ bench: bootstrap ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/gateway.py
 	$(BIN)/python benchmarks/auth_hop.py
 	$(BIN)/python benchmarks/cold_start.py
-	$(BIN)/python benchmarks/pyodide_paths.py
+	$(BIN)/python benchmarks/pyodide_paths.py --write-docs
 	$(BIN)/python benchmarks/http_paths.py --write-docs
 
 mutate: bootstrap ## Mutation testing (cosmic-ray; not part of test): make mutate [TARGET=shared/errors.py]

@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from figures import write_block  # noqa: E402
+
 from dotdo_dev.runtime import loop  # noqa: E402
 from dotdo_dev.runtime.http1 import Pool  # noqa: E402
 
@@ -47,8 +49,6 @@ CONFIGS = [ROOT / "dispatcher" / "wrangler.jsonc"] + [
 BOOTSTRAP = "sk_test_benchmark_http_paths_0123456789abcdefghijklmn"
 SECRETS = {"API_KEY_SECRET": "b" * 48, "JWT_SECRET": "j" * 48, "BOOTSTRAP_ADMIN_KEY": BOOTSTRAP}
 NODE = ROOT / "node_modules" / "node" / "bin" / "node"
-DOCS = ROOT / "docs" / "performance.md"
-MARKERS = ("<!-- bench:http -->", "<!-- /bench:http -->")
 
 
 # -- the load generator (its own process) -------------------------------------------------------------------
@@ -268,17 +268,6 @@ def _report(results: dict, memory: dict, start: dict, args: argparse.Namespace) 
     return "\n".join(lines)
 
 
-def _write_docs(report: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Performance\n"
-    start, end = MARKERS
-    block = f"{start}\n{report}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## The local platform over HTTP\n\n" + block + "\n"
-    DOCS.write_text(text)
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
@@ -299,4 +288,4 @@ if __name__ == "__main__":
             peer.wait(timeout=30)
         print(report)
         if arguments.write_docs:
-            _write_docs(report)
+            write_block("http", report, heading="The local platform over HTTP")

@@ -1,6 +1,6 @@
 """The platform's representative request paths under real Pyodide 314 with Cloudflare's real SDK, against hello-world.
 
-    .venv/bin/python benchmarks/pyodide_paths.py [--runs 3] [--calls 200] [--against REV]
+    .venv/bin/python benchmarks/pyodide_paths.py [--runs 3] [--calls 200] [--against REV] [--write-docs]
 
 Issue #17's Pyodide table: each operation runs in a fresh Node and Pyodide of its own
 (`check(..., fresh_process=True)`, as `benchmarks/cold_start.py`), on the bundle `wrangler deploy`
@@ -11,7 +11,8 @@ operation is measured right after a hello of its own (the machine's load changes
 minute), and the table gives, over `--runs` rounds, the median of each figure and of its ratio to
 that hello, with the ratio's spread (min-max). Target: every ratio <= 3. `--against REV` measures the
 workers' code of another revision in the same rounds (each of its operations next to this tree's),
-for a before/after under the same load.
+for a before/after under the same load. `--write-docs` puts this tree's table into docs/performance.md
+(between its `bench:pyodide` markers); `make bench` runs it so.
 
 The operations, with the conformance harness's stand-ins for what a worker calls:
 
@@ -23,14 +24,21 @@ The operations, with the conformance harness's stand-ins for what a worker calls
   on a D1 that is already migrated and holds a few things (as a deployed db's is: an untimed job
   prepares it once and each timed job starts from a copy);
 - auth `validate_token` over RPC with an API key and with an HS256 JWT of a live session, on an auth
-  D1 prepared the same way (the key stored, the session started).
+  D1 prepared the same way (the key stored, the session started);
+- the services that landed after the issue, each by its main operation: queue `enqueue` over RPC (a
+  send-email job), webhooks `POST /stripe` (a distinct event per call, signed as Stripe signs, recorded
+  and sent to the queue), schedule `GET /tasks`, email `POST /preview` (a template rendered; a send's
+  time would be Resend's). mcp's aggregator and deploy call every service and Cloudflare's API: not here.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import io
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -45,6 +53,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from figures import write_block  # noqa: E402
 
 from dotdo_dev.build import build  # noqa: E402
 from dotdo_dev.config import load_local  # noqa: E402
@@ -68,6 +78,7 @@ class Operation:
     worker: str  # under the repo copy
     options: dict[str, Any] = field(default_factory=dict)
     rpc: bool = False  # timed by rpc_ms, else by request_ms
+    distinct: bool = False  # `requests` holds one request per call (no two alike), sent once each
 
 
 def _thing(n: int) -> dict[str, Any]:
@@ -162,6 +173,7 @@ def operations(prepared: dict[str, Any], calls: int) -> list[Operation]:
             auth_d1 | {"rpc": ("validate_token", [prepared["jwt"]]), "requests": []},
             rpc=True,
         ),
+        *newer_services(calls),
     ]
 
 
@@ -169,12 +181,54 @@ def _get(path: str) -> dict[str, Any]:
     return {"path": path, "headers": PRINCIPAL_HEADER}
 
 
+#: The four providers' signing secrets webhooks requires (its wrangler.jsonc `secrets.required`).
+WEBHOOK_SECRETS = {
+    name: "whsec_" + "b" * 32
+    for name in ("STRIPE_WEBHOOK_SECRET", "WORKOS_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET", "RESEND_WEBHOOK_SECRET")
+}
+
+
+def _stripe_deliveries(calls: int) -> list[dict[str, Any]]:
+    """`calls` distinct Stripe events, signed as Stripe signs them (`t=<s>,v1=<HMAC-SHA256 hex of "t.body">`): each
+    is recorded and sent to the queue, none a duplicate."""
+    secret, issued = WEBHOOK_SECRETS["STRIPE_WEBHOOK_SECRET"].encode(), str(int(time.time()))
+    deliveries = []
+    for n in range(calls):
+        event = {"id": f"evt_bench_{n}", "type": "payment_intent.succeeded", "data": {"object": {"id": f"pi_{n}"}}}
+        body = json.dumps(event).encode()
+        signature = hmac.new(secret, issued.encode() + b"." + body, hashlib.sha256).hexdigest()
+        headers = JSON_TYPE | CLIENT | {"stripe-signature": f"t={issued},v1={signature}"}
+        deliveries.append({"method": "POST", "path": "/stripe", "headers": headers, "body": body.decode()})
+    return deliveries
+
+
+def newer_services(calls: int) -> list[Operation]:
+    """The main operation of each service that landed after issue #17 was filed (mcp's aggregator and deploy, which
+    call every service and Cloudflare's API, are not measured here)."""
+    queue_writer = {"id": "svc_bench", "type": "service", "role": "service", "permissions": ["queue:write"]}
+    job = {"type": "send-email", "payload": {"to": ["ada@example.com"], "subject": "Hello", "text": "Hi"}}
+    queue = {"secrets": {"WEBHOOK_SIGNING_SECRET": "q" * 40}, "rpc": ("enqueue", [queue_writer, job]), "requests": []}
+    email_principal = {"x-dotdo-principal": json.dumps(PRINCIPAL | {"permissions": ["email:send"]})}
+    preview = {"template": "notification", "data": {"title": "Build finished", "message": "All green"}}
+    email = {
+        "requests": [{"method": "POST", "path": "/preview", "headers": email_principal | JSON_TYPE, "body": preview}]
+    }
+    schedule = {"requests": [{"path": "/tasks", "headers": PRINCIPAL_HEADER}]}
+    webhooks = {"secrets": WEBHOOK_SECRETS, "requests": _stripe_deliveries(calls)}
+    return [
+        Operation("queue enqueue (RPC)", "workers/queue", queue, rpc=True),
+        Operation("webhooks POST /stripe (signed)", "workers/webhooks", webhooks, distinct=True),
+        Operation("schedule GET /tasks", "workers/schedule", schedule),
+        Operation("email POST /preview (template)", "workers/email", email),
+    ]
+
+
 def measure(repo: Path, bundle: Path, op: Operation, calls: int) -> dict[str, Any]:
     """One fresh Pyodide: the operation's first call and the median of the others, in ms."""
     options = dict(op.options)
     if op.rpc:
         options["rpc_repeat"] = calls
-    else:
+    elif not op.distinct:
         options["repeat"] = calls
     result = check(repo, repo / op.worker, bundle=bundle, fresh_process=True, timeout=600, **options)
     if not result.ok:
@@ -195,6 +249,10 @@ WORKERS = {
     "dispatcher": "dispatcher",
     "db": "workers/db",
     "auth": "workers/auth",
+    "queue": "workers/queue",
+    "webhooks": "workers/webhooks",
+    "schedule": "workers/schedule",
+    "email": "workers/email",
 }
 
 
@@ -227,7 +285,7 @@ def tree(name: str, tmp: Path, revision: str | None) -> Tree:
     return Tree(name, repo, bundles)
 
 
-def main(runs: int, calls: int, against: str | None) -> None:
+def main(runs: int, calls: int, against: str | None, write_docs: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trees = [tree("this tree", Path(tmp), None)]
         if against:
@@ -254,6 +312,31 @@ def main(runs: int, calls: int, against: str | None) -> None:
         for t in trees:
             print(f"\n== {t.name}")
             report(t.rows, t.imports, runs, calls)
+        if write_docs:
+            table = markdown(trees[0].rows, runs, calls)
+            write_block("pyodide", table, heading="Pyodide request paths")
+            print(f"\n{table}")
+
+
+def markdown(rows: dict[str, list[dict[str, Any]]], runs: int, calls: int) -> str:
+    """This tree's figures as the table `--write-docs` puts into docs/performance.md."""
+    lines = [
+        f"`.venv/bin/python benchmarks/pyodide_paths.py --runs {runs} --calls {calls} --write-docs` "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores; medians over the rounds, "
+        "x = against the hello measured right before, its spread min-max; target x <= 3)",
+        "",
+        "| operation | first ms | x | warm ms | x [spread] | target |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for label, measured in rows.items():
+        first, warm = (statistics.median(r[k] for r in measured) for k in ("first", "warm"))
+        first_x, warm_x = (statistics.median(r[k] for r in measured) for k in ("first_x", "warm_x"))
+        low, high = min(r["warm_x"] for r in measured), max(r["warm_x"] for r in measured)
+        met = "met" if first_x <= TARGET and warm_x <= TARGET else "**not met**"
+        lines.append(
+            f"| {label} | {first:.1f} | {first_x:.1f} | {warm:.2f} | {warm_x:.1f} [{low:.1f}-{high:.1f}] | {met} |"
+        )
+    return "\n".join(lines)
 
 
 def report(rows: dict[str, list[dict[str, Any]]], imports: dict[str, set[str]], runs: int, calls: int) -> None:
@@ -290,5 +373,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--against", metavar="REV", help="also measure the workers' code (shared/, workers/, dispatcher/) of REV"
     )
+    parser.add_argument("--write-docs", action="store_true", help="put this tree's table into docs/performance.md")
     args = parser.parse_args()
-    main(args.runs, args.calls, args.against)
+    main(args.runs, args.calls, args.against, args.write_docs)
