@@ -37,6 +37,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 MONTHS = {
     name: i
@@ -187,9 +188,15 @@ class CronSchedule:
 
     @classmethod
     def parse(cls, expression: str) -> CronSchedule:
-        """Parse a 5-field expression; `CronError` (a `ValueError`) names the field at fault."""
+        """Parse a 5-field expression; `CronError` (a `ValueError`) names the field at fault. A schedule is
+        immutable, so each expression is parsed once per isolate (the schedule service lists eleven tasks'
+        next runs on every `GET /tasks`)."""
         if not isinstance(expression, str):
             raise CronError(f"a cron expression is a string, not {type(expression).__name__}")
+        return _parse(expression)
+
+    @classmethod
+    def _parse(cls, expression: str) -> CronSchedule:
         fields = expression.split()
         if len(fields) != 5:
             raise CronError(
@@ -244,12 +251,17 @@ class CronSchedule:
         raise CronError(f"{self.expression!r} never fires")
 
     def next_times(self, moment: dt.datetime, count: int) -> list[dt.datetime]:
-        """The first `count` minutes strictly after `moment` at which the expression fires (UTC)."""
+        """The first `count` minutes strictly after `moment` at which the expression fires (UTC). They depend on
+        `moment`'s minute only: the answer is kept per (expression, minute, count)."""
+        minute = as_utc(moment).replace(second=0, microsecond=0)
+        return list(_next_times(self.expression, minute, count))
+
+    def _next_times(self, moment: dt.datetime, count: int) -> tuple[dt.datetime, ...]:
         times: list[dt.datetime] = []
         while len(times) < count:
             moment = self.next_after(moment)
             times.append(moment)
-        return times
+        return tuple(times)
 
     def _next_day(self, day: dt.date) -> dt.date | None:
         """The first day on or after `day` on which the expression fires (None if none for centuries)."""
@@ -272,3 +284,13 @@ class CronSchedule:
             if m is not None:
                 return h, m
         return None
+
+
+@lru_cache(maxsize=256)
+def _parse(expression: str) -> CronSchedule:
+    return CronSchedule._parse(expression)  # a CronError is raised each time, never kept
+
+
+@lru_cache(maxsize=1024)
+def _next_times(expression: str, minute: dt.datetime, count: int) -> tuple[dt.datetime, ...]:
+    return _parse(expression)._next_times(minute, count)

@@ -410,3 +410,26 @@ def test_next_times_lists_the_following_firings_in_order():
         at(2026, 11, 26, 12, 5),
         at(2026, 11, 26, 12, 10),
     ]
+
+
+def test_an_expression_is_parsed_once_and_a_bad_one_refused_every_time():
+    assert CronSchedule.parse("0 4 * * SUN") is CronSchedule.parse("0 4 * * SUN")
+    for _ in range(2):
+        with pytest.raises(CronError, match="expected 5 fields"):
+            CronSchedule.parse("0 4 * *")
+    with pytest.raises(CronError, match="is a string"):
+        CronSchedule.parse(["0", "4", "*", "*", "*"])  # checked before the cache, which could not take a list
+
+
+def test_next_times_depend_on_the_minute_only_and_are_a_fresh_list_each_time():
+    schedule = CronSchedule.parse("*/15 * * * *")
+    early = schedule.next_times(dt.datetime(2026, 12, 3, 6, 14, 0, tzinfo=dt.UTC), 3)
+    late = schedule.next_times(dt.datetime(2026, 12, 3, 6, 14, 59, 999999, tzinfo=dt.UTC), 3)
+    assert early == late == [dt.datetime(2026, 12, 3, 6, m, tzinfo=dt.UTC) for m in (15, 30, 45)]
+    early.append("changed")  # a caller's list is its own: the kept answer is not touched
+    assert schedule.next_times(dt.datetime(2026, 12, 3, 6, 14, 30, tzinfo=dt.UTC), 3) == late
+    assert schedule.next_times(dt.datetime(2026, 12, 3, 6, 15, 0, tzinfo=dt.UTC), 1) == [
+        dt.datetime(2026, 12, 3, 6, 30, tzinfo=dt.UTC)
+    ]
+    naive = schedule.next_times(dt.datetime(2026, 12, 3, 6, 14, 10), 1)  # naive means UTC
+    assert naive == [dt.datetime(2026, 12, 3, 6, 15, tzinfo=dt.UTC)]
