@@ -17,12 +17,17 @@ _PREFIX = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+#: Every two base-36 digits, "00" to "zz": `_base36` takes a number apart two digits at a time.
+_PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
+
+
 def _base36(number: int, width: int) -> str:
-    digits = []
+    """`number` (>= 0) in base 36, lower case, zero-padded on the left to at least `width` characters."""
+    pairs = []
     while number:
-        number, rest = divmod(number, 36)
-        digits.append(_ALPHABET[rest])
-    return "".join(reversed(digits)).rjust(width, "0")
+        number, rest = divmod(number, 1296)
+        pairs.append(_PAIRS[rest])
+    return "".join(reversed(pairs)).lstrip("0").rjust(width, "0")
 
 
 #: The milliseconds and the random part of the last id made in this isolate (`new_id` keeps them increasing).

@@ -24,6 +24,8 @@ _CREATE = (
     "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
 )
 _CURRENT = "SELECT coalesce(max(version), 0) AS version FROM _migrations"
+#: What `schema_version` runs, in one batch: the version is the first row of the second statement's result.
+VERSION_STATEMENTS = (_CREATE, _CURRENT)
 _RECORD = "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 
 

@@ -438,7 +438,17 @@ async def _missing_schema(db: Storage, registry: Registry) -> list[str]:
     specs = list(registry.values())
     if not specs:
         return []
-    found = await db.batch([(f'PRAGMA table_info("{spec.name}")', ()) for spec in specs])
+    return missing_schema(specs, await db.batch(table_info_statements(specs)))
+
+
+def table_info_statements(specs: list[Table]) -> list[tuple[str, tuple[()]]]:
+    """The statements that read the columns each of `specs` has in the database (none: it is missing)."""
+    return [(f'PRAGMA table_info("{spec.name}")', ()) for spec in specs]
+
+
+def missing_schema(specs: list[Table], found: list[list[dict[str, Any]]]) -> list[str]:
+    """The statements that make what `specs` declare and the database lacks, from the rows of
+    `table_info_statements(specs)` (`found`, in the same order)."""
     statements: list[str] = []
     for spec, rows in zip(specs, found, strict=True):
         present = {str(row["name"]).lower() for row in rows}

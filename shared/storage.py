@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from shared.errors import Conflict, ValidationError
-from shared.migrations import Migration, apply_migrations
-from shared.records import Registry, ensure_tables
+from shared.migrations import VERSION_STATEMENTS, Migration, apply_migrations, check_migrations
+from shared.records import Registry, ensure_tables, missing_schema, table_info_statements
 
 if sys.platform == "emscripten":  # Pyodide: D1Storage speaks to the JS binding itself
     from pyodide.ffi import to_js as _to_js
@@ -67,10 +67,14 @@ class Database:
 
     async def open(self, env: Any) -> D1Storage:
         """The database of this request; the first open of an isolate brings the schema up to date."""
-        binding = getattr(env, self.binding, None)
-        if binding is None:
-            raise RuntimeError(f"no D1 binding {self.binding!r}: declare it in d1_databases of wrangler.jsonc")
-        storage = D1Storage(binding, self)
+        js = _js_env_binding(env, self.binding)
+        if js is not None:  # Pyodide: the SDK's wrapper of the binding is made only if a statement needs it
+            storage = D1Storage(None, self, js=js, env=env)
+        else:
+            binding = getattr(env, self.binding, None)
+            if binding is None:
+                raise RuntimeError(f"no D1 binding {self.binding!r}: declare it in d1_databases of wrangler.jsonc")
+            storage = D1Storage(binding, self)
         if not self.checked:
             await storage.ready()
         return storage
@@ -86,10 +90,18 @@ class D1Storage:
     runtime's binding is a Python object and is used as it is.
     """
 
-    def __init__(self, db: Any, database: Database) -> None:
-        self.db = db
+    def __init__(self, db: Any, database: Database, *, js: Any = None, env: Any = None) -> None:
+        self._db = db
+        self._env = env  # where `db` is read from when it was not given (`js` was)
         self.database = database
-        self.js = _js_binding(db)
+        self.js = js if js is not None else _js_binding(db)
+
+    @property
+    def db(self) -> Any:
+        """The binding as the worker's `env` gives it (the SDK's wrapper under Pyodide)."""
+        if self._db is None:
+            self._db = getattr(self._env, self.database.binding)
+        return self._db
 
     def _statement(self, sql: str, params: Sequence[Any]) -> Any:
         if self.js is None:
@@ -104,11 +116,29 @@ class D1Storage:
     async def ready(self) -> int:
         """Apply pending migrations, then make the declared tables and columns that are missing; the schema
         version (of the migrations: the declared tables have none)."""
+        if self.js is not None:
+            version = await self._ready_at_once()
+            if version is not None:
+                return version
         version = await apply_migrations(self.db, self.database.migrations)
         if self.database.tables:
             await ensure_tables(self, self.database.tables)
         self.database.checked = True
         return version
+
+    async def _ready_at_once(self) -> int | None:
+        """Under Pyodide, a database already up to date found so in one batch: the schema version and every
+        declared table's columns (`ready` asks in two, the first through the SDK's wrapper). The version if
+        nothing is to be done; None when a migration or a table or column is due (`ready` then does it)."""
+        latest = check_migrations(self.database.migrations)
+        specs = list(self.database.tables.values())
+        statements = [(sql, ()) for sql in VERSION_STATEMENTS] + table_info_statements(specs)
+        prepared = [self._statement(sql, params) for sql, params in statements]
+        results = [_js_rows(result) for result in await _guard(self.js.batch(_to_js(prepared)))]
+        if int(results[1][0]["version"]) < latest or missing_schema(specs, results[2:]):
+            return None
+        self.database.checked = True
+        return latest
 
     async def _run(self, make: Any) -> Any:
         """`await make()` (a D1 call), healing a database that lacks the schema once."""
@@ -145,6 +175,22 @@ def _js_binding(db: Any) -> Any:
         return None
     js = vars(db).get("_binding") if hasattr(db, "__dict__") else None
     return js if js is not None and hasattr(js, "prepare") else None
+
+
+def _js_env_binding(env: Any, name: str) -> Any:
+    """Under Pyodide, the JS D1 binding `name` of the JS env under the SDK's env wrapper (the wrapper checks a
+    binding's JS class four ways before wrapping it, on every request's first access); None anywhere else, or
+    when `name` is not a D1 binding there."""
+    if _JSNULL is None:
+        return None
+    try:
+        js_env = vars(env).get("_env")
+    except TypeError:  # no __dict__: not the SDK's wrapper
+        return None
+    if js_env is None:
+        return None
+    js = getattr(js_env, name, None)
+    return js if js is not None and getattr(getattr(js, "constructor", None), "name", None) == "D1Database" else None
 
 
 def _js_value(value: Any) -> Any:

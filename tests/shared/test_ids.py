@@ -46,6 +46,27 @@ def test_invalid_incoming_request_ids(value):
     assert not valid_request_id(value)
 
 
+def _base36_digit_by_digit(number: int, width: int) -> str:
+    digits = []
+    while number:
+        number, rest = divmod(number, 36)
+        digits.append("0123456789abcdefghijklmnopqrstuvwxyz"[rest])
+    return "".join(reversed(digits)).rjust(width, "0")
+
+
+def test_base36_two_digits_at_a_time_is_base36_one_digit_at_a_time():
+    import random
+
+    from shared.ids import _base36
+
+    rng = random.Random(17)
+    numbers = [0, 1, 35, 36, 1295, 1296, 1297, 36**9 - 1, 36**9, 2**80 - 1, int(time.time() * 1000)]
+    numbers += [rng.getrandbits(rng.choice([8, 41, 80, 100])) for _ in range(3000)]
+    for number in numbers:
+        for width in (0, 1, 9, 16, 30):
+            assert _base36(number, width) == _base36_digit_by_digit(number, width), (number, width)
+
+
 def test_ids_made_in_one_millisecond_keep_the_order_they_were_made_in(monkeypatch):
     monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)  # a clock that does not move
     made = [new_id("job") for _ in range(2000)]

@@ -150,3 +150,26 @@ async def test_two_isolates_opening_a_fresh_database_at_once(tmp_path):
     opened = await asyncio.gather(one.open(env_with(path)), two.open(env_with(path)))
     assert [await s.ready() for s in opened] == [1, 1]
     assert await opened[0].all("SELECT version FROM _migrations") == [{"version": 1}]
+
+
+async def test_a_storage_given_the_js_binding_reads_the_envs_binding_only_when_it_needs_it(tmp_path):
+    # Under Pyodide a checked database is opened on the JS binding alone (`js=`); the env's binding (the SDK's
+    # wrapper there) is read only if a statement needs it, as healing a database that lacks the schema does.
+    class Env:
+        reads = 0
+
+        @property
+        def MY_DB(self):
+            Env.reads += 1
+            return D1Database(tmp_path / "d1.sqlite")
+
+    database = Database("MY_DB", SCHEMA)
+    storage = D1Storage(None, database, js=object(), env=Env())
+    assert Env.reads == 0
+    binding = storage.db
+    assert isinstance(binding, D1Database)
+    assert storage.db is binding
+    assert Env.reads == 1
+    storage.js = None  # as the local runtime's storage is: statements go to the binding it read
+    assert await storage.ready() == 1
+    assert await storage.all("SELECT name FROM parents") == []
