@@ -28,6 +28,7 @@ from workers import Request, Response
 import client_limit
 from routing import resolve
 from shared.envelope import error_response
+from shared.http import new_request
 from shared.ids import new_request_id, valid_request_id
 from shared.registry import SERVICES
 
@@ -111,7 +112,7 @@ async def dispatch(request: Request, env) -> Response:
     method = request.method.value if hasattr(request.method, "value") else str(request.method)
     body = None if method in NO_BODY else await request.bytes()
     target = urlunsplit((url.scheme, url.netloc, route.path, url.query, ""))
-    forwarded = Request(target, method=method, headers=_forward_headers(headers, request_id), body=body)
+    forwarded = new_request(target, method=method, headers=_forward_headers(headers, request_id), body=body)
     environment = getattr(env, "ENVIRONMENT", "production")
     try:
         # an account-level service through its own binding; any other in the dispatch namespace

@@ -92,7 +92,59 @@ async def _probe_storage(self):
     }
 
 
+async def _probe_http(self):
+    """`new_request` and `merged` as under Pyodide, and as their general paths (the SDK's) make them."""
+    import js
+
+    from shared import http
+
+    async def request_seen(request):
+        pairs = sorted([name, value] for name, value in request.headers.items())
+        return [request.method, request.url, pairs, request.js_object.body is None or str(request.js_object.body)]
+
+    async def response_seen(response):
+        pairs = sorted([name, value] for name, value in response.headers.items())
+        text = "" if response.status in http.NULL_BODY_STATUSES else await response.text()
+        return [response.status, response.status_text, pairs, text, type(response).__name__]
+
+    def fetched(status, status_text, pairs, body):
+        headers = js.Headers.new()
+        for name, value in pairs:
+            headers.append(name, value)
+        init = {"status": status, "statusText": status_text, "headers": headers}
+        return js.Response.new(body, http._to_js(init, dict_converter=js.Object.fromEntries))
+
+    def both(make):
+        fast = make()
+        saved, http.js = http.js, None  # the general path, as the local runtime takes it
+        try:
+            slow = make()
+        finally:
+            http.js = saved
+        return fast, slow
+
+    headers = [("accept", "application/json"), ("x-request-id", "req_1"), ("x-dotdo-principal", '{"id":"u"}')]
+    url = "https://db.do/things?ns=a&x=%20"
+    requests = []
+    for method in ("GET", "HEAD", "DELETE"):
+        fast, slow = both(lambda method=method: http.new_request(url, method=method, headers=iter(headers)))
+        requests.append([await request_seen(fast), await request_seen(slow), type(fast).__name__])
+    responses = []
+    ours = {"X-RateLimit-Limit": "60", "x-ratelimit-remaining": "59", "Content-Type": "text/plain"}
+    cases = [
+        (200, "", [("content-type", "application/json"), ("set-cookie", "a=1"), ("set-cookie", "b=2")], "{}"),
+        (201, "Created", [("X-RateLimit-Limit", "1"), ("etag", '"x"')], "made"),
+        (204, "", [("x-a", "1")], None),
+        (404, "Not Found", [], "no"),
+    ]
+    for status, status_text, pairs, body in cases:
+        fast, slow = both(lambda a=(status, status_text, pairs, body): http.merged(http.Response(fetched(*a)), ours))
+        responses.append([await response_seen(fast), await response_seen(slow)])
+    return {"requests": requests, "responses": responses}
+
+
 Default.probe_envelope = _probe_envelope
+Default.probe_http = _probe_http
 Default.probe_storage = _probe_storage
 '''
 
@@ -136,3 +188,73 @@ def test_a_checked_database_is_opened_on_the_js_binding_under_pyodide(bundles, t
         "wrapper": "_BindingWrapper",
         "rows": [{"n": 0}],
     }
+
+
+LIMITER_PROBE = '''
+
+async def _probe_both_ways(self, limit, window, calls):
+    """The verdicts of `calls` hits on the JS SqlStorage (as the limiter runs), then on the SDK's wrapper of it."""
+    kinds, runs = [type(self.sql).__name__], []
+    for sql in (self.sql, self.ctx.storage.sql):
+        self.ctx.storage.sql.exec("DELETE FROM hits")
+        self.sql = sql
+        runs.append([await self.hit(limit, window) for _ in range(calls)])
+    kinds.append(type(self.sql).__name__)
+    self.ctx.storage.sql.exec("DELETE FROM hits")
+    old = time.time() - 2 * window  # hits out of the window, more than `limit` of them: deleted together
+    for _ in range(limit + 1):
+        self.ctx.storage.sql.exec("INSERT INTO hits (at) VALUES (?)", old)
+    self.sql = sql_of(self.ctx.storage)
+    after = await self.hit(limit, window)
+    left = self.ctx.storage.sql.exec("SELECT count(*) AS n FROM hits").one().n
+    return {"kinds": kinds, "runs": runs, "after_old": after, "left": left}
+
+
+RateLimiter.probe_both_ways = _probe_both_ways
+'''
+
+
+def test_the_limiters_statements_on_the_js_sql_storage_give_the_sdk_wrappers_verdicts(bundles, tmp_path):
+    copy = tmp_path / "gateway-probe"
+    shutil.copytree(bundles(ROOT / "workers" / "gateway"), copy)
+    with (copy / "rate_limiter.py").open("a") as fh:
+        fh.write(LIMITER_PROBE)
+    calls = {"class": "RateLimiter", "method": "probe_both_ways", "args": [3, 60, 5]}  # limit, window, calls
+    result = check(ROOT, ROOT / "workers" / "gateway", bundle=copy, durable_object=calls)
+    assert result.ok, result.error
+    probe = result.raw["durable_object"][0]
+    assert probe["kinds"] == ["JsProxy", "_BindingWrapper"]  # the fast path ran, then the SDK's
+    fast, sdk = probe["runs"]
+    assert [v["allowed"] for v in fast] == [v["allowed"] for v in sdk] == [True, True, True, False, False]
+    assert [v["remaining"] for v in fast] == [v["remaining"] for v in sdk] == [2, 1, 0, 0, 0]
+    for one, other in zip(fast, sdk, strict=True):
+        assert one["limit"] == other["limit"] == 3
+        assert abs(one["reset"] - other["reset"]) <= 1
+        assert abs(one["retry_after"] - other["retry_after"]) <= 1
+        assert isinstance(one["reset"], int)
+        assert isinstance(one["retry_after"], int)
+    assert probe["after_old"]["allowed"] is True
+    assert probe["after_old"]["remaining"] == 2
+    assert probe["left"] == 1  # the old hits deleted, this one kept
+
+
+def test_new_request_and_merged_give_what_the_sdks_request_and_response_give_under_pyodide(bundles, tmp_path):
+    result = check(ROOT, DB, bundle=_probed(bundles, tmp_path), rpc=("probe_http", []))
+    assert result.ok, result.error
+    probe = result.rpc
+    assert len(probe["requests"]) == 3
+    for fast, slow, kind in probe["requests"]:
+        assert fast == slow
+        assert kind == "Request"
+    assert probe["requests"][0][0][2] == sorted(
+        [["accept", "application/json"], ["x-dotdo-principal", '{"id":"u"}'], ["x-request-id", "req_1"]]
+    )
+    assert len(probe["responses"]) == 4
+    for fast, slow in probe["responses"]:
+        assert fast == slow
+    first = probe["responses"][0][0]
+    assert ["set-cookie", "a=1"] in first[2]
+    assert ["x-ratelimit-limit", "60"] in first[2]
+    assert ["content-type", "text/plain"] in first[2]
+    assert probe["responses"][1][0][:2] == [201, "Created"]
+    assert probe["responses"][2][0][0] == 204

@@ -24,7 +24,7 @@ from workers import Request, Response
 import rate_limiter
 import routing
 from shared.errors import AppError, Forbidden, NotFound, RateLimited, Unauthorized
-from shared.http import headers_of, merged, method_of
+from shared.http import headers_of, merged, method_of, new_request
 from shared.middleware.authentication import PRINCIPAL_HEADER, authenticate
 from shared.permissions import allows
 from shared.routing import Context
@@ -93,7 +93,7 @@ async def forward(request: Request, ctx: Context, binding: Any, path: str, princ
         headers.append((PRINCIPAL_HEADER, json.dumps(dict(principal), separators=(",", ":"), default=str)))
     method = method_of(request)
     body = None if method in NO_BODY else await request.bytes()
-    return await binding.fetch(Request(target, method=method, headers=headers, body=body or None))
+    return await binding.fetch(new_request(target, method=method, headers=headers, body=body or None))
 
 
 def upstream(env: Any, route: routing.Route) -> Any | None:

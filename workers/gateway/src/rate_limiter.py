@@ -11,6 +11,7 @@ costs two statements (count, insert), and a third every `limit` requests or so.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any
 
@@ -29,10 +30,11 @@ class RateLimiter(DurableObject):
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
         ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS hits (at REAL NOT NULL)")
+        self.sql = sql_of(ctx.storage)
 
     async def hit(self, limit: int, window: int) -> dict[str, Any]:
         """Count one request if the key is under `limit` in the last `window` seconds."""
-        sql = self.ctx.storage.sql
+        sql = self.sql
         now = time.time()
         cutoff = now - window
         # The hits in the window, and how many older ones remain. coalesce: an empty window has no oldest hit;
@@ -52,6 +54,19 @@ class RateLimiter(DurableObject):
             "reset": math.ceil(oldest + window),
             "retry_after": 0 if allowed else max(1, math.ceil(oldest + window - now)),
         }
+
+
+def sql_of(storage: Any) -> Any:
+    """`storage.sql`; under Pyodide the JS `SqlStorage` under the SDK's wrapper of the storage.
+
+    Through the wrapper every `exec` converts its arguments one by one, wraps the cursor, and `one()` rebuilds
+    the row as a `JsDict`. The statements here bind numbers only and read a row's numbers by attribute, which
+    the JS row answers alike (its columns are never NULL: `coalesce`, `count`)."""
+    if sys.platform == "emscripten":
+        js = vars(storage).get("_binding") if hasattr(storage, "__dict__") else None
+        if js is not None and hasattr(js, "sql"):
+            return js.sql
+    return storage.sql
 
 
 async def check(env: Any, key: str, limit: int, window: int) -> dict[str, Any]:
