@@ -142,7 +142,7 @@ def configured_bootstrap(env: Any) -> str | None:
 def bootstrap_current(env: Any, record: dict[str, Any]) -> bool:
     """Whether the stored bootstrap key is still the configured one (False once it is emptied or changed)."""
     configured = configured_bootstrap(env)
-    return configured is not None and hashing.matches(env, configured, record["key_hash"])
+    return configured is not None and hashing.matches_configured(env, configured, record["key_hash"])
 
 
 def _refuse() -> Unauthorized:
@@ -206,7 +206,7 @@ async def _bootstrap(env: Any, key: str, record_id: str, revoked: dict[str, Any]
     `revoked` is a revoked bootstrap record under `record_id`, taken over; else the key is inserted.
     """
     configured = configured_bootstrap(env)
-    if configured is None or not hashing.matches(env, key, hashing.keyed_hash(env, configured)):
+    if configured is None or not hashing.matches(env, key, hashing.configured_hash(env, configured)):
         return revoked
     if await _an_admin_holds_a_key(env):
         # Perhaps it is this very key, stored a moment ago by a concurrent first request.

@@ -6,7 +6,7 @@ anyone check guesses, and comparison is constant-time (`hmac.compare_digest`).
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import hmac
 from typing import Any
 
@@ -24,7 +24,7 @@ def _secret(env: Any) -> bytes:
 
 def keyed_hash(env: Any, value: str) -> str:
     """The hex HMAC-SHA-256 of `value` under the server secret."""
-    return hmac.new(_secret(env), value.encode(), hashlib.sha256).hexdigest()
+    return _hmac_sha256(_secret(env), value.encode()).hex()
 
 
 def matches(env: Any, value: str, stored_hash: str | None) -> bool:
@@ -32,3 +32,27 @@ def matches(env: Any, value: str, stored_hash: str | None) -> bool:
     if not stored_hash:
         return False
     return hmac.compare_digest(keyed_hash(env, value), stored_hash)
+
+
+def configured_hash(env: Any, configured: str) -> str:
+    """`keyed_hash` of a value this worker is configured with (a secret of its `env`, such as
+    `BOOTSTRAP_ADMIN_KEY`), computed once per isolate. Never for what a caller presents: that is not kept."""
+    return _configured_hash(_secret(env), configured)
+
+
+def matches_configured(env: Any, configured: str, stored_hash: str | None) -> bool:
+    """`matches` for a configured value (`configured_hash`)."""
+    if not stored_hash:
+        return False
+    return hmac.compare_digest(configured_hash(env, configured), stored_hash)
+
+
+@functools.lru_cache(maxsize=4)
+def _configured_hash(secret: bytes, configured: str) -> str:
+    return _hmac_sha256(secret, configured.encode()).hex()
+
+
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA-256 in one call. The digest named by a string lets `hmac.digest` use the interpreter's compiled
+    HMAC (Pyodide has no OpenSSL: `hmac.new` with `hashlib.sha256` runs HMAC's two passes in Python there)."""
+    return hmac.digest(key, message, "sha256")

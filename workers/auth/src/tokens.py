@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import math
@@ -181,7 +180,7 @@ def _json_object(segment: str) -> dict:
 
 
 def _hs256(secret: str, signing_input: str) -> bytes:
-    return hmac.new(secret.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
+    return hmac.digest(secret.encode(), signing_input.encode("ascii"), "sha256")  # compiled HMAC where there is one
 
 
 def _is_number(value: Any) -> bool:
