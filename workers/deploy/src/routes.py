@@ -19,6 +19,7 @@ import bundles
 import deployments
 from operations import DeployInput, Target, decode_bundle, service
 from shared.errors import BadRequest, Forbidden, Unauthorized
+from shared.http import headers_of
 from shared.permissions import allows
 from shared.routing import Context
 from shared.validation import validate
@@ -36,13 +37,13 @@ async def deploy(request: Request, ctx: Context) -> Any:
         raise Unauthorized("Authentication required", code="UNAUTHORIZED")
     if not allows(principal.get("permissions") or (), "deploy"):
         raise Forbidden("This needs the permission 'deploy'", details={"permission": "deploy"})
-    length = request.headers.get("content-length")
+    length = headers_of(request).get("content-length")
     if length and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
         raise bundles.too_large(int(length))
     body = await request.bytes()
     if len(body) > MAX_REQUEST_BYTES:
         raise bundles.too_large(len(body))
-    content_type = request.headers.get("content-type") or ""
+    content_type = headers_of(request).get("content-type") or ""
     if content_type.lower().startswith("multipart/form-data"):
         parts = parse_multipart(body, content_type)
         if "metadata" not in parts:

@@ -27,6 +27,7 @@ import store
 from handlers import known
 from shared.clock import now_iso
 from shared.errors import BadRequest, PayloadTooLarge, RateLimited, ServiceUnavailable
+from shared.http import headers_of
 from shared.ids import new_id
 from shared.queues import QueueMessage
 from shared.routing import Context
@@ -49,7 +50,7 @@ def max_body(env: Any) -> int:
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused with 413 past `limit` bytes: by Content-Length before reading, else after."""
     too_large = PayloadTooLarge(f"A webhook body is at most {limit} bytes", details={"max_bytes": limit})
-    length = (request.headers.get("content-length") or "").strip()
+    length = (headers_of(request).get("content-length") or "").strip()
     if length.isdigit() and int(length) > limit:
         raise too_large
     body = await request.bytes()
@@ -88,7 +89,7 @@ async def enqueue(env: Any, event: dict[str, Any], request_id: str | None) -> No
 def receiver(provider: str):
     async def receive(request: Request, ctx: Context) -> Any:
         env = ctx.env
-        source = client.client_key(request.headers)
+        source = client.client_key(headers_of(request))
         if not await client.admitted(env, source, ctx.request_id):
             raise RateLimited("Too many webhook deliveries from this address", retry_after=client.RETRY_AFTER_SECONDS)
         body = await read_body(request, max_body(env))
@@ -96,7 +97,7 @@ def receiver(provider: str):
         if secret is None:
             raise ServiceUnavailable(f"{SECRETS[provider]} is not set", code="WEBHOOK_NOT_CONFIGURED")
         try:
-            VERIFIERS[provider](body, request.headers, secret, time.time())
+            VERIFIERS[provider](body, headers_of(request), secret, time.time())
         except ValueError:  # a secret that cannot be a key (a Svix secret that is not base64)
             raise ServiceUnavailable(f"{SECRETS[provider]} is not valid", code="WEBHOOK_NOT_CONFIGURED") from None
         try:
@@ -105,7 +106,7 @@ def receiver(provider: str):
             raise BadRequest("The body is not JSON", code="INVALID_JSON") from None
         if not isinstance(payload, dict):
             raise BadRequest("The body is not a JSON object", code="INVALID_JSON")
-        event_id, kind = identify(provider, payload, request.headers)
+        event_id, kind = identify(provider, payload, headers_of(request))
         status = "received" if known(provider, kind) else "unhandled"
         event, first = await store.record_event(
             env,
