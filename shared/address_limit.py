@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import sys
 from typing import Any
+
+if sys.platform == "emscripten":  # Pyodide: the limiter is called on the JS binding under the SDK's wrapper
+    import js
+    from pyodide.ffi import to_js as _to_js
+else:  # the local runtime's binding is a Python object
+    js = _to_js = None
 
 UNKNOWN = "unknown"
 
@@ -41,13 +48,36 @@ async def admitted(env: Any, binding: str, key: str, *, worker: str, request_id:
 
     A limiter that raises counts as True; the failure is logged as `worker`'s, with the request id.
     """
-    limiter = getattr(env, binding, None)
-    if limiter is None:
-        return None
+    options: Any = {"key": key}
+    limiter = _js_limiter(env, binding)
+    if limiter is not None:
+        options = _to_js(options, dict_converter=js.Object.fromEntries)
+    else:
+        limiter = getattr(env, binding, None)
+        if limiter is None:
+            return None
     try:
-        outcome = await limiter.limit({"key": key})
+        outcome = await limiter.limit(options)
         return bool(outcome.success)
     except Exception as exc:
         line = {"level": "error", "worker": worker, "message": "rate limiter failed", "request_id": request_id}
         print(json.dumps(line | {"error": f"{type(exc).__name__}: {exc}"[:300]}))
         return True
+
+
+def _js_limiter(env: Any, binding: str) -> Any:
+    """Under Pyodide, the JS `Ratelimit` binding of the JS env under the SDK's env wrapper, else None.
+
+    Through the wrappers each call checked the binding's class four ways (on the request's first access),
+    converted the options dict by the SDK's generic converter and the answer into a `JsDict`; the options
+    are one JS object either way, and `success` is read off the JS answer alike."""
+    if js is None:
+        return None
+    try:
+        js_env = vars(env).get("_env")
+    except TypeError:  # no __dict__: not the SDK's wrapper
+        return None
+    found = getattr(js_env, binding, None) if js_env is not None else None
+    if found is None or getattr(getattr(found, "constructor", None), "name", None) != "Ratelimit":
+        return None
+    return found

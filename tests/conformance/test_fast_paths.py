@@ -258,3 +258,46 @@ def test_new_request_and_merged_give_what_the_sdks_request_and_response_give_und
     assert ["content-type", "text/plain"] in first[2]
     assert probe["responses"][1][0][:2] == [201, "Created"]
     assert probe["responses"][2][0][0] == 204
+
+
+LIMIT_PROBE = '''
+
+async def _probe_limit(self):
+    """`address_limit.admitted` on the JS Ratelimit binding, then through the SDK's wrappers, three calls each."""
+    from shared import address_limit
+
+    fast_kind = type(address_limit._js_limiter(self.env, "FRONT_DOOR_LIMITER")).__name__
+    fast = [await address_limit.admitted(self.env, "FRONT_DOOR_LIMITER", "ip:fast", worker="w", request_id=None)]
+    fast += [await address_limit.admitted(self.env, "FRONT_DOOR_LIMITER", "ip:fast", worker="w", request_id=None)]
+    fast += [await address_limit.admitted(self.env, "FRONT_DOOR_LIMITER", "ip:fast", worker="w", request_id=None)]
+    saved, address_limit.js = address_limit.js, None  # the general path: the SDK's wrappers
+    try:
+        sdk = [await address_limit.admitted(self.env, "FRONT_DOOR_LIMITER", "ip:sdk", worker="w", request_id=None)]
+        sdk += [await address_limit.admitted(self.env, "FRONT_DOOR_LIMITER", "ip:sdk", worker="w", request_id=None)]
+        sdk += [await address_limit.admitted(self.env, "FRONT_DOOR_LIMITER", "ip:sdk", worker="w", request_id=None)]
+        missing = await address_limit.admitted(self.env, "NO_SUCH_LIMITER", "ip:x", worker="w", request_id=None)
+    finally:
+        address_limit.js = saved
+    absent = await address_limit.admitted(self.env, "NO_SUCH_LIMITER", "ip:x", worker="w", request_id=None)
+    return {"kind": fast_kind, "fast": fast, "sdk": sdk, "missing": missing is None, "absent": absent is None}
+
+
+Default.probe_limit = _probe_limit
+'''
+
+
+def test_the_address_limit_on_the_js_ratelimit_binding_gives_the_sdk_wrappers_verdicts(bundles, tmp_path):
+    copy = tmp_path / "dispatcher-probe"
+    shutil.copytree(bundles(ROOT / "dispatcher"), copy)
+    with (copy / "entry.py").open("a") as fh:
+        fh.write(LIMIT_PROBE)
+    limiter = {"FRONT_DOOR_LIMITER": {"kind": "ratelimit", "namespace_id": "1009", "limit": 2, "period": 60}}
+    result = check(ROOT, ROOT / "dispatcher", bundle=copy, bindings=limiter, rpc=("probe_limit", []))
+    assert result.ok, result.error
+    probe = result.rpc
+    assert probe["kind"] == "JsProxy"  # the fast path ran first
+    assert probe["fast"] == probe["sdk"] == [True, True, False]
+    assert probe["missing"] is True
+    assert probe["absent"] is True
+    keys = [c["key"] for c in result.raw["calls"] if c["method"] == "limit"]
+    assert keys == ["unknown"] + ["ip:fast"] * 3 + ["ip:sdk"] * 3  # the /health request before the probe
