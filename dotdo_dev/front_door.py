@@ -181,7 +181,9 @@ class EnvelopeProtocol(OneWriteProtocol):
     - malformed HTTP (a bad request line, a broken header block) is answered with a 400 envelope instead of
       uvicorn's plain text, and an HTTP/1.1 request without `Host` too (RFC 9112 3.2 requires one);
     - a well-formed request line whose method llhttp does not know (`FOO /x HTTP/1.1`) reaches no worker
-      either: 405 `METHOD_NOT_ALLOWED`, as the front door answers CONNECT and TRACE;
+      either: 405 `METHOD_NOT_ALLOWED`, as the front door answers CONNECT and TRACE; a version other than
+      HTTP/1.0 and 1.1 (llhttp reads `HTTP/2.0` and others; h11 refused them) is a 400
+      `HTTP_VERSION_NOT_SUPPORTED`;
     - an absolute-form target (`GET http://db.do/x HTTP/1.1`) keeps its authority in `raw_path` for
       `target_of`, which routes by it (uvicorn keeps only the path).
 
@@ -200,8 +202,12 @@ class EnvelopeProtocol(OneWriteProtocol):
                 self._refuse(405, "METHOD_NOT_ALLOWED", "This method is not allowed", [(b"allow", allow.encode())])
             else:
                 self.send_400_response("Invalid HTTP request received")
-        except httptools.HttpParserError:
-            self.send_400_response("Invalid HTTP request received")
+        except httptools.HttpParserError as exc:
+            refused = exc.__context__ if isinstance(exc.__context__, RequestRefused) else None
+            if refused is not None:  # raised by on_headers_complete, wrapped by the parser
+                self._refuse(refused.status, refused.code, refused.message)
+            else:
+                self.send_400_response("Invalid HTTP request received")
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
@@ -209,7 +215,10 @@ class EnvelopeProtocol(OneWriteProtocol):
                 self._unsupported_upgrade_warning()
 
     def on_headers_complete(self) -> None:
-        if self.parser.get_http_version() == "1.1" and not any(name == b"host" for name, _ in self.headers):
+        version = self.parser.get_http_version()
+        if version not in ("1.0", "1.1"):  # llhttp reads HTTP/2.0 and others; bad input is a 4xx here, not RFC's 505
+            raise RequestRefused(400, "HTTP_VERSION_NOT_SUPPORTED", f"HTTP/{version} is not supported: use HTTP/1.1")
+        if version == "1.1" and not any(name == b"host" for name, _ in self.headers):
             raise httptools.HttpParserError("Missing mandatory Host: header")  # answered as malformed: 400
         if self.parser.get_method() == b"CONNECT":
             self.url = b"/"  # its authority-form target is no URL to parse: the front door refuses the method (405)

@@ -147,6 +147,21 @@ def assert_envelope(status, headers, body, *, code=None):
         (b"GET /health HTTP/1.1\r\nHost: callee.do\r\nContent-Length: 99999999999\r\n\r\n", 400, "BODY_NOT_ALLOWED"),
         (b"POST /health HTTP/1.1\r\nHost: callee.do\r\nContent-Length: 2000000\r\n\r\n", 413, "PAYLOAD_TOO_LARGE"),
         (b"GARBAGE\r\n\r\n", 400, "BAD_REQUEST"),
+        (b"GET /health HTTP/2.0\r\nHost: callee.do\r\n\r\n", 400, "HTTP_VERSION_NOT_SUPPORTED"),
+        (b"GET /health HTTP/0.9\r\nHost: callee.do\r\n\r\n", 400, None),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: callee.do\r\nContent-Length: 4\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: callee.do\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+            400,
+            "BAD_REQUEST",
+        ),
+        (b"GET /health HTTP/1.1\r\nHost: callee.do\r\nX-A: a\r\n b\r\n\r\n", 400, "BAD_REQUEST"),
+        (b"GET /health HTTP/1.1\r\nHost : callee.do\r\n\r\n", 400, "BAD_REQUEST"),
         (b"GET /health HTTP/1.1\r\nHost: callee.do\r\nBad Header\r\n\r\n", 400, "BAD_REQUEST"),
         (b"GET /health HTTP/1.1\r\n\r\n", 400, "BAD_REQUEST"),
     ],
