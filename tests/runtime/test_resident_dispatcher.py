@@ -10,14 +10,11 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from dotdo_dev.platform import LocalPlatform
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLEE = ROOT / "tests" / "fixtures" / "workers" / "callee" / "wrangler.jsonc"
-
-pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 
 def _dispatcher_copy(tmp_path: Path) -> Path:
@@ -106,3 +103,39 @@ async def test_an_exception_in_its_fetch_is_a_502_envelope_and_what_it_prints_is
         assert "[dispatcher] dispatching /boom" in capsys.readouterr().err
         assert platform.resident is not None
         assert platform.resident.output[-1] == "dispatching /health"
+
+
+def test_a_reload_forgets_its_own_and_shareds_modules_and_only_those(tmp_path):
+    import types
+
+    from dotdo_dev.config import load_local
+    from dotdo_dev.runtime.peers import Peers
+    from dotdo_dev.runtime.resident import ResidentWorker
+    from dotdo_dev.runtime.state import StateDir
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    config = load_local(ROOT / "dispatcher" / "wrangler.jsonc")
+    resident = ResidentWorker(config, state=StateDir(tmp_path / "s"), peers=Peers(tmp_path, "t"), shared=shared)
+    planted = {
+        "dotdo_test_shared_part": shared / "part.py",  # under shared/: dropped on a reload only
+        "dotdo_test_elsewhere": tmp_path / "elsewhere.py",  # anything else: kept
+        "entry": tmp_path / "other_worker" / "entry.py",  # a module named as one of its own: dropped
+    }
+    saved = {name: sys.modules.get(name) for name in planted}
+    try:
+        for name, path in planted.items():
+            module = types.ModuleType(name)
+            module.__file__ = str(path)
+            sys.modules[name] = module
+        resident._forget_modules(with_shared=False)
+        assert "entry" not in sys.modules
+        assert {"dotdo_test_shared_part", "dotdo_test_elsewhere"} <= set(sys.modules)
+        resident._forget_modules(with_shared=True)
+        assert "dotdo_test_shared_part" not in sys.modules
+        assert "dotdo_test_elsewhere" in sys.modules
+    finally:
+        for name, module in saved.items():
+            sys.modules.pop(name, None)
+            if module is not None:
+                sys.modules[name] = module
