@@ -20,6 +20,8 @@ import json
 import sys
 from typing import Any
 
+from shared.js_env import js_binding
+
 if sys.platform == "emscripten":  # Pyodide: the limiter is called on the JS binding under the SDK's wrapper
     import js
     from pyodide.ffi import to_js as _to_js
@@ -71,13 +73,4 @@ def _js_limiter(env: Any, binding: str) -> Any:
     Through the wrappers each call checked the binding's class four ways (on the request's first access),
     converted the options dict by the SDK's generic converter and the answer into a `JsDict`; the options
     are one JS object either way, and `success` is read off the JS answer alike."""
-    if js is None:
-        return None
-    try:
-        js_env = vars(env).get("_env")
-    except TypeError:  # no __dict__: not the SDK's wrapper
-        return None
-    found = getattr(js_env, binding, None) if js_env is not None else None
-    if found is None or getattr(getattr(found, "constructor", None), "name", None) != "Ratelimit":
-        return None
-    return found
+    return None if js is None else js_binding(env, binding, "Ratelimit")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from shared.errors import Conflict, ValidationError
+from shared.js_env import js_binding
 from shared.migrations import VERSION_STATEMENTS, Migration, apply_migrations, check_migrations
 from shared.records import Registry, ensure_tables, missing_schema, table_info_statements
 
@@ -181,16 +182,7 @@ def _js_env_binding(env: Any, name: str) -> Any:
     """Under Pyodide, the JS D1 binding `name` of the JS env under the SDK's env wrapper (the wrapper checks a
     binding's JS class four ways before wrapping it, on every request's first access); None anywhere else, or
     when `name` is not a D1 binding there."""
-    if _JSNULL is None:
-        return None
-    try:
-        js_env = vars(env).get("_env")
-    except TypeError:  # no __dict__: not the SDK's wrapper
-        return None
-    if js_env is None:
-        return None
-    js = getattr(js_env, name, None)
-    return js if js is not None and getattr(getattr(js, "constructor", None), "name", None) == "D1Database" else None
+    return None if _JSNULL is None else js_binding(env, name, "D1Database")
 
 
 def _js_value(value: Any) -> Any:
