@@ -11,6 +11,7 @@ import hmac
 from typing import Any
 
 from shared.errors import AppError
+from shared.macs import hmac_sha256
 
 MIN_SECRET = 32
 
@@ -24,7 +25,7 @@ def _secret(env: Any) -> bytes:
 
 def keyed_hash(env: Any, value: str) -> str:
     """The hex HMAC-SHA-256 of `value` under the server secret."""
-    return _hmac_sha256(_secret(env), value.encode()).hex()
+    return hmac_sha256(_secret(env), value.encode()).hex()
 
 
 def matches(env: Any, value: str, stored_hash: str | None) -> bool:
@@ -49,10 +50,4 @@ def matches_configured(env: Any, configured: str, stored_hash: str | None) -> bo
 
 @functools.lru_cache(maxsize=4)
 def _configured_hash(secret: bytes, configured: str) -> str:
-    return _hmac_sha256(secret, configured.encode()).hex()
-
-
-def _hmac_sha256(key: bytes, message: bytes) -> bytes:
-    """HMAC-SHA-256 in one call. The digest named by a string lets `hmac.digest` use the interpreter's compiled
-    HMAC (Pyodide has no OpenSSL: `hmac.new` with `hashlib.sha256` runs HMAC's two passes in Python there)."""
-    return hmac.digest(key, message, "sha256")
+    return hmac_sha256(secret, configured.encode()).hex()

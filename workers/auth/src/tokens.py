@@ -37,6 +37,7 @@ from jose import jwk, jws
 from jose.exceptions import JOSEError
 
 from shared.errors import AppError, Unauthorized
+from shared.macs import hmac_sha256
 from shared.settings import setting
 
 ALGORITHM = "HS256"
@@ -180,7 +181,7 @@ def _json_object(segment: str) -> dict:
 
 
 def _hs256(secret: str, signing_input: str) -> bytes:
-    return hmac.digest(secret.encode(), signing_input.encode("ascii"), "sha256")  # compiled HMAC where there is one
+    return hmac_sha256(secret.encode(), signing_input.encode("ascii"))
 
 
 def _is_number(value: Any) -> bool:

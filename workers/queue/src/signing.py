@@ -13,9 +13,10 @@ de-duplicate on it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
+
+from shared.macs import hmac_sha256
 
 SIGNATURE_HEADER = "X-Dotdo-Signature"
 DELIVERY_HEADER = "X-Dotdo-Delivery"
@@ -29,7 +30,7 @@ MIN_SECRET = 32
 def signature(secret: str, body: bytes, timestamp: int) -> str:
     """The hex HMAC-SHA-256 of `<timestamp>.<body>` under `secret`."""
     message = f"{int(timestamp)}.".encode() + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return hmac_sha256(secret.encode(), message).hex()
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:

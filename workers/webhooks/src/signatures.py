@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from typing import Any
 
 from shared.errors import Unauthorized
+from shared.macs import hmac_sha256
 
 STRIPE_TOLERANCE = 300
 WORKOS_TOLERANCE = 180
@@ -39,7 +39,7 @@ class SignatureError(Unauthorized):
 
 
 def _mac_hex(key: bytes, message: bytes) -> str:
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac_sha256(key, message).hex()
 
 
 def _same(expected: str, given: str) -> bool:
@@ -143,7 +143,7 @@ def verify_svix(body: bytes, headers: Any, secret: str, now: float) -> None:
     if abs(now - issued) > SVIX_TOLERANCE:
         raise _stale("resend")
     signed = message_id.encode() + b"." + timestamp.encode() + b"." + body
-    expected = base64.b64encode(hmac.new(svix_key(secret), signed, hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(hmac_sha256(svix_key(secret), signed)).decode()
     candidates = [part.partition(",") for part in header.split(" ") if part]
     if not any(version == "v1" and _same(expected, value) for version, _, value in candidates):
         raise _invalid("resend")
