@@ -260,9 +260,9 @@ async def test_without_a_signing_secret_nothing_is_sent(tmp_path, bindings, cloc
 
     from dotdo_dev.testing import WorkerHarness
 
-    worker = WorkerHarness(
-        ROOT, state_dir=tmp_path, bindings=bindings | {"RETRY_BASE_SECONDS": "1"}, environ={}, clock=clock
-    )
+    # Blank is missing (`shared.settings.setting`), whatever a developer's `make dev` wrote into .dev.vars.
+    unset = {"RETRY_BASE_SECONDS": "1", "WEBHOOK_SIGNING_SECRET": ""}
+    worker = WorkerHarness(ROOT, state_dir=tmp_path, bindings=bindings | unset, environ={}, clock=clock)
     job = await deliver(worker, clock, "https://hooks.example.com/in")
     assert (job["status"], job["error_code"]) == ("dead", "SIGNING_SECRET_MISSING")
     assert not http.calls
