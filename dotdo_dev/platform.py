@@ -52,6 +52,7 @@ from dotdo_dev.config import (
 from dotdo_dev.deployed import LayoutError, lay_out, python_path
 from dotdo_dev.front_door import EnvelopeProtocol, FrontDoor
 from dotdo_dev.preflight import StartError, bind_port, check_state_folder
+from dotdo_dev.runtime import output
 from dotdo_dev.runtime.peers import DOWN_SUFFIX, SOCKETS_ENV, TOKEN_ENV, Peers
 from dotdo_dev.runtime.resident import ResidentWorker
 from dotdo_dev.runtime.state import StateDir, default_state_dir
@@ -394,19 +395,13 @@ class LocalPlatform:
                 self._relay(entry, lines)
 
     def _relay(self, entry: WorkerProcess, lines: list[bytes]) -> None:
-        """Keep `lines` of a worker's output (the last 200), note its ready line, print the others tagged."""
-        shown = []
-        for line in lines:
-            text = line.decode("utf-8", errors="replace").rstrip()
-            entry.output.append(text)
-            if '"event": "ready"' in text:
-                entry.ready.set()
-            else:
-                shown.append(f"[{entry.config.name}] {text}\n")
-        del entry.output[:-200]
-        if shown:
-            sys.stderr.write("".join(shown))
-            sys.stderr.flush()
+        """Keep `lines` of a worker's output, note its ready line, show the others tagged (`runtime/output.py`)."""
+        texts = [line.decode("utf-8", errors="replace").rstrip() for line in lines]
+        output.keep(entry.output, texts)
+        shown = [text for text in texts if '"event": "ready"' not in text]
+        if len(shown) < len(texts):
+            entry.ready.set()
+        output.show(entry.config.name, shown)
 
     # -- supervision ---------------------------------------------------------------------------------
     async def _monitor(self, entry: WorkerProcess) -> None:

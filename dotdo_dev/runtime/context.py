@@ -43,10 +43,14 @@ class ExecutionContext:
     def passThroughOnException(self) -> None:
         self._pass_through = True
 
-    @property
-    def pending(self) -> bool:
-        """Whether `waitUntil` was given any work (done or not) that `drain` would wait for."""
-        return bool(self._tasks)
+    def drain_later(self, background: set[asyncio.Task[Any]]) -> None:
+        """`drain` in a task of its own, kept in `background` until it ends: the `waitUntil` work goes on after the
+        answer, as on Cloudflare. No task for a request that gave it none."""
+        if not self._tasks:
+            return
+        task = asyncio.ensure_future(self.drain())
+        background.add(task)
+        task.add_done_callback(background.discard)
 
     async def drain(self, limit: float = 30.0) -> None:
         """Wait for the `waitUntil` work (Cloudflare allows up to 30 s after the response)."""

@@ -33,7 +33,7 @@ from dotdo_dev.runtime import loop, wire
 from dotdo_dev.runtime.bindings.assets import ASSETS_RESOURCE
 from dotdo_dev.runtime.bindings.queues import QueueConsumer
 from dotdo_dev.runtime.bodies import read_capped, send_response
-from dotdo_dev.runtime.errors import WorkerError
+from dotdo_dev.runtime.errors import WorkerError, describe
 from dotdo_dev.runtime.http_server import OneWriteProtocol
 from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.peers import (
@@ -116,9 +116,7 @@ class WorkerApp:
             log.exception("%s: uncaught exception in fetch", self.isolate.config.name)
             if forwarded:
                 # The calling worker gets the exception (its message only), as through a binding on Cloudflare.
-                await _send_plain(
-                    send, 500, "Internal Server Error", [(EXCEPTION_HEADER, quote_header(_describe(exc)))]
-                )
+                await _send_plain(send, 500, "Internal Server Error", [(EXCEPTION_HEADER, quote_header(describe(exc)))])
             else:
                 await _send_plain(send, 500, "Internal Server Error")
             return
@@ -149,7 +147,7 @@ class WorkerApp:
             response, ctx = await self.isolate.fetch(request, entrypoint=entrypoint)
         except Exception as exc:
             log.exception("%s: uncaught exception in fetch", self.isolate.config.name)
-            extra = [(EXCEPTION_HEADER.encode(), quote_header(_describe(exc)).encode("latin-1"))] if forwarded else []
+            extra = [(EXCEPTION_HEADER.encode(), quote_header(describe(exc)).encode("latin-1"))] if forwarded else []
             await refuse(send, 500, [(b"content-type", b"text/plain;charset=UTF-8"), *extra], b"Internal Server Error")
             return
         end = response.js_response.webSocket
@@ -177,7 +175,7 @@ class WorkerApp:
         except Exception as exc:
             if RPC_MARKER not in str(exc):  # an AppError answered on purpose (404, 409...) is no news
                 log.info("%s: RPC raised %s", self.isolate.config.name, type(exc).__name__)
-            await _send_bytes(send, 200, wire.dumps({"error": _describe(exc)}), "application/json")
+            await _send_bytes(send, 200, wire.dumps({"error": describe(exc)}), "application/json")
             return
         await _send_bytes(send, 200, payload, "application/json")
         self._after(ctx)
@@ -190,19 +188,14 @@ class WorkerApp:
             payload = wire.dumps({"value": {"outcome": "ok", "cron": call["cron"]}})
         except WorkerError as exc:
             log.error("%s: %s", self.isolate.config.name, exc)
-            payload = wire.dumps({"error": _describe(exc)})
+            payload = wire.dumps({"error": describe(exc)})
         except Exception as exc:
             log.exception("%s: scheduled handler failed", self.isolate.config.name)
-            payload = wire.dumps({"error": _describe(exc)})
+            payload = wire.dumps({"error": describe(exc)})
         await _send_bytes(send, 200, payload, "application/json")
 
     def _after(self, ctx: Any) -> None:
-        """Let the request's `waitUntil` work finish in the background (nothing to do when it has none)."""
-        if not ctx.pending:
-            return
-        task = asyncio.ensure_future(ctx.drain())
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        ctx.drain_later(self.background)
 
 
 async def _exit_with_parent(server: Any) -> None:
@@ -212,11 +205,6 @@ async def _exit_with_parent(server: Any) -> None:
         await asyncio.sleep(1.0)
     log.warning("platform process %d is gone; stopping", parent)
     server.should_exit = True
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 async def _read_body(receive: Any) -> tuple[bytes, bool]:

@@ -35,7 +35,9 @@ from typing import Any, TextIO
 from workers import Request, Response
 
 from dotdo_dev.config import WorkerConfig
+from dotdo_dev.runtime import output
 from dotdo_dev.runtime.bindings.assets import ASSETS_RESOURCE
+from dotdo_dev.runtime.errors import describe
 from dotdo_dev.runtime.isolate import Isolate
 from dotdo_dev.runtime.peers import Peers, RemoteError
 from dotdo_dev.runtime.state import StateDir
@@ -46,7 +48,6 @@ log = logging.getLogger("dotdo.platform")
 
 #: The resident worker whose code is running in this task (what it prints is its output), or None.
 _running: contextvars.ContextVar[ResidentWorker | None] = contextvars.ContextVar("dotdo_resident", default=None)
-OUTPUT_LINES = 200  # lines of its output kept, as for a worker process
 
 
 class ResidentWorker:
@@ -122,13 +123,10 @@ class ResidentWorker:
             response, ctx = await isolate.fetch(request)
         except Exception as exc:
             log.exception("%s: uncaught exception in fetch", self.name)
-            raise RemoteError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+            raise RemoteError(describe(exc)) from None
         finally:
             _running.reset(token)
-        if ctx.pending:  # its waitUntil work runs on after the answer, as in a worker process
-            task = asyncio.ensure_future(ctx.drain())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        ctx.drain_later(self._background)  # its waitUntil work runs on after the answer, as in a worker process
         return response
 
     def close(self) -> None:
@@ -150,15 +148,11 @@ class ResidentWorker:
                 del sys.modules[name]
 
     def _print(self, text: str) -> None:
-        """Text it printed: whole lines kept (the last `OUTPUT_LINES`) and shown on stderr, tagged."""
+        """Text it printed: whole lines kept and shown on stderr, tagged (`output`)."""
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()
-        if not lines:
-            return
-        self.output.extend(lines)
-        del self.output[:-OUTPUT_LINES]
-        sys.stderr.write("".join(f"[{self.name}] {line}\n" for line in lines))
-        sys.stderr.flush()
+        output.keep(self.output, lines)
+        output.show(self.name, lines)
 
 
 def _inside(file: str, folder: Path) -> bool:
