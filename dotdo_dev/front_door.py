@@ -219,7 +219,7 @@ class EnvelopeProtocol(OneWriteProtocol):
         if version not in ("1.0", "1.1"):  # llhttp reads HTTP/2.0 and others; bad input is a 4xx here, not RFC's 505
             raise RequestRefused(400, "HTTP_VERSION_NOT_SUPPORTED", f"HTTP/{version} is not supported: use HTTP/1.1")
         if version == "1.1" and not any(name == b"host" for name, _ in self.headers):
-            raise httptools.HttpParserError("Missing mandatory Host: header")  # answered as malformed: 400
+            raise RequestRefused(400, "BAD_REQUEST", "An HTTP/1.1 request must have a Host header")
         if self.parser.get_method() == b"CONNECT":
             self.url = b"/"  # its authority-form target is no URL to parse: the front door refuses the method (405)
         super().on_headers_complete()

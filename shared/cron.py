@@ -193,7 +193,7 @@ class CronSchedule:
         next runs on every `GET /tasks`)."""
         if not isinstance(expression, str):
             raise CronError(f"a cron expression is a string, not {type(expression).__name__}")
-        return _parse(expression)
+        return _parsed(expression)
 
     @classmethod
     def _parse(cls, expression: str) -> CronSchedule:
@@ -287,10 +287,10 @@ class CronSchedule:
 
 
 @lru_cache(maxsize=256)
-def _parse(expression: str) -> CronSchedule:
+def _parsed(expression: str) -> CronSchedule:
     return CronSchedule._parse(expression)  # a CronError is raised each time, never kept
 
 
 @lru_cache(maxsize=1024)
 def _next_times(expression: str, minute: dt.datetime, count: int) -> tuple[dt.datetime, ...]:
-    return _parse(expression)._next_times(minute, count)
+    return _parsed(expression)._next_times(minute, count)
