@@ -21,6 +21,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import { setTimeout as nodeTimeout } from "node:timers";
 import { DatabaseSync } from "node:sqlite";
 import { loadPyodide } from "pyodide";
 
@@ -94,13 +95,30 @@ function guardGlobalScope(name) {
 }
 for (const name of ["fetch", "setTimeout", "setInterval"]) guardGlobalScope(name);
 
+// Each SQL text's node:sqlite statement, prepared on first use, and whether it answers rows. A statement
+// that changes the schema empties the cache: one prepared before it would keep the old columns of `SELECT *`.
+const SCHEMA_CHANGE = /^\s*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)\s*)*(CREATE|ALTER|DROP)\b/i;
+class PreparedCache {
+  constructor(sqlite) { this.sqlite = sqlite; this.map = new Map(); }
+  get(sql) {
+    let entry = this.map.get(sql);
+    if (entry === undefined) {
+      const stmt = this.sqlite.prepare(sql);
+      entry = { stmt, reads: stmt.columns().length > 0 };
+      if (SCHEMA_CHANGE.test(sql)) this.clear();
+      else this.map.set(sql, entry);
+    }
+    return entry;
+  }
+  clear() { this.map.clear(); }
+}
 class D1PreparedStatement {
   constructor(db, sql, params = []) { this.db = db; this.sql = sql; this.params = params; }
   bind(...values) { return new D1PreparedStatement(this.db, this.sql, values); }
   _exec() {
-    const stmt = this.db.sqlite.prepare(this.sql);
+    const { stmt, reads } = this.db.statement(this.sql);
     const params = this.params.map((v) => (v === true ? 1 : v === false ? 0 : v));
-    if (stmt.columns().length > 0) {
+    if (reads) {
       return { success: true, meta: { changes: 0, last_row_id: 0 }, results: stmt.all(...params).map((r) => ({ ...r })) };
     }
     const info = stmt.run(...params);
@@ -116,14 +134,22 @@ class D1PreparedStatement {
 }
 class D1Database {
   // `file`: a copy of that SQLite file is the database it starts with (job.d1_files); else an empty one.
-  constructor(file) { this.sqlite = new DatabaseSync(file ?? ":memory:"); }
+  // A stand-in's cost is the harness's, not the worker's (D1 runs in a process of its own on Cloudflare):
+  // the copy, thrown away after the job, is written without an fsync per commit nor a journal file, and
+  // each SQL text is prepared once (node:sqlite re-prepares a statement itself when the schema changed).
+  constructor(file) {
+    this.sqlite = new DatabaseSync(file ?? ":memory:");
+    if (file) this.sqlite.exec("PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY");
+    this.statements = new PreparedCache(this.sqlite);
+  }
+  statement(sql) { return this.statements.get(sql); }
   prepare(sql) { return new D1PreparedStatement(this, sql); }
   async batch(statements) {
     this.sqlite.exec("BEGIN");
     try { const out = statements.map((s) => s._exec()); this.sqlite.exec("COMMIT"); return out; }
     catch (e) { this.sqlite.exec("ROLLBACK"); throw e; }
   }
-  async exec(sql) { this.sqlite.exec(sql); return { count: sql.split("\n").filter((l) => l.trim()).length, duration: 0 }; }
+  async exec(sql) { this.statements.clear(); this.sqlite.exec(sql); return { count: sql.split("\n").filter((l) => l.trim()).length, duration: 0 }; }
 }
 class KvNamespace {
   constructor() { this.map = new Map(); }
@@ -208,10 +234,10 @@ class SqlStorageCursor {
   [Symbol.iterator]() { return this.rows[Symbol.iterator](); }
 }
 class SqlStorage {
-  constructor() { this.db = new DatabaseSync(":memory:"); }
+  constructor() { this.db = new DatabaseSync(":memory:"); this.statements = new PreparedCache(this.db); }
   exec(query, ...bindings) {
-    const stmt = this.db.prepare(query);
-    if (stmt.columns().length > 0) return new SqlStorageCursor(stmt.all(...bindings).map((r) => ({ ...r })));
+    const { stmt, reads } = this.statements.get(query);
+    if (reads) return new SqlStorageCursor(stmt.all(...bindings).map((r) => ({ ...r })));
     stmt.run(...bindings);
     return new SqlStorageCursor([]);
   }
@@ -336,6 +362,27 @@ function d1Copy(name) {
   return copy;
 }
 
+// What the worker prints, written to stderr a batch at a time (at most 20 ms late, and before the job's
+// result), not one synchronous write per line: workerd collects a worker's console output, it does not
+// hold the request while a line reaches a terminal. Written at once when it grows past 64 KiB.
+const output = {
+  lines: [], size: 0, timer: null,
+  line(text) {
+    this.lines.push(text);
+    this.size += text.length;
+    if (this.size > 65536) this.flush();
+    else this.timer ??= nodeTimeout(() => this.flush(), 20).unref(); // not the worker's guarded setTimeout
+  },
+  flush() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.lines.length) process.stderr.write(this.lines.join("\n") + "\n");
+    this.lines = [];
+    this.size = 0;
+  },
+};
+process.on("exit", () => output.flush()); // a worker that ends Node (process.exit) still shows what it printed
+
 let waitUntil = [];
 
 /** Run one job in a Pyodide of its own and answer its result object. */
@@ -351,8 +398,8 @@ async function runJob(thisJob) {
   const started = performance.now();
   // What the worker prints goes to stderr; stdout carries the one JSON result line.
   const pyodide = await loadPyodide({
-    stdout: (text) => process.stderr.write(text + "\n"),
-    stderr: (text) => process.stderr.write(text + "\n"),
+    stdout: (text) => output.line(text),
+    stderr: (text) => output.line(text),
     ...(job.snapshot ? { _loadSnapshot: fs.readFileSync(job.snapshot) } : {}),
   });
   const loadMs = performance.now() - started;
@@ -442,8 +489,11 @@ if (process.argv[2] === "--serve") {
     } catch (error) {
       result = { ok: false, stage: "runner", error: String(error && error.stack ? error.stack : error) };
     }
+    output.flush();
     process.stdout.write(RESULT_MARK + JSON.stringify(result) + "\n");
   }
 } else {
-  process.stdout.write(JSON.stringify(await runJob(JSON.parse(fs.readFileSync(process.argv[2], "utf8")))) + "\n");
+  const result = await runJob(JSON.parse(fs.readFileSync(process.argv[2], "utf8")));
+  output.flush();
+  process.stdout.write(JSON.stringify(result) + "\n");
 }

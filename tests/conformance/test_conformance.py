@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -752,3 +753,51 @@ def test_the_mcp_aggregator_lists_and_calls_tools_over_its_bindings_under_pyodid
     assert "resource_metadata=" in result.responses[2]["headers"].get("www-authenticate", "")
     called = [(c["binding"], c["method"]) for c in result.raw["calls"]]
     assert ("DB_SERVICE", "mcp_call_tool") in called
+
+
+D1_PROBE = '''
+def rows(answer):
+    return [row.to_py() if hasattr(row, "to_py") else dict(row) for row in answer.results]
+
+
+async def schema_change(env):
+    """The same SELECT before and after a column is added, and a batch that fails half-way."""
+    await env.DB.exec("CREATE TABLE probe (a INTEGER)")
+    await env.DB.prepare("INSERT INTO probe (a) VALUES (?)").bind(1).run()
+    before = rows(await env.DB.prepare("SELECT * FROM probe").all())
+    await env.DB.exec("ALTER TABLE probe ADD COLUMN b TEXT DEFAULT 'x'")
+    after = rows(await env.DB.prepare("SELECT * FROM probe").all())
+    await env.DB.prepare("-- a migration\\n/* of two lines */ ALTER TABLE probe ADD COLUMN c INTEGER DEFAULT 7").run()
+    later = rows(await env.DB.prepare("SELECT * FROM probe").all())
+    try:
+        await env.DB.batch([
+            env.DB.prepare("INSERT INTO probe (a) VALUES (?)").bind(2),
+            env.DB.prepare("INSERT INTO missing (a) VALUES (?)").bind(3),
+        ])
+        failed = False
+    except Exception:
+        failed = True
+    count = rows(await env.DB.prepare("SELECT count(*) AS n FROM probe").all())[0]["n"]
+    return {"before": before, "after": after, "later": later, "failed": failed, "count": count}
+'''
+
+
+def test_the_d1_stand_in_prepares_a_statement_once_and_still_sees_a_changed_schema(bundles, tmp_path):
+    # The stand-in keeps each SQL text's prepared statement (a harness cost, not the worker's): a statement
+    # prepared before the schema changed answers the new columns, and a failing batch still rolls back whole.
+    copy = tmp_path / "db-probe"
+    shutil.copytree(bundles(ROOT / "workers" / "db"), copy)
+    (copy / "probe_d1.py").write_text(D1_PROBE)
+    on_file = tmp_path / "start.sqlite"  # a copy of a file is what a job with d1_files starts from
+    sqlite3.connect(on_file).close()
+    for options in ({}, {"d1_files": {"DB": on_file}}):
+        call = {"module": "probe_d1", "function": "schema_change", "env": True, "args": []}
+        result = check(ROOT, ROOT / "workers" / "db", bundle=copy, call=call, **options)
+        assert result.ok, result.error
+        assert result.raw["call"] == {
+            "before": [{"a": 1}],
+            "after": [{"a": 1, "b": "x"}],
+            "later": [{"a": 1, "b": "x", "c": 7}],
+            "failed": True,
+            "count": 1,
+        }

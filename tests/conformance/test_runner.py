@@ -67,11 +67,15 @@ def test_a_changed_bundle_never_runs_the_bytecode_of_the_one_before(variant):
 
 def test_a_job_that_stalls_fails_alone_and_the_next_gets_a_new_runner(variant):
     stalls = variant(
-        COUNTING.replace("SEEN.append(request.url)", "import asyncio; await asyncio.sleep(3600)"), "stalls"
+        COUNTING.replace(
+            "SEEN.append(request.url)", "print('about to wait'); import asyncio; await asyncio.sleep(3600)"
+        ),
+        "stalls",
     )
     stalled = check(ROOT, HELLO, bundle=stalls, timeout=8)
     assert (stalled.ok, stalled.stage) == (False, "runner")
     assert "timed out" in stalled.error
+    assert "about to wait" in stalled.error  # the worker's output reaches the error though the job never ended
     after = check(ROOT, HELLO, bundle=variant(COUNTING))
     assert after.ok, after.error
     assert after.body == "1"
