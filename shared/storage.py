@@ -65,6 +65,7 @@ class Database:
         self.migrations = migrations
         self.tables: Registry = tables if tables is not None else {}
         self.checked = False
+        self.version: int | None = None  # the schema version this isolate's check found (set with `checked`)
 
     async def open(self, env: Any) -> D1Storage:
         """The database of this request; the first open of an isolate brings the schema up to date."""
@@ -124,7 +125,7 @@ class D1Storage:
         version = await apply_migrations(self.db, self.database.migrations)
         if self.database.tables:
             await ensure_tables(self, self.database.tables)
-        self.database.checked = True
+        self.database.checked, self.database.version = True, version
         return version
 
     async def _ready_at_once(self) -> int | None:
@@ -138,7 +139,7 @@ class D1Storage:
         results = [_js_rows(result) for result in await _guard(self.js.batch(_to_js(prepared)))]
         if int(results[1][0]["version"]) < latest or missing_schema(specs, results[2:]):
             return None
-        self.database.checked = True
+        self.database.checked, self.database.version = True, latest
         return latest
 
     async def _run(self, make: Any) -> Any:

@@ -74,6 +74,11 @@ class Result:
         return self.raw.get("first_rpc_imports", [])
 
     @property
+    def d1_executed(self) -> dict[str, int]:
+        """How many statements each D1 binding ran in the job (a batch counts each of its statements)."""
+        return self.raw.get("d1_executed", {})
+
+    @property
     def settled(self) -> dict[str, Any]:
         """What a queue handler did with its batch: `acked`, `retried`, `ackAll`, `retryAll`."""
         return self.raw.get("settled", {})

@@ -116,6 +116,7 @@ class D1PreparedStatement {
   constructor(db, sql, params = []) { this.db = db; this.sql = sql; this.params = params; }
   bind(...values) { return new D1PreparedStatement(this.db, this.sql, values); }
   _exec() {
+    this.db.executed += 1;
     const { stmt, reads } = this.db.statement(this.sql);
     const params = this.params.map((v) => (v === true ? 1 : v === false ? 0 : v));
     if (reads) {
@@ -141,6 +142,7 @@ class D1Database {
     this.sqlite = new DatabaseSync(file ?? ":memory:");
     if (file) this.sqlite.exec("PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY");
     this.statements = new PreparedCache(this.sqlite);
+    this.executed = 0; // statements run (result.d1_executed)
   }
   statement(sql) { return this.statements.get(sql); }
   prepare(sql) { return new D1PreparedStatement(this, sql); }
@@ -149,7 +151,7 @@ class D1Database {
     try { const out = statements.map((s) => s._exec()); this.sqlite.exec("COMMIT"); return out; }
     catch (e) { this.sqlite.exec("ROLLBACK"); throw e; }
   }
-  async exec(sql) { this.statements.clear(); this.sqlite.exec(sql); return { count: sql.split("\n").filter((l) => l.trim()).length, duration: 0 }; }
+  async exec(sql) { this.statements.clear(); this.executed += 1; this.sqlite.exec(sql); return { count: sql.split("\n").filter((l) => l.trim()).length, duration: 0 }; }
 }
 class KvNamespace {
   constructor() { this.map = new Map(); }
@@ -441,6 +443,9 @@ async function runJob(thisJob) {
   // left in its D1 databases once every stage ran: rows per label.
   result.sent = Object.fromEntries(
     Object.entries(env).filter(([, b]) => b instanceof WorkerQueue).map(([name, b]) => [name, b.sent]),
+  );
+  result.d1_executed = Object.fromEntries(
+    Object.entries(env).filter(([, b]) => b instanceof D1Database).map(([name, b]) => [name, b.executed]),
   );
   result.inspected = {};
   for (const [label, [binding, sql]] of Object.entries(job.inspect ?? {})) {

@@ -352,6 +352,24 @@ def test_a_generated_service_imports_answers_and_consumes_its_queue(tmp_path):
 # -- services ----------------------------------------------------------------------------------------
 
 
+def test_db_health_checks_the_schema_on_an_isolates_first_request_only(bundles):
+    # On Cloudflare the D1 binding object is made anew per request: /health once asked D1 for the schema
+    # (the migrations' version, every declared table's columns) on every call. Now a monitor polling it
+    # costs no query after the isolate's first, and ?deep=1 still writes.
+    db = ROOT / "workers" / "db"
+    bundle = bundles(db)
+    once = check(ROOT, db, bundle=bundle, requests=["/health"])
+    polled = check(ROOT, db, bundle=bundle, requests=["/health"], repeat=5)
+    deep = check(ROOT, db, bundle=bundle, requests=["/health", "/health?deep=1"])
+    for result in (once, polled, deep):
+        assert result.ok, result.error
+        assert {r["status"] for r in result.responses} == {200}
+    assert once.json()["data"]["schema_version"] == 3
+    assert once.d1_executed["DB"] > 0  # the first request migrated the empty database
+    assert polled.d1_executed == once.d1_executed
+    assert deep.d1_executed["DB"] > once.d1_executed["DB"]
+    assert deep.json(1)["data"]["storage"] == {"writable": True}
+
 def test_db_writes_and_indexes_a_thing_under_pyodide(bundles):
     thing = {"ns": "docs", "id": "a", "type": "Doc", "data": {"n": 1}, "content": "full text under pyodide"}
     principal = {"id": "svc_conformance", "type": "service", "role": "service", "permissions": ["db:write"]}

@@ -32,9 +32,13 @@ WRITE_PROBE = "UPDATE _migrations SET applied_at = applied_at WHERE version = (S
 @router.get("/health")
 async def health(request: Request, ctx: Context) -> Any:
     """Alive and migrated; with `?deep=1` also whether the storage takes a write and any storage failure
-    of the last minute (`storage`): a full disk shows only when a write needs space."""
-    store = await storage(ctx.env)
-    version = await store.ready()
+    of the last minute (`storage`): a full disk shows only when a write needs space.
+
+    The schema is checked on an isolate's first open of its database (migrations applied, declared tables
+    made), not again on every call: a monitor polling `/health` costs no query. A statement that later
+    meets a missing table (a database replaced under a running isolate) brings it up to date again."""
+    store = await storage(ctx.env)  # an isolate's first open checks the schema and keeps its version
+    version = store.database.version
     result: dict[str, Any] = {"service": SERVICE, "status": "ok", "version": VERSION, "schema_version": version}
     if query_of(request).get("deep") in ("1", "true"):
         try:

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 from conftest import ADMIN, CONTACTS, P_WRITER, PRINCIPALS, ROOT
 
+import storage
 import tables
 from dotdo_dev.schema_check import schema_mismatches
 from dotdo_dev.testing import StandInAuth, WorkerHarness
@@ -88,7 +89,8 @@ async def test_migrations_apply_once(worker, tmp_path):
     ]
 
 
-async def test_concurrent_first_requests_on_a_fresh_database(tmp_path, auth):
+async def test_concurrent_first_requests_on_a_fresh_database(tmp_path, auth, monkeypatch):
+    monkeypatch.setattr(storage.DATABASE, "checked", False)  # a new isolate, as a new process has it
     fresh = WorkerHarness(ROOT, state_dir=tmp_path / "fresh", bindings={"AUTH_SERVICE": auth})
     first, second = await asyncio.gather(fresh.fetch("/health"), fresh.fetch("/health"))
     for response in (first, second):
