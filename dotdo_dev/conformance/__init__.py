@@ -69,6 +69,18 @@ class Result:
         return self.raw.get("rpc_ms", [])
 
     @property
+    def request_standin_ms(self) -> list[float]:
+        """Of each request's time (`request_ms`), how long the stand-ins' JavaScript took (D1's SQLite, Durable
+        Object SQL, a scripted service or fetch answer, a queue's copy, the rate limiter): work that is another
+        process's on Cloudflare."""
+        return self.raw.get("request_standin_ms", [])
+
+    @property
+    def rpc_standin_ms(self) -> list[float]:
+        """Of each RPC call's time (`rpc_ms`), how long the stand-ins' JavaScript took."""
+        return self.raw.get("rpc_standin_ms", [])
+
+    @property
     def first_rpc_imports(self) -> list[str]:
         """The bundle's modules the first RPC call imported."""
         return self.raw.get("first_rpc_imports", [])

@@ -182,9 +182,10 @@ async def run(job, js) -> dict:
 
     async def requests_stage(count):
         # The job's requests, `repeat` times over (the first pass answers; every pass is timed).
-        answers, timings = [], []
+        answers, timings, standins = [], [], []
         for round_number in range(max(1, int(job.get("repeat") or 1))):
             for index in range(count):
+                standin_before = js.standIn.ms
                 started = time.perf_counter()
                 instance = entrypoint(ctx, env)
                 request = workers.Request(js.requests[index]())
@@ -194,6 +195,7 @@ async def run(job, js) -> dict:
                 js_response = (await instance.fetch(*handler_args)).js_object
                 body = await js_response.text()
                 timings.append(round((time.perf_counter() - started) * 1000, 3))
+                standins.append(round(js.standIn.ms - standin_before, 3))
                 if round_number == 0:
                     answers.append(
                         {
@@ -206,6 +208,7 @@ async def run(job, js) -> dict:
                 if round_number == 0 and index == 0:
                     result["first_request_imports"] = sorted(_bundle_modules() - loaded)
         result["request_ms"] = timings
+        result["request_standin_ms"] = standins  # of each request's time, what the stand-ins' JavaScript took
         return answers
 
     async def rpc_call(rpc):
@@ -219,15 +222,18 @@ async def run(job, js) -> dict:
             raise TypeError(f'The RPC receiver does not implement the method "{rpc["method"]}".')
         # `rpc_repeat` calls: each timed (`rpc_ms`, an entrypoint per call as workerd makes one per call); the
         # first one answers, and what it imported from the bundle is `first_rpc_imports`.
-        answer, timings, before = None, [], _bundle_modules()
+        answer, timings, standins, before = None, [], [], _bundle_modules()
         for number in range(max(1, int(job.get("rpc_repeat") or 1))):
+            standin_before = js.standIn.ms
             started = time.perf_counter()
             value = as_json(await getattr(entrypoint(ctx, env), rpc["method"])(*args))
             timings.append(round((time.perf_counter() - started) * 1000, 3))
+            standins.append(round(js.standIn.ms - standin_before, 3))
             if number == 0:
                 answer = value
                 result["first_rpc_imports"] = sorted(_bundle_modules() - before)
         result["rpc_ms"] = timings
+        result["rpc_standin_ms"] = standins
         return answer
 
     async def plain_call(function):

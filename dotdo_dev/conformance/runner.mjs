@@ -95,6 +95,19 @@ function guardGlobalScope(name) {
 }
 for (const name of ["fetch", "setTimeout", "setInterval"]) guardGlobalScope(name);
 
+// Time spent in the stand-ins' own JavaScript (D1's SQLite, Durable Object SQL, a scripted service answer,
+// a queue's copy of a message, the rate limiter): on Cloudflare that work is another process's. The
+// harness reads `ms` around each timed request and RPC call (`request_standin_ms`, `rpc_standin_ms`); a
+// stand-in called inside another is counted once.
+const standIn = {
+  ms: 0, depth: 0,
+  time(work) {
+    if (this.depth++ > 0) { try { return work(); } finally { this.depth--; } }
+    const started = performance.now();
+    try { return work(); } finally { this.depth--; this.ms += performance.now() - started; }
+  },
+};
+
 // Each SQL text's node:sqlite statement, prepared on first use, and whether it answers rows. A statement
 // that changes the schema empties the cache: one prepared before it would keep the old columns of `SELECT *`.
 const SCHEMA_CHANGE = /^\s*(?:(?:--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)\s*)*(CREATE|ALTER|DROP)\b/i;
@@ -125,13 +138,14 @@ class D1PreparedStatement {
     const info = stmt.run(...params);
     return { success: true, meta: { changes: Number(info.changes), last_row_id: Number(info.lastInsertRowid) }, results: [] };
   }
-  async all() { return this._exec(); }
-  async run() { return this._exec(); }
+  _timed() { return standIn.time(() => this._exec()); }
+  async all() { return this._timed(); }
+  async run() { return this._timed(); }
   async first(column) {
-    const row = this._exec().results[0] ?? null;
+    const row = this._timed().results[0] ?? null;
     return column === undefined || row === null ? row : row[column];
   }
-  async raw() { return this._exec().results.map((r) => Object.values(r)); }
+  async raw() { return this._timed().results.map((r) => Object.values(r)); }
 }
 class D1Database {
   // `file`: a copy of that SQLite file is the database it starts with (job.d1_files); else an empty one.
@@ -147,11 +161,16 @@ class D1Database {
   statement(sql) { return this.statements.get(sql); }
   prepare(sql) { return new D1PreparedStatement(this, sql); }
   async batch(statements) {
-    this.sqlite.exec("BEGIN");
-    try { const out = statements.map((s) => s._exec()); this.sqlite.exec("COMMIT"); return out; }
-    catch (e) { this.sqlite.exec("ROLLBACK"); throw e; }
+    return standIn.time(() => {
+      this.sqlite.exec("BEGIN");
+      try { const out = statements.map((s) => s._exec()); this.sqlite.exec("COMMIT"); return out; }
+      catch (e) { this.sqlite.exec("ROLLBACK"); throw e; }
+    });
   }
-  async exec(sql) { this.statements.clear(); this.executed += 1; this.sqlite.exec(sql); return { count: sql.split("\n").filter((l) => l.trim()).length, duration: 0 }; }
+  async exec(sql) {
+    standIn.time(() => { this.statements.clear(); this.executed += 1; this.sqlite.exec(sql); });
+    return { count: sql.split("\n").filter((l) => l.trim()).length, duration: 0 };
+  }
 }
 class KvNamespace {
   constructor() { this.map = new Map(); }
@@ -168,9 +187,12 @@ function copied(body) {
 class WorkerQueue {
   constructor() { this.sent = []; }
   async send(body, options) {
-    this.sent.push({ body: copied(body), options: { ...(options ?? {}) }, timestamp: Date.now() });
+    standIn.time(() => this.sent.push({ body: copied(body), options: { ...(options ?? {}) }, timestamp: Date.now() }));
   }
   async sendBatch(messages, options) {
+    standIn.time(() => this._sendBatch(messages, options));
+  }
+  _sendBatch(messages, options) {
     for (const m of messages) {
       const delaySeconds = m.delaySeconds ?? options?.delaySeconds;
       const sentOptions = delaySeconds === undefined ? {} : { delaySeconds };
@@ -184,7 +206,8 @@ class WorkerQueue {
 let calls = [];
 class Fetcher {
   constructor(name) { this.name = name; }
-  async fetch(request) {
+  async fetch(request) { return standIn.time(() => this._fetch(request)); }
+  _fetch(request) {
     const req = typeof request === "string" ? new Request(request) : request;
     const script = job.services?.[this.name]?.fetch;
     calls.push({ binding: this.name, method: "fetch", url: req.url, principal: req.headers.get("x-dotdo-principal") });
@@ -213,13 +236,13 @@ function serviceStub(name) {
     get(obj, prop) {
       // Like workerd's RPC stubs, not thenable: otherwise Pyodide would treat the stub as a promise.
       if (prop in obj || typeof prop === "symbol" || prop === "then") return obj[prop];
-      return async (...args) => {
+      return async (...args) => standIn.time(() => {
         calls.push({ binding: name, method: prop });
         const scripted = job.services?.[name]?.[prop];
         if (scripted === undefined) return { stub: name, method: prop, args };
         if (scripted.error) throw new Error(scripted.error);
         return scripted.result;
-      };
+      });
     },
   });
 }
@@ -237,7 +260,8 @@ class SqlStorageCursor {
 }
 class SqlStorage {
   constructor() { this.db = new DatabaseSync(":memory:"); this.statements = new PreparedCache(this.db); }
-  exec(query, ...bindings) {
+  exec(query, ...bindings) { return standIn.time(() => this._exec(query, bindings)); }
+  _exec(query, bindings) {
     const { stmt, reads } = this.statements.get(query);
     if (reads) return new SqlStorageCursor(stmt.all(...bindings).map((r) => ({ ...r })));
     stmt.run(...bindings);
@@ -293,7 +317,8 @@ class Ratelimit {
   constructor(name, spec) {
     this.name = name; this.namespaceId = spec.namespace_id; this.limitVal = spec.limit; this.period = spec.period;
   }
-  async limit(options) {
+  async limit(options) { return standIn.time(() => this._limit(options)); }
+  _limit(options) {
     if (typeof options !== "object" || options === null) throw new Error("invalid rate limit options");
     const bad = Object.keys(options).filter((k) => k !== "key");
     if (bad.length) throw new Error(`bad rate limit options: [${bad.join(",")}]`);
@@ -396,6 +421,7 @@ async function runJob(thisJob) {
   rateLimitStarted = Date.now();
   settled = { acked: [], retried: [], ackAll: false, retryAll: false };
   waitUntil = [];
+  standIn.ms = 0;
   scope.global = false;
   const started = performance.now();
   // What the worker prints goes to stderr; stdout carries the one JSON result line.
@@ -428,7 +454,7 @@ async function runJob(thisJob) {
       body: r.body === undefined || r.body === null ? undefined : (typeof r.body === "string" ? r.body : JSON.stringify(r.body)),
     }));
     const js = {
-      env, ctx, hooks, scope, requests,
+      env, ctx, hooks, scope, requests, standIn,
       newDurableObjectState: (hex) => new DurableObjectState(new DurableObjectId(hex)),
       scheduledController: () => new ScheduledController(job.scheduled.cron, job.scheduled.scheduled_time ?? Date.now()),
       messageBatch: () => new MessageBatch(job.queue.queue, queueMessages(env)),

@@ -370,6 +370,7 @@ def test_db_health_checks_the_schema_on_an_isolates_first_request_only(bundles):
     assert deep.d1_executed["DB"] > once.d1_executed["DB"]
     assert deep.json(1)["data"]["storage"] == {"writable": True}
 
+
 def test_db_writes_and_indexes_a_thing_under_pyodide(bundles):
     thing = {"ns": "docs", "id": "a", "type": "Doc", "data": {"n": 1}, "content": "full text under pyodide"}
     principal = {"id": "svc_conformance", "type": "service", "role": "service", "permissions": ["db:write"]}
@@ -819,3 +820,19 @@ def test_the_d1_stand_in_prepares_a_statement_once_and_still_sees_a_changed_sche
             "failed": True,
             "count": 1,
         }
+
+
+def test_the_harness_reports_what_the_stand_ins_took_of_each_call(bundles):
+    # What the stand-ins' JavaScript took of each timed call: on Cloudflare that work is another process's.
+    hello = ROOT / "tests" / "fixtures" / "workers" / "hello"
+    plain = check(ROOT, hello, bundle=bundles(hello), requests=["/health"], repeat=3)
+    assert plain.ok, plain.error
+    assert plain.request_standin_ms == [0, 0, 0]  # hello calls no binding
+    db = ROOT / "workers" / "db"
+    thing = {"ns": "docs", "id": "a", "type": "Doc", "data": {"n": 1}}
+    principal = {"id": "svc_conformance", "type": "service", "role": "service", "permissions": ["db:write"]}
+    upserts = check(ROOT, db, bundle=bundles(db), requests=[], rpc=("upsert_thing", [principal, thing]), rpc_repeat=3)
+    assert upserts.ok, upserts.error
+    assert len(upserts.rpc_standin_ms) == len(upserts.rpc_ms) == 3
+    for took, standin in zip(upserts.rpc_ms, upserts.rpc_standin_ms, strict=True):
+        assert 0 < standin < took  # D1's statements, inside the call's time
