@@ -16,11 +16,11 @@ service down.
 from __future__ import annotations
 
 import ipaddress
-import json
 import sys
 from typing import Any
 
 from shared.js_env import js_binding
+from shared.logs import log
 
 if sys.platform == "emscripten":  # Pyodide: the limiter is called on the JS binding under the SDK's wrapper
     import js
@@ -63,7 +63,7 @@ async def admitted(env: Any, binding: str, key: str, *, worker: str, request_id:
         return bool(outcome.success)
     except Exception as exc:
         line = {"level": "error", "worker": worker, "message": "rate limiter failed", "request_id": request_id}
-        print(json.dumps(line | {"error": f"{type(exc).__name__}: {exc}"[:300]}))
+        log(line | {"error": f"{type(exc).__name__}: {exc}"[:300]})
         return True
 
 

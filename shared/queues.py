@@ -42,6 +42,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from shared.clock import now_iso
 from shared.ids import new_id
+from shared.logs import log
 from shared.settings import setting
 
 #: `retry_delay`: the first retry's wait unless the env's `RETRY_BASE_SECONDS` says otherwise, and the longest.
@@ -86,7 +87,7 @@ async def settle_each(
             outcome, delay = await run(env, message)
         except Exception as exc:  # nothing is acknowledged that was not recorded
             line = {"type": error_log, "message_id": message.id, "error": type(exc).__name__, "detail": str(exc)[:200]}
-            print(json.dumps(line, default=str))
+            log(line)
             outcome, delay = "error", retry_delay(env, message_attempts(message))
         if delay is None:
             message.ack()

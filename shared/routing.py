@@ -24,7 +24,6 @@ HEAD is served by GET routes, without the body.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from shared.envelope import app_error_response, error_response, success_response
 from shared.errors import AppError, MethodNotAllowed, NotFound
 from shared.http import method_of, path_of
 from shared.ids import new_request_id
+from shared.logs import log
 
 Handler = Callable[[Request, "Context"], Awaitable[Any]]
 Next = Callable[[Request, "Context"], Awaitable[Response]]
@@ -196,7 +196,7 @@ class Router:
                 "error": type(exc).__name__,
                 "message": str(exc)[:500],
             }
-            print(json.dumps(line))
+            log(line)
             return error_response("INTERNAL_ERROR", "Internal server error", status=500, request_id=ctx.request_id)
 
     async def _endpoint(self, request: Request, ctx: Context) -> Response:

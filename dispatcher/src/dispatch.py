@@ -19,7 +19,6 @@ does not have (`DISPATCHER`, the limiter, an account-level service's) -> 500 `CO
 the generated config always has them, so their absence is the platform's fault, not the client's.
 """
 
-import json
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,6 +29,7 @@ from routing import resolve
 from shared.envelope import error_response
 from shared.http import new_request
 from shared.ids import new_request_id, valid_request_id
+from shared.logs import log
 from shared.registry import SERVICES
 
 # Headers a client must not choose: Cloudflare's version overrides, and the platform's own.
@@ -61,7 +61,7 @@ def _forward_headers(headers: Any, request_id: str) -> list[tuple[str, str]]:
 
 
 def _log(level: str, message: str, **fields: object) -> None:
-    print(json.dumps({"level": level, "worker": "dispatcher", "message": message, **fields}))
+    log({"level": level, "worker": "dispatcher", "message": message, **fields})
 
 
 async def _limit(headers: Any, env, request_id: str) -> Response | None:

@@ -86,6 +86,11 @@ class Result:
         return self.raw.get("first_rpc_imports", [])
 
     @property
+    def output(self) -> list[str]:
+        """What the worker printed or logged to the console, a line each (the first 1,000 lines of the job)."""
+        return self.raw.get("output", [])
+
+    @property
     def d1_executed(self) -> dict[str, int]:
         """How many statements each D1 binding ran in the job (a batch counts each of its statements)."""
         return self.raw.get("d1_executed", {})

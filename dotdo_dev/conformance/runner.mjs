@@ -21,6 +21,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import util from "node:util";
 import { setTimeout as nodeTimeout } from "node:timers";
 import { DatabaseSync } from "node:sqlite";
 import { loadPyodide } from "pyodide";
@@ -393,8 +394,9 @@ function d1Copy(name) {
 // result), not one synchronous write per line: workerd collects a worker's console output, it does not
 // hold the request while a line reaches a terminal. Written at once when it grows past 64 KiB.
 const output = {
-  lines: [], size: 0, timer: null,
+  lines: [], size: 0, timer: null, job: [],
   line(text) {
+    if (this.job.length < 1000) this.job.push(text); // the job's first 1,000 lines: result.output
     this.lines.push(text);
     this.size += text.length;
     if (this.size > 65536) this.flush();
@@ -409,6 +411,11 @@ const output = {
   },
 };
 process.on("exit", () => output.flush()); // a worker that ends Node (process.exit) still shows what it printed
+// A worker's console.log (and .info, .warn, .error, .debug) is its output too, as workerd collects it, not
+// lines on the runner's stdout, which carries the results.
+for (const level of ["log", "info", "warn", "error", "debug"]) {
+  console[level] = (...args) => output.line(util.format(...args));
+}
 
 let waitUntil = [];
 
@@ -422,6 +429,7 @@ async function runJob(thisJob) {
   settled = { acked: [], retried: [], ackAll: false, retryAll: false };
   waitUntil = [];
   standIn.ms = 0;
+  output.job = [];
   scope.global = false;
   const started = performance.now();
   // What the worker prints goes to stderr; stdout carries the one JSON result line.
@@ -499,6 +507,7 @@ async function runJob(thisJob) {
   for (const binding of Object.values(env)) if (binding instanceof D1Database) binding.sqlite.close();
   if (d1Folder) fs.rmSync(d1Folder, { recursive: true, force: true });
   d1Folder = null;
+  result.output = output.job;
   result.settled = settled;
   result.calls = calls;
   result.pyodide_load_ms = Math.round(loadMs);

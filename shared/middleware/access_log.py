@@ -9,11 +9,12 @@ from collections.abc import Callable
 from workers import Request, Response
 
 from shared.http import method_of, path_of
+from shared.logs import write_line
 from shared.routing import Context, Next
 
 
 class AccessLogMiddleware:
-    """Writes one line per request to `sink` (default `print`: Workers Logs and the local platform collect stdout).
+    """Writes one line per request to `sink` (default: the worker's log, `shared.logs.write_line`).
 
         {"type":"access","service":"orders","request_id":"req_...","method":"GET","path":"/items",
          "status":200,"duration_ms":3.2,"principal":"usr_..."}
@@ -25,7 +26,7 @@ class AccessLogMiddleware:
     so the line has the request id and the final status (500 included).
     """
 
-    def __init__(self, service: str, *, sink: Callable[[str], None] = print) -> None:
+    def __init__(self, service: str, *, sink: Callable[[str], None] = write_line) -> None:
         if not service:
             raise ValueError("AccessLogMiddleware needs the service name")
         self.service = service

@@ -10,6 +10,7 @@ from workers import Request, Response
 
 from shared.envelope import app_error_response, error_response
 from shared.errors import AppError, storage_error
+from shared.logs import write_line
 from shared.routing import Context, Next
 
 
@@ -23,7 +24,7 @@ class ErrorMiddleware:
     503 `STORAGE_UNAVAILABLE` naming the problem, since the request itself may be fine.
     """
 
-    def __init__(self, service: str, *, sink: Callable[[str], None] = print) -> None:
+    def __init__(self, service: str, *, sink: Callable[[str], None] = write_line) -> None:
         if not service:
             raise ValueError("ErrorMiddleware needs the service name")
         self.service = service

@@ -836,3 +836,20 @@ def test_the_harness_reports_what_the_stand_ins_took_of_each_call(bundles):
     assert len(upserts.rpc_standin_ms) == len(upserts.rpc_ms) == 3
     for took, standin in zip(upserts.rpc_ms, upserts.rpc_standin_ms, strict=True):
         assert 0 < standin < took  # D1's statements, inside the call's time
+
+
+def test_log_lines_under_pyodide_go_to_the_console_and_reach_the_workers_output(bundles):
+    # shared.logs writes to console.log under Pyodide (print took ~50 us more per line): the lines must still
+    # arrive whole, in order, beside what print writes, and never on the runner's result channel.
+    db = ROOT / "workers" / "db"
+    principal = {
+        "x-dotdo-principal": json.dumps({"id": "usr_1", "type": "user", "role": "admin", "permissions": ["*"]})
+    }
+    result = check(ROOT, db, bundle=bundles(db), requests=[{"path": "/things?ns=docs", "headers": principal}, "/nope"])
+    assert result.ok, result.error
+    access = [json.loads(line) for line in result.output if line.startswith('{"type":"access"')]
+    assert [(a["path"], a["status"], a["principal"]) for a in access] == [
+        ("/things", 200, "usr_1"),
+        ("/nope", 401, None),
+    ]
+    assert access[0]["request_id"] == json.loads(result.responses[0]["body"])["meta"]["request_id"]

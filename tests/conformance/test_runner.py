@@ -82,11 +82,13 @@ def test_a_job_that_stalls_fails_alone_and_the_next_gets_a_new_runner(variant):
 
 
 def test_a_job_that_takes_node_down_is_a_runner_failure_with_its_output(variant):
-    exits = variant(COUNTING.replace("SEEN.append(request.url)", "print('going down'); import js; js.process.exit(7)"))
+    code = "print('going down'); import js; js.console.log('said the console'); js.process.exit(7)"
+    exits = variant(COUNTING.replace("SEEN.append(request.url)", code))
     crashed = check(ROOT, HELLO, bundle=exits)
     assert (crashed.ok, crashed.stage) == (False, "runner")
     assert "exited with status 7" in crashed.error
     assert "going down" in crashed.error  # what the worker printed before, to tell why
+    assert "said the console" in crashed.error  # and what it logged to the console
     assert check(ROOT, HELLO, bundle=variant(COUNTING, "fine")).ok
 
 

@@ -64,7 +64,7 @@ async def test_an_edit_reloads_it_a_broken_one_answers_502_envelopes_until_fixed
             "NOT_DEPLOYED_HERE"
         )
 
-        _edit(dispatch, "import json\n", "import json\nimport not_a_module_anywhere\n")
+        _edit(dispatch, "from shared.logs import log\n", "from shared.logs import log\nimport not_a_module_anywhere\n")
         assert not await platform.restart(config)
         described = platform.describe()["workers"]["dispatcher"]
         assert described["status"] == "crashed-on-start"

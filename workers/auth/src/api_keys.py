@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import re
 import secrets
 from typing import Any, Literal
@@ -36,6 +35,7 @@ import store
 import users
 from shared.clock import is_past, iso_in, now_iso, parse_iso, seconds_since, to_iso
 from shared.errors import Conflict, Forbidden, NotFound, Unauthorized
+from shared.logs import log
 from shared.permissions import allows, valid_permission
 from shared.validation import validate
 
@@ -231,7 +231,7 @@ async def _bootstrap(env: Any, key: str, record_id: str, revoked: dict[str, Any]
             record = await store.insert(env, "api_keys", values | {"id": record_id}, actor=BOOTSTRAP_ACTOR)
         except Conflict:  # a concurrent first request stored it
             record = await store.get(env, "api_keys", record_id)
-    print(json.dumps({"type": "audit", "service": "auth", "action": "bootstrap_admin_key", "key_id": record_id}))
+    log({"type": "audit", "service": "auth", "action": "bootstrap_admin_key", "key_id": record_id})
     return record
 
 

@@ -11,12 +11,12 @@ key's record is never deleted (its revocation is what lets the configured value 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import store
 from api_keys import BOOTSTRAP_ID
 from shared.clock import iso_in, now_iso
+from shared.logs import log
 
 SESSION_RETENTION = 30 * 86400
 API_KEY_RETENTION = 90 * 86400
@@ -30,7 +30,7 @@ async def remove_expired(env: Any) -> dict[str, int]:
         "refresh_tokens": await store.delete_where(env, "refresh_tokens", [_before("expires_at", now)]),
         "sessions": await store.delete_where(env, "sessions", [_before("expires_at", iso_in(-SESSION_RETENTION))]),
     }
-    print(json.dumps({"type": "cleanup", "service": "auth", "removed": removed}))
+    log({"type": "cleanup", "service": "auth", "removed": removed})
     return removed
 
 
@@ -45,5 +45,5 @@ async def remove_old_api_keys(env: Any) -> dict[str, int]:
     expired = await store.delete_where(env, "api_keys", [_before("expires_at", before), not_bootstrap])
     revoked = await store.delete_where(env, "api_keys", [_before("revoked_at", before), not_bootstrap])
     removed = {"api_keys": expired + revoked}
-    print(json.dumps({"type": "cleanup", "service": "auth", "removed": removed}))
+    log({"type": "cleanup", "service": "auth", "removed": removed})
     return removed

@@ -12,7 +12,6 @@ session's role and grants.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import api_keys
@@ -21,6 +20,7 @@ import store
 import users
 from shared.errors import BadRequest, Unauthorized
 from shared.ids import valid_request_id
+from shared.logs import log
 from shared.permissions import allows, valid_permission
 
 
@@ -35,7 +35,7 @@ async def validate_token(env: Any, token: Any, request_id: str | None = None) ->
     except Unauthorized as refused:
         kind = "api_key" if isinstance(token, str) and token.startswith("sk_") else "jwt"
         line = {"type": "auth", "event": "credential_refused", "kind": kind, "code": refused.code}
-        print(json.dumps(line | {"request_id": request_id if valid_request_id(request_id) else None}))
+        log(line | {"request_id": request_id if valid_request_id(request_id) else None})
         raise
 
 

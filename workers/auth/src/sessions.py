@@ -12,7 +12,6 @@ takes effect at once, not at expiry). Refresh tokens are stored only as keyed ha
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -23,6 +22,7 @@ import users
 from revocation import revoke_session
 from shared.clock import is_past, iso_in, now_iso
 from shared.errors import NotFound, Unauthorized
+from shared.logs import log
 from shared.settings import setting
 
 ACCESS_TTL = 3600
@@ -137,7 +137,7 @@ async def refresh(env: Any, refresh_token: Any) -> dict[str, Any]:
 async def _reused(env: Any, record: dict[str, Any]) -> None:
     await revoke_session(env, record["session_id"], reason="refresh_token_reuse")
     event = {"type": "security", "service": "auth", "event": "refresh_token_reuse", "session_id": record["session_id"]}
-    print(json.dumps(event))
+    log(event)
     raise _refused("REFRESH_TOKEN_REUSED", "This refresh token was already used; the session is revoked")
 
 

@@ -38,7 +38,6 @@ parameters are not (they may hold secrets).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -46,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 import records
 from shared.errors import AppError, BadRequest, Forbidden
+from shared.logs import log
 from shared.validation import validate
 from storage import storage
 
@@ -175,7 +175,7 @@ async def run_sql(env: Any, request: Any, *, actor: str) -> dict[str, Any]:
             "The database refused the statement", code="SQL_ERROR", details={"error": _first_line(exc)}
         ) from None
     await record("ran")
-    print(json.dumps({"type": "audit", "service": "db", "actor": actor, "action": "sql", "kind": kind}))
+    log({"type": "audit", "service": "db", "actor": actor, "action": "sql", "kind": kind})
     return {"rows": rows[:MAX_ROWS], "kind": kind, "truncated": len(rows) > MAX_ROWS}
 
 

@@ -25,6 +25,7 @@ import rate_limiter
 import routing
 from shared.errors import AppError, Forbidden, NotFound, RateLimited, Unauthorized
 from shared.http import headers_of, merged, method_of, new_request
+from shared.logs import log
 from shared.middleware.authentication import PRINCIPAL_HEADER, authenticate
 from shared.permissions import allows
 from shared.routing import Context
@@ -138,7 +139,7 @@ async def handle(request: Request, ctx: Context) -> Response:
         raise
     except Exception as exc:
         text = str(exc)
-        print(json.dumps({"type": "upstream_error", "service": route.name, "request_id": ctx.request_id}))
+        log({"type": "upstream_error", "service": route.name, "request_id": ctx.request_id})
         if route.in_namespace and not_deployed(exc):
             message, details = f"The {route.name} service is not deployed", {"service": route.name}
             raise NotFound(message, code="SERVICE_NOT_DEPLOYED", details=details) from None

@@ -24,7 +24,6 @@ last error (`RETRIES_EXHAUSTED`) and acknowledged; one whose job is `done` is on
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -33,15 +32,12 @@ from pydantic import ValidationError as PydanticValidationError
 import store
 from jobs import JOB_TYPES, JobFailed, Run
 from shared.clock import is_past
+from shared.logs import log_event
 from shared.queues import QueueMessage, message_attempts, message_body, retry_delay, settle_each
 from tables import SETTLED
 
 #: How long a claimed job is reserved for the delivery running it (then another may take it over).
 LEASE_SECONDS = 120
-
-
-def log(kind: str, **fields: Any) -> None:
-    print(json.dumps({"type": kind, **fields}, default=str))
 
 
 async def consume(batch: Any, env: Any) -> dict[str, int]:
@@ -77,7 +73,7 @@ async def run_message(env: Any, message: Any) -> tuple[str, int | None]:
         await _dead(env, message, body, None, kind.name, "UNKNOWN_JOB", reason)
         return "invalid", None
     if job["status"] in SETTLED:
-        log("queue_duplicate", job_id=job["id"], status=job["status"], message_id=message.id)
+        log_event("queue_duplicate", job_id=job["id"], status=job["status"], message_id=message.id)
         return "duplicate", None
     claimed = await store.claim(env, job, LEASE_SECONDS)
     if claimed is None:
@@ -96,14 +92,14 @@ async def run_message(env: Any, message: Any) -> tuple[str, int | None]:
         return await _failed_try(env, message, claimed, "HANDLER_ERROR", f"{type(exc).__name__}: {exc}"[:500])
     done = await store.complete(env, job["id"], result if isinstance(result, dict) else {"value": result})
     if done is None:
-        log("queue_lease_lost", job_id=job["id"], message_id=message.id)
+        log_event("queue_lease_lost", job_id=job["id"], message_id=message.id)
     return "done", None
 
 
 async def _failed_try(env: Any, message: Any, job: dict[str, Any], code: str, error: str) -> tuple[str, int]:
     delay = retry_delay(env, message_attempts(message))
     await store.failed_try(env, job["id"], code, error, delay)
-    log("queue_retry", job_id=job["id"], attempts=job["attempts"], code=code, delay_seconds=delay)
+    log_event("queue_retry", job_id=job["id"], attempts=job["attempts"], code=code, delay_seconds=delay)
     return "retried", delay
 
 
@@ -130,7 +126,7 @@ async def record_exhausted(env: Any, message: Any) -> tuple[str, int | None]:
         error=error,
         attempts=attempts,
     )
-    log("queue_dead_letter", dead_letter_id=letter["id"], job_id=letter["job_id"], reason=letter["reason"])
+    log_event("queue_dead_letter", dead_letter_id=letter["id"], job_id=letter["job_id"], reason=letter["reason"])
     return "dead_letter", None
 
 
@@ -155,7 +151,7 @@ async def _dead(
         error=error,
         attempts=attempts if attempts is not None else message_attempts(message),
     )
-    log("queue_dead_letter", dead_letter_id=letter["id"], job_id=job_id, reason=reason)
+    log_event("queue_dead_letter", dead_letter_id=letter["id"], job_id=job_id, reason=reason)
 
 
 def _fields(exc: PydanticValidationError) -> str:

@@ -14,13 +14,13 @@ replayed).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import producer
 import store
 from shared.clock import iso_in
 from shared.errors import Conflict, NotFound
+from shared.logs import log
 
 #: How long dead letters are kept when the caller names no retention (days).
 RETENTION_DAYS = 30
@@ -80,5 +80,5 @@ async def purge(env: Any, older_than_days: int) -> dict[str, Any]:
     """Delete dead letters recorded more than `older_than_days` days ago; how many, and the cut-off."""
     before = iso_in(-older_than_days * 86400)
     removed = await store.purge_dead_letters(env, before)
-    print(json.dumps({"type": "cleanup", "service": "queue", "removed": removed, "before": before}))
+    log({"type": "cleanup", "service": "queue", "removed": removed, "before": before})
     return removed | {"before": before}

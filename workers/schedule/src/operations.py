@@ -7,7 +7,6 @@ switching one on or off need `schedule:admin`. Admins hold both (`*`).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -17,6 +16,7 @@ import store
 import tasks
 from shared.clock import now_iso, parse_iso, to_iso
 from shared.errors import NotFound
+from shared.logs import log
 from shared.service import OFFSET_PAGE, Call, Service, offset_page
 
 service = Service(
@@ -125,9 +125,7 @@ async def _switch(call: Call, name: str, enabled: bool) -> dict:
     task = task_named(name)
     await store.set_switch(call.env, task.name, enabled, call.actor, now_iso())
     action = "enable_task" if enabled else "disable_task"
-    print(
-        json.dumps({"type": "audit", "service": "schedule", "action": action, "task": task.name, "actor": call.actor})
-    )
+    log({"type": "audit", "service": "schedule", "action": action, "task": task.name, "actor": call.actor})
     return await get_task(call, TaskName(name=task.name))
 
 

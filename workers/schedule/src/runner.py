@@ -37,6 +37,7 @@ from shared.clock import iso_in, now_iso
 from shared.cron import CronError, CronSchedule
 from shared.errors import AppError
 from shared.ids import new_id
+from shared.logs import log
 from tasks import Task, TaskContext
 
 BACKOFF_BASE = 1.0
@@ -79,7 +80,7 @@ async def run_cron(env: Any, cron: str, scheduled_time: int | None = None) -> li
     """Run exactly the tasks of `cron`, one after another, within the cron's budget; their run records."""
     selected = tasks_module.tasks_of(cron)
     if not selected:
-        print(json.dumps({"type": "schedule", "cron": cron, "message": "no task has this cron"}))
+        log({"type": "schedule", "cron": cron, "message": "no task has this cron"})
         return []
     budget = Budget(budget_for(cron))
     return [
@@ -181,4 +182,4 @@ def _plain(value: Any) -> Any:
 
 def _log(record: dict[str, Any]) -> None:
     fields = ("task", "trigger", "cron", "status", "attempts", "reason", "error", "duration_ms")
-    print(json.dumps({"type": "schedule_run", "run": record.get("id")} | {k: record.get(k) for k in fields}))
+    log({"type": "schedule_run", "run": record.get("id")} | {k: record.get(k) for k in fields})

@@ -26,13 +26,10 @@ import store
 from handlers import HANDLERS, Event, HandlerError
 from receive import MESSAGE_TYPE
 from shared.errors import AppError
+from shared.logs import log_event
 from shared.queues import QueueMessage, message_body, retry_delay, settle_each
 
 LEASE_SECONDS = 120
-
-
-def log(kind: str, **fields: Any) -> None:
-    print(json.dumps({"type": kind, **fields}, default=str))
 
 
 async def consume(batch: Any, env: Any) -> dict[str, int]:
@@ -45,18 +42,18 @@ async def process(env: Any, message: Any) -> tuple[str, int | None]:
     try:
         envelope = QueueMessage.model_validate(body)
     except PydanticValidationError:
-        log("webhooks_invalid_message", message_id=message.id)
+        log_event("webhooks_invalid_message", message_id=message.id)
         return "invalid", None
     event_id = envelope.data.get("event") if isinstance(envelope.data, dict) else None
     if envelope.type != MESSAGE_TYPE or not isinstance(event_id, str):
-        log("webhooks_invalid_message", message_id=message.id, message_type=envelope.type[:64])
+        log_event("webhooks_invalid_message", message_id=message.id, message_type=envelope.type[:64])
         return "invalid", None
     event = await store.claim(env, event_id, LEASE_SECONDS)
     if event is None:
         current = await store.get_event(env, event_id)
         if current is not None and current["status"] == "processing":
             return "busy", LEASE_SECONDS
-        log("webhooks_duplicate", event=event_id, status=current and current["status"], message_id=message.id)
+        log_event("webhooks_duplicate", event=event_id, status=current and current["status"], message_id=message.id)
         return "duplicate", None
     handler = HANDLERS.get((event["provider"], event["type"]))
     if handler is None:
@@ -75,9 +72,11 @@ async def process(env: Any, message: Any) -> tuple[str, int | None]:
             error = f"{type(exc).__name__}: {exc}"
         delay = retry_delay(env, event["attempts"])
         await store.settle(env, event["id"], "failed", error=error[:2000])
-        log("webhooks_failed", event=event["id"], attempts=event["attempts"], error=error[:300], delay_seconds=delay)
+        log_event(
+            "webhooks_failed", event=event["id"], attempts=event["attempts"], error=error[:300], delay_seconds=delay
+        )
         return "failed", delay
     if not await store.settle(env, event["id"], "done", result=result):
-        log("webhooks_lease_lost", event=event["id"], message_id=message.id)
-    log("webhooks_done", event=event["id"], provider=event["provider"], event_type=event["type"])
+        log_event("webhooks_lease_lost", event=event["id"], message_id=message.id)
+    log_event("webhooks_done", event=event["id"], provider=event["provider"], event_type=event["type"])
     return "done", None

@@ -8,7 +8,6 @@ own (`receive.py`), public in `routes.py` and in the manifest's `[gateway] publi
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +16,7 @@ import receive
 import store
 from shared.clock import iso_in
 from shared.errors import Conflict, NotFound
+from shared.logs import log
 from shared.queues import MAX_RETRY_DELAY_SECONDS
 from shared.service import Call, Service
 from tables import PROVIDERS, STATUSES
@@ -107,7 +107,7 @@ async def replay_event(call: Call, args: EventId) -> dict:
     if reopened is None:
         raise Conflict("The event is being processed now; replay it once it is settled", code="EVENT_BUSY")
     await receive.enqueue(call.env, reopened, call.request_id)
-    print(f'{{"type": "webhooks_replay", "event": "{reopened["id"]}", "by": "{call.actor}"}}')
+    log({"type": "webhooks_replay", "event": reopened["id"], "by": call.actor})
     return store.summary(reopened)
 
 
@@ -120,7 +120,7 @@ async def purge_events(call: Call, args: Retention) -> dict:
     default): how many. Received, processing and failed events stay."""
     before = iso_in(-args.older_than_days * 86400)
     removed = await store.purge_processed(call.env, before)
-    print(json.dumps({"type": "cleanup", "service": "webhooks", "removed": removed, "before": before}))
+    log({"type": "cleanup", "service": "webhooks", "removed": removed, "before": before})
     return {"events": removed, "before": before}
 
 
@@ -136,5 +136,5 @@ async def retry_failed(call: Call, args: RetryBatch) -> dict:
             continue
         await receive.enqueue(call.env, reopened, call.request_id)
         retried.append(reopened["id"])
-    print(json.dumps({"type": "webhooks_retry_failed", "retried": len(retried), "by": call.actor}))
+    log({"type": "webhooks_retry_failed", "retried": len(retried), "by": call.actor})
     return {"retried": retried, "count": len(retried), "has_more": len(waiting) > args.limit}

@@ -29,6 +29,7 @@ from shared.clock import now_iso
 from shared.errors import BadRequest, PayloadTooLarge, RateLimited, ServiceUnavailable
 from shared.http import headers_of
 from shared.ids import new_id
+from shared.logs import log
 from shared.queues import QueueMessage
 from shared.routing import Context
 from shared.settings import setting
@@ -128,8 +129,8 @@ def receiver(provider: str):
                 event = reopened
                 await enqueue(env, event, ctx.request_id)
                 sent = True
-        log = {"type": "webhook_received", "provider": provider, "event_type": kind, "id": event["id"]}
-        print(json.dumps(log | {"first": first, "queued": sent, "request_id": ctx.request_id}))
+        line = {"type": "webhook_received", "provider": provider, "event_type": kind, "id": event["id"]}
+        log(line | {"first": first, "queued": sent, "request_id": ctx.request_id})
         return ctx.json(
             {
                 "received": True,
