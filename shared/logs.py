@@ -13,6 +13,7 @@ are written as text (`str`), never a reason to lose the line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -27,8 +28,12 @@ if sys.platform == "emscripten":  # Pyodide (workerd, the conformance runner): t
 else:
 
     def write_line(line: str) -> None:
-        """`line` (one line of text, a JSON object by convention) to the worker's log."""
-        print(line)
+        """`line` (one line of text, a JSON object by convention) to the worker's log.
+
+        A log that cannot be written (the reader of the worker's output gone: a broken pipe, a closed
+        stream) loses the line, never the request that logged it."""
+        with contextlib.suppress(OSError, ValueError):
+            print(line)
 
 
 def log(fields: dict[str, Any]) -> None:

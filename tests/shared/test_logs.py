@@ -23,3 +23,38 @@ def test_an_event_is_its_type_and_fields(capsys):
     log_event("queue_retry", job_id="job_1", attempts=2, delay_seconds=None)
     line = json.loads(capsys.readouterr().out)
     assert line == {"type": "queue_retry", "job_id": "job_1", "attempts": 2, "delay_seconds": None}
+
+
+class Gone:
+    """A standard output whose reader went away."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def write(self, text: str) -> int:
+        raise self.error
+
+    def flush(self) -> None:
+        raise self.error
+
+
+def test_a_log_that_cannot_be_written_loses_the_line_not_the_request(monkeypatch):
+    for error in (BrokenPipeError(32, "Broken pipe"), ValueError("I/O operation on closed file.")):
+        monkeypatch.setattr("sys.stdout", Gone(error))
+        log({"type": "access", "status": 200})  # no exception: the request that logged it still answers
+        log_event("queue_retry", job_id="job_1")
+
+
+async def test_the_access_log_of_a_request_whose_log_is_gone_still_answers(monkeypatch):
+    from workers import Request, Response
+
+    from shared.middleware import AccessLogMiddleware
+    from shared.routing import Context
+
+    async def endpoint(request, ctx):
+        return Response("ok")
+
+    monkeypatch.setattr("sys.stdout", Gone(BrokenPipeError(32, "Broken pipe")))
+    ctx = Context(env=None, worker_ctx=None, request_id="req_1")
+    response = await AccessLogMiddleware("svc")(Request("https://svc.do/x"), ctx, endpoint)
+    assert response.status == 200
