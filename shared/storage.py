@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from shared.errors import Conflict, ValidationError
-from shared.js_env import js_binding
+from shared.js_env import js_binding, wrapped_js
 from shared.migrations import VERSION_STATEMENTS, Migration, apply_migrations, check_migrations
 from shared.records import Registry, ensure_tables, missing_schema, table_info_statements
 
@@ -173,10 +173,7 @@ class D1Storage:
 
 def _js_binding(db: Any) -> Any:
     """The JS D1 binding under the SDK's wrapper, under Pyodide; None anywhere else (the local runtime)."""
-    if sys.platform != "emscripten" or _JSNULL is None:
-        return None
-    js = vars(db).get("_binding") if hasattr(db, "__dict__") else None
-    return js if js is not None and hasattr(js, "prepare") else None
+    return None if _JSNULL is None else wrapped_js(db, "prepare")
 
 
 def _js_env_binding(env: Any, name: str) -> Any:

@@ -11,11 +11,12 @@ costs two statements (count, insert), and a third every `limit` requests or so.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import Any
 
 from workers import DurableObject
+
+from shared.js_env import wrapped_js
 
 #: (cutoff, cutoff, now): the hits after the cutoff, the oldest of them (else now), and every hit kept.
 WINDOW = (
@@ -62,11 +63,8 @@ def sql_of(storage: Any) -> Any:
     Through the wrapper every `exec` converts its arguments one by one, wraps the cursor, and `one()` rebuilds
     the row as a `JsDict`. The statements here bind numbers only and read a row's numbers by attribute, which
     the JS row answers alike (its columns are never NULL: `coalesce`, `count`)."""
-    if sys.platform == "emscripten":
-        js = vars(storage).get("_binding") if hasattr(storage, "__dict__") else None
-        if js is not None and hasattr(js, "sql"):
-            return js.sql
-    return storage.sql
+    js = wrapped_js(storage, "sql")
+    return storage.sql if js is None else js.sql
 
 
 async def check(env: Any, key: str, limit: int, window: int) -> dict[str, Any]:
