@@ -55,17 +55,22 @@ class Database:
     """A D1 database a worker owns: its binding's name, its migrations, and the record tables made from
     their declarations (`tables`: name -> `shared.records.Table`; made after the migrations, never by them).
 
-    Whether this isolate brought it up to date is remembered here (`checked`): on Cloudflare the
-    binding object is made anew for every request. A statement that then meets a missing table or
-    column (another database in the same process, as tests make) migrates it and is tried again.
+    Whether this isolate brought it up to date is remembered here (`version`, the schema version its check
+    found; `checked` once there is one): on Cloudflare the binding object is made anew for every request. A
+    statement that then meets a missing table or column (another database in the same process, as tests
+    make) migrates it and is tried again.
     """
 
     def __init__(self, binding: str, migrations: Sequence[Migration], *, tables: Registry | None = None) -> None:
         self.binding = binding
         self.migrations = migrations
         self.tables: Registry = tables if tables is not None else {}
-        self.checked = False
-        self.version: int | None = None  # the schema version this isolate's check found (set with `checked`)
+        self.version: int | None = None
+
+    @property
+    def checked(self) -> bool:
+        """Whether this isolate brought the database up to date (and so knows its `version`)."""
+        return self.version is not None
 
     async def open(self, env: Any) -> D1Storage:
         """The database of this request; the first open of an isolate brings the schema up to date."""
@@ -125,7 +130,7 @@ class D1Storage:
         version = await apply_migrations(self.db, self.database.migrations)
         if self.database.tables:
             await ensure_tables(self, self.database.tables)
-        self.database.checked, self.database.version = True, version
+        self.database.version = version
         return version
 
     async def _ready_at_once(self) -> int | None:
@@ -139,7 +144,7 @@ class D1Storage:
         results = [_js_rows(result) for result in await _guard(self.js.batch(_to_js(prepared)))]
         if int(results[1][0]["version"]) < latest or missing_schema(specs, results[2:]):
             return None
-        self.database.checked, self.database.version = True, latest
+        self.database.version = latest
         return latest
 
     async def _run(self, make: Any) -> Any:

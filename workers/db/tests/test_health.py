@@ -38,7 +38,7 @@ async def test_deep_health_reports_a_storage_failure_of_the_last_minute(worker):
 async def test_plain_health_after_the_first_asks_the_database_nothing(worker, monkeypatch):
     # A monitor polling /health costs no query: the schema is checked on the isolate's first open only
     # (under Pyodide, where the binding is new per request, tests/conformance counts D1's statements).
-    monkeypatch.setattr(storage.DATABASE, "checked", False)  # a new isolate, as a new process has it
+    monkeypatch.setattr(storage.DATABASE, "version", None)  # a new isolate, as a new process has it
     first = (await (await worker.fetch("/health")).json())["data"]
     assert first["schema_version"] == LATEST
     asked: list[str] = []

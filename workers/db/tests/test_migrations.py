@@ -90,7 +90,7 @@ async def test_migrations_apply_once(worker, tmp_path):
 
 
 async def test_concurrent_first_requests_on_a_fresh_database(tmp_path, auth, monkeypatch):
-    monkeypatch.setattr(storage.DATABASE, "checked", False)  # a new isolate, as a new process has it
+    monkeypatch.setattr(storage.DATABASE, "version", None)  # a new isolate, as a new process has it
     fresh = WorkerHarness(ROOT, state_dir=tmp_path / "fresh", bindings={"AUTH_SERVICE": auth})
     first, second = await asyncio.gather(fresh.fetch("/health"), fresh.fetch("/health"))
     for response in (first, second):

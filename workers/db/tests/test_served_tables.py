@@ -2,7 +2,7 @@
 isolate (tables created, columns added; nothing dropped or changed), with their data across restarts.
 
 A "restart" here is a new isolate on the same database: a new harness on the same state folder, with
-db's once-per-isolate check (`storage.DATABASE.checked`) forgotten, as a new process would have it.
+db's once-per-isolate check (`storage.DATABASE.version`) forgotten, as a new process would have it.
 """
 
 from conftest import ADMIN, CONTACTS, CRM, P_CRM, PRINCIPALS, ROOT, WRITER, serve
@@ -47,7 +47,7 @@ def grown(**changes) -> dict:
 
 async def restart(tmp_path, monkeypatch) -> WorkerHarness:
     """db in a new isolate on the same database."""
-    monkeypatch.setattr(storage.DATABASE, "checked", False)
+    monkeypatch.setattr(storage.DATABASE, "version", None)
     return WorkerHarness(ROOT, state_dir=tmp_path, bindings={"AUTH_SERVICE": StandInAuth(PRINCIPALS)})
 
 
@@ -114,7 +114,7 @@ async def test_a_declared_table_is_made_on_first_use_not_by_a_migration(contacts
 
 
 async def test_the_tables_are_checked_once_per_isolate(contacts, monkeypatch):
-    monkeypatch.setattr(storage.DATABASE, "checked", False)
+    monkeypatch.setattr(storage.DATABASE, "version", None)
     recording = Recording(contacts.env.DB)
     contacts.env.DB = recording
     for _ in range(3):
